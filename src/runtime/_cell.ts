@@ -1,0 +1,151 @@
+/**
+ * One actor's in-memory cell and the two steps the system runs on it: recovery from the journal
+ * and the handling of one drained batch (decide, evolve, group commit, replies).
+ */
+import { AppError, toAppError } from "../errors.ts";
+import type { KvCheck } from "./committer.ts";
+import type { ActorAddress, AnyEntity, Effect, Envelope } from "./entity.ts";
+import type { Journal } from "./journal.ts";
+import type { Mailbox } from "./mailbox.ts";
+
+export interface Message {
+  readonly command: unknown;
+  /** Set once the sender got an answer (reply, rejection or timeout). */
+  settled: boolean;
+  resolve?: (reply: unknown) => void;
+  reject?: (err: AppError) => void;
+  /** For tells: the refusal, read back by the sender right after enqueueing. */
+  error?: AppError;
+}
+
+export interface Cell {
+  readonly address: ActorAddress;
+  readonly entity: AnyEntity;
+  readonly mailbox: Mailbox<Message>;
+  /** undefined until recovered, and again after a crash (restart from stored state). */
+  state: unknown;
+  /** Sequence number of the last stored event. */
+  seq: number;
+  snapshotSeq: number;
+  /** Seq at which a clean (passivation/shutdown) snapshot was written, or -1. */
+  cleanSeq: number;
+  running: boolean;
+  lastActive: number;
+  idleWaiters: Array<() => void>;
+}
+
+/** Loads snapshot + later events into the cell; returns the entity's recovery effects. */
+export async function recoverCell(cell: Cell, journal: Journal, now: number): Promise<Effect[]> {
+  const { type, id } = cell.address;
+  const rec = await journal.recover<unknown, unknown>(type, id);
+  let state = rec.snapshot ? rec.snapshot.state : cell.entity.initialState(id);
+  let seq = rec.snapshot?.header.seq ?? 0;
+  for (const env of rec.events) {
+    if (env.seq !== seq + 1) {
+      throw new AppError("internal", `Event log of ${type} ${id} jumps from ${seq} to ${env.seq}`);
+    }
+    state = cell.entity.evolve(state, env.event);
+    seq = env.seq;
+  }
+  const cleanStop = rec.events.length === 0 && (rec.snapshot?.header.clean ?? true);
+  cell.state = state;
+  cell.seq = seq;
+  cell.snapshotSeq = rec.snapshot?.header.seq ?? 0;
+  cell.cleanSeq = cleanStop && rec.snapshot ? seq : -1;
+  const effects = cell.entity.onRecover?.(state, { id, now, nextSeq: seq + 1, cleanStop }) ?? [];
+  return [...effects];
+}
+
+export interface BatchEnv {
+  readonly journal: Journal;
+  readonly now: () => number;
+  readonly maxBatch: number;
+  readonly checks: readonly KvCheck[];
+  /** Runs after the write and before any reply: commit listeners, then effects in order. */
+  readonly afterCommit: (envelopes: Envelope<unknown>[], effects: (readonly Effect[])[]) => void;
+}
+
+export interface BatchOutcome {
+  /** The error that made the actor restart, if any. */
+  readonly restarted: unknown;
+}
+
+interface Decided {
+  msg: Message;
+  ok: boolean;
+  reply?: unknown;
+  effects?: readonly Effect[];
+  error?: AppError;
+}
+
+/**
+ * Drains up to `maxBatch` messages, decides each against the evolving state, stores all events
+ * of the batch in one group-commit request, then answers. If decide or evolve throws, the
+ * messages before it are still stored and answered, the thrower gets `internal`, the messages
+ * after it go back to the mailbox, and the cell is reset so the next message recovers it.
+ */
+export async function processBatch(cell: Cell, env: BatchEnv): Promise<BatchOutcome> {
+  const { entity, address } = cell;
+  const batch = cell.mailbox.drain(env.maxBatch);
+  let state = cell.state;
+  let seq = cell.seq;
+  const staged: Envelope<unknown>[] = [];
+  const decided: Decided[] = [];
+  let crash: { msg: Message; err: unknown } | null = null;
+
+  for (let i = 0; i < batch.length; i++) {
+    const msg = batch[i];
+    const now = env.now();
+    try {
+      const d = entity.decide(state, msg.command, { id: address.id, now, nextSeq: seq + 1 });
+      if (!d.ok) {
+        decided.push({ msg, ok: false, error: new AppError(d.code, d.message) });
+        continue;
+      }
+      let next = state;
+      const envs: Envelope<unknown>[] = [];
+      for (const event of d.events) {
+        next = entity.evolve(next, event);
+        envs.push({ seq: seq + envs.length + 1, at: now, event });
+      }
+      state = next;
+      seq += envs.length;
+      staged.push(...envs);
+      decided.push({ msg, ok: true, reply: d.reply, effects: d.effects });
+    } catch (err) {
+      crash = { msg, err };
+      cell.mailbox.unshiftAll(batch.slice(i + 1));
+      break;
+    }
+  }
+
+  if (staged.length > 0) {
+    try {
+      await env.journal.append(address.type, address.id, staged, env.checks);
+    } catch (err) {
+      const e = toAppError(err);
+      for (const d of decided) answer(d.msg, undefined, e);
+      if (crash) answer(crash.msg, undefined, e);
+      cell.state = undefined;
+      return { restarted: err };
+    }
+  }
+  cell.state = state;
+  cell.seq = seq;
+
+  const effects = decided.filter((d) => d.ok && d.effects?.length).map((d) => d.effects!);
+  env.afterCommit(staged, effects);
+  for (const d of decided) answer(d.msg, d.reply, d.error);
+  if (crash) {
+    answer(crash.msg, undefined, new AppError("internal", `Actor ${address.type} failed`));
+    cell.state = undefined;
+  }
+  return { restarted: crash?.err };
+}
+
+function answer(msg: Message, reply: unknown, error: AppError | undefined): void {
+  if (msg.settled) return;
+  msg.settled = true;
+  if (error) msg.reject?.(error);
+  else msg.resolve?.(reply);
+}

@@ -1,0 +1,165 @@
+/**
+ * Group commit: actors hand in their writes; the committer packs whatever is pending into as
+ * few Deno KV atomics as the limits allow and resolves each request once its atomic is durable.
+ */
+import { AppError } from "../errors.ts";
+
+export type KvMutation =
+  | { readonly op: "set"; readonly key: Deno.KvKey; readonly value: unknown; readonly size: number }
+  | { readonly op: "delete"; readonly key: Deno.KvKey; readonly size: number };
+
+export interface KvCheck {
+  readonly key: Deno.KvKey;
+  readonly versionstamp: string | null;
+}
+
+/** Deno KV's limits, with margin. */
+export const KV_LIMITS = {
+  mutations: 1000,
+  checks: 100,
+  /** Total bytes of keys and values in one atomic (KV allows 800 KiB). */
+  bytes: 700 * 1024,
+  /** One value (KV allows 64 KiB). */
+  valueBytes: 60 * 1024,
+} as const;
+
+interface Request {
+  mutations: readonly KvMutation[];
+  checks: readonly KvCheck[];
+  bytes: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export interface CommitterStats {
+  commits: number;
+  requests: number;
+  mutations: number;
+  failures: number;
+  latencySumMs: number;
+  latencyBuckets: number[];
+}
+
+/** Upper bounds (ms) of the commit-latency histogram buckets. */
+export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000];
+
+export class GroupCommitter {
+  readonly #kv: Deno.Kv;
+  readonly #maxInFlight: number;
+  #pending: Request[] = [];
+  #inFlight = 0;
+  #idle: Array<() => void> = [];
+  readonly stats: CommitterStats = {
+    commits: 0,
+    requests: 0,
+    mutations: 0,
+    failures: 0,
+    latencySumMs: 0,
+    latencyBuckets: LATENCY_BUCKETS_MS.map(() => 0),
+  };
+
+  constructor(kv: Deno.Kv, maxInFlight = 2) {
+    this.#kv = kv;
+    this.#maxInFlight = maxInFlight;
+  }
+
+  /** Resolves once all `mutations` are durable, in one atomic; rejects if that atomic fails. */
+  commit(mutations: readonly KvMutation[], checks: readonly KvCheck[] = []): Promise<void> {
+    const bytes = mutations.reduce((n, m) => n + m.size, 0);
+    if (
+      mutations.length > KV_LIMITS.mutations || checks.length > KV_LIMITS.checks ||
+      bytes > KV_LIMITS.bytes
+    ) {
+      return Promise.reject(new AppError("internal", "Write is larger than one KV atomic allows"));
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ mutations, checks, bytes, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /** Resolves when nothing is pending or in flight. */
+  flushed(): Promise<void> {
+    if (this.#pending.length === 0 && this.#inFlight === 0) return Promise.resolve();
+    return new Promise((r) => this.#idle.push(r));
+  }
+
+  #pump(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#pending.length > 0) {
+      const batch = this.#takeBatch();
+      this.#inFlight++;
+      this.#run(batch).finally(() => {
+        this.#inFlight--;
+        this.#pump();
+        if (this.#pending.length === 0 && this.#inFlight === 0) {
+          for (const r of this.#idle.splice(0)) r();
+        }
+      });
+    }
+  }
+
+  #takeBatch(): Request[] {
+    const batch: Request[] = [];
+    let mutations = 0, checks = 0, bytes = 0;
+    while (this.#pending.length > 0) {
+      const next = this.#pending[0];
+      if (
+        batch.length > 0 && (mutations + next.mutations.length > KV_LIMITS.mutations ||
+          checks + next.checks.length > KV_LIMITS.checks || bytes + next.bytes > KV_LIMITS.bytes)
+      ) break;
+      batch.push(this.#pending.shift()!);
+      mutations += next.mutations.length;
+      checks += next.checks.length;
+      bytes += next.bytes;
+    }
+    return batch;
+  }
+
+  async #run(batch: Request[]): Promise<void> {
+    const started = performance.now();
+    const atomic = this.#kv.atomic();
+    const seen = new Set<string>();
+    let mutationCount = 0;
+    for (const req of batch) {
+      for (const c of req.checks) {
+        const k = JSON.stringify(c.key);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        atomic.check(c);
+      }
+      for (const m of req.mutations) {
+        if (m.op === "set") atomic.set(m.key, m.value);
+        else atomic.delete(m.key);
+        mutationCount++;
+      }
+    }
+    let result: Deno.KvCommitResult | Deno.KvCommitError;
+    try {
+      result = await atomic.commit();
+    } catch (err) {
+      this.stats.failures++;
+      for (const req of batch) {
+        req.reject(new AppError("unavailable", "Storage write failed", { cause: err }));
+      }
+      return;
+    }
+    const ms = performance.now() - started;
+    this.#record(ms, batch.length, mutationCount);
+    if (!result.ok) {
+      this.stats.failures++;
+      for (const req of batch) req.reject(new AppError("unavailable", "Storage write was fenced"));
+      return;
+    }
+    for (const req of batch) req.resolve();
+  }
+
+  #record(ms: number, requests: number, mutations: number): void {
+    const s = this.stats;
+    s.commits++;
+    s.requests += requests;
+    s.mutations += mutations;
+    s.latencySumMs += ms;
+    const i = LATENCY_BUCKETS_MS.findIndex((b) => ms <= b);
+    if (i >= 0) s.latencyBuckets[i]++;
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Event log and snapshots of actors in Deno KV.
+ *
+ * Keys (all under a configurable prefix):
+ * - `[...prefix, "ev", type, id, firstSeq]` → UTF-8 JSON of an array of envelopes: the events one
+ *   batch wrote (a chunk), so a busy actor costs one key per batch, not one per event.
+ * - `[...prefix, "sn", type, id]` → snapshot header `{seq, parts, clean, at}`.
+ * - `[...prefix, "sp", type, id, seq, part]` → UTF-8 JSON pieces of the snapshot state.
+ */
+import { AppError } from "../errors.ts";
+import { type GroupCommitter, KV_LIMITS, type KvCheck, type KvMutation } from "./committer.ts";
+import type { Envelope } from "./entity.ts";
+
+export interface SnapshotHeader {
+  readonly seq: number;
+  readonly parts: number;
+  readonly clean: boolean;
+  readonly at: number;
+}
+
+export interface Recovered<S, E> {
+  readonly snapshot: { readonly header: SnapshotHeader; readonly state: S } | null;
+  readonly events: Envelope<E>[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const CHUNK_BYTES = KV_LIMITS.valueBytes;
+
+export class Journal {
+  readonly kv: Deno.Kv;
+  readonly committer: GroupCommitter;
+  readonly #prefix: Deno.KvKey;
+
+  constructor(kv: Deno.Kv, committer: GroupCommitter, prefix: Deno.KvKey = ["a"]) {
+    this.kv = kv;
+    this.committer = committer;
+    this.#prefix = prefix;
+  }
+
+  eventsKey(type: string, id: string, firstSeq: number): Deno.KvKey {
+    return [...this.#prefix, "ev", type, id, firstSeq];
+  }
+
+  /** Turns a run of consecutive envelopes into set-mutations of chunks of at most 60 KiB. */
+  encodeEvents<E>(type: string, id: string, envelopes: readonly Envelope<E>[]): KvMutation[] {
+    const out: KvMutation[] = [];
+    let parts: string[] = [];
+    let bytes = 2;
+    let first = 0;
+    const flush = () => {
+      if (parts.length === 0) return;
+      const value = encoder.encode(`[${parts.join(",")}]`);
+      const key = this.eventsKey(type, id, first);
+      out.push({ op: "set", key, value, size: value.byteLength + 64 });
+      parts = [];
+      bytes = 2;
+    };
+    for (const env of envelopes) {
+      const json = JSON.stringify(env);
+      const size = encoder.encode(json).byteLength + 1;
+      if (size + 2 > CHUNK_BYTES) {
+        throw new AppError("invalid_payload", `Event ${env.seq} of ${type} is too large to store`);
+      }
+      if (bytes + size > CHUNK_BYTES) flush();
+      if (parts.length === 0) first = env.seq;
+      parts.push(json);
+      bytes += size;
+    }
+    flush();
+    return out;
+  }
+
+  /**
+   * Appends events durably through the group committer: one atomic when they fit (the usual
+   * case), else consecutive atomics in order.
+   */
+  append<E>(
+    type: string,
+    id: string,
+    envelopes: readonly Envelope<E>[],
+    checks: readonly KvCheck[] = [],
+  ): Promise<void> {
+    return this.#commitInBatches(this.encodeEvents(type, id, envelopes), checks);
+  }
+
+  /** Latest snapshot plus every event after it. */
+  async recover<S, E>(type: string, id: string): Promise<Recovered<S, E>> {
+    const head = await this.kv.get<SnapshotHeader>([...this.#prefix, "sn", type, id]);
+    let snapshot: Recovered<S, E>["snapshot"] = null;
+    if (head.value) {
+      const text: string[] = [];
+      const iter = this.kv.list<Uint8Array>({
+        prefix: [...this.#prefix, "sp", type, id, head.value.seq],
+      });
+      for await (const e of iter) text.push(decoder.decode(e.value));
+      if (text.length !== head.value.parts) {
+        throw new AppError("internal", `Snapshot of ${type} ${id} is incomplete`);
+      }
+      snapshot = { header: head.value, state: JSON.parse(text.join("")) as S };
+    }
+    const events = await this.readEvents<E>(type, id, snapshot?.header.seq ?? 0, Infinity);
+    return { snapshot, events };
+  }
+
+  /** Events with seq > afterSeq, in order, at most `limit` of them. */
+  async readEvents<E>(
+    type: string,
+    id: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<Envelope<E>[]> {
+    const out: Envelope<E>[] = [];
+    const base = [...this.#prefix, "ev", type, id];
+    // The chunk holding afterSeq+1 may start before it: find it with one reverse read.
+    let start = afterSeq + 1;
+    const before = this.kv.list<Uint8Array>(
+      { start: [...base, 0], end: [...base, afterSeq + 2] },
+      { reverse: true, limit: 1 },
+    );
+    for await (const e of before) start = e.key[e.key.length - 1] as number;
+    const iter = this.kv.list<Uint8Array>({ start: [...base, start], end: [...base, Infinity] });
+    for await (const e of iter) {
+      for (const env of JSON.parse(decoder.decode(e.value)) as Envelope<E>[]) {
+        if (env.seq <= afterSeq) continue;
+        if (out.length >= limit) return out;
+        out.push(env);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Writes a snapshot at `seq`, replacing the previous one. When `pruneEvents` is set, deletes the
+   * event chunks the snapshot covers entirely.
+   */
+  async writeSnapshot<S>(
+    type: string,
+    id: string,
+    seq: number,
+    state: S,
+    opts: { clean: boolean; at: number; pruneEvents: boolean; checks?: readonly KvCheck[] },
+  ): Promise<SnapshotHeader> {
+    const headKey = [...this.#prefix, "sn", type, id];
+    const prev = (await this.kv.get<SnapshotHeader>(headKey)).value;
+    const bytes = encoder.encode(JSON.stringify(state));
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < bytes.byteLength; i += CHUNK_BYTES) {
+      parts.push(bytes.subarray(i, i + CHUNK_BYTES));
+    }
+    if (parts.length === 0) parts.push(new Uint8Array());
+    const header: SnapshotHeader = { seq, parts: parts.length, clean: opts.clean, at: opts.at };
+    const partMutations: KvMutation[] = parts.map((value, i) => ({
+      op: "set",
+      key: [...this.#prefix, "sp", type, id, seq, i],
+      value,
+      size: value.byteLength + 64,
+    }));
+    const finish: KvMutation[] = [{ op: "set", key: headKey, value: header, size: 128 }];
+    if (prev && prev.seq !== seq) {
+      for (let i = 0; i < prev.parts; i++) {
+        finish.push({
+          op: "delete",
+          key: [...this.#prefix, "sp", type, id, prev.seq, i],
+          size: 64,
+        });
+      }
+    }
+    if (opts.pruneEvents) finish.push(...await this.#pruneMutations(type, id, seq));
+    // Parts first, in atomics that fit; the header that points at them last.
+    const checks = opts.checks ?? [];
+    await this.#commitInBatches(partMutations, checks);
+    await this.#commitInBatches(finish, checks);
+    return header;
+  }
+
+  async #pruneMutations(type: string, id: string, seq: number): Promise<KvMutation[]> {
+    const base = [...this.#prefix, "ev", type, id];
+    const firsts: number[] = [];
+    for await (const e of this.kv.list({ start: [...base, 0], end: [...base, seq + 2] })) {
+      firsts.push(e.key[e.key.length - 1] as number);
+    }
+    // A chunk ends just before the next one starts; the last one listed may reach past `seq`,
+    // so only chunks with a listed successor are known to be covered by the snapshot.
+    return firsts.slice(0, -1).map((first) => ({ op: "delete", key: [...base, first], size: 64 }));
+  }
+
+  async #commitInBatches(mutations: KvMutation[], checks: readonly KvCheck[]): Promise<void> {
+    if (mutations.length <= KV_LIMITS.mutations) {
+      const bytes = mutations.reduce((n, m) => n + m.size, 0);
+      if (bytes <= KV_LIMITS.bytes) return await this.committer.commit(mutations, checks);
+    }
+    let i = 0;
+    while (i < mutations.length) {
+      let bytes = 0, n = 0;
+      while (
+        i + n < mutations.length && n < KV_LIMITS.mutations &&
+        bytes + mutations[i + n].size <= KV_LIMITS.bytes
+      ) {
+        bytes += mutations[i + n].size;
+        n++;
+      }
+      await this.committer.commit(mutations.slice(i, i + n), checks);
+      i += n;
+    }
+  }
+}

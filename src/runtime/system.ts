@@ -1,0 +1,390 @@
+/**
+ * The actor system: one cell (mailbox + state) per actor, created on its first message,
+ * recovered from KV before that message is handled, passivated when idle.
+ */
+import { AppError } from "../errors.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { type Clock, SystemClock, type TimerId } from "./clock.ts";
+import { GroupCommitter, type KvCheck } from "./committer.ts";
+import type {
+  ActorAddress,
+  AnyEntity,
+  CommandOf,
+  CustomEffect,
+  Effect,
+  Envelope,
+  ReplyOf,
+} from "./entity.ts";
+import { Journal } from "./journal.ts";
+import { Mailbox } from "./mailbox.ts";
+import { type Cell, type Message, processBatch, recoverCell } from "./_cell.ts";
+
+export interface ActorSystemOptions {
+  readonly kv: Deno.Kv;
+  readonly entities: readonly AnyEntity[];
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Messages a mailbox holds before senders get `overloaded`. */
+  readonly mailboxCapacity?: number;
+  /** Messages handled per drained batch (one group commit). */
+  readonly maxBatch?: number;
+  /** Snapshot every N events. */
+  readonly snapshotEvery?: number;
+  /** Idle time after which an actor is snapshotted and dropped from memory; 0 turns it off. */
+  readonly passivateAfterMs?: number;
+  readonly askTimeoutMs?: number;
+  readonly keyPrefix?: Deno.KvKey;
+  readonly maxInFlightCommits?: number;
+  /** Runs application effects after the commit that produced them. */
+  readonly onEffect?: (effect: CustomEffect, from: ActorAddress) => void;
+  /** Extra KV checks for every write of an actor (cluster fencing). */
+  readonly fence?: (address: ActorAddress) => readonly KvCheck[];
+}
+
+export type CommitListener = (
+  address: ActorAddress,
+  envelopes: readonly Envelope<unknown>[],
+) => void;
+
+export interface SystemStats {
+  actors: number;
+  mailboxDepth: number;
+  maxMailboxDepth: number;
+  restarts: number;
+  dispatchErrors: number;
+  passivations: number;
+  recoveries: number;
+}
+
+const EFFECT_RETRY_MS = [5, 20, 100, 500, 2000];
+
+export class ActorSystem {
+  readonly clock: Clock;
+  readonly journal: Journal;
+  readonly committer: GroupCommitter;
+  readonly log: Logger;
+  readonly #opts: Required<
+    Pick<
+      ActorSystemOptions,
+      "mailboxCapacity" | "maxBatch" | "snapshotEvery" | "passivateAfterMs" | "askTimeoutMs"
+    >
+  >;
+  readonly #entities = new Map<string, AnyEntity>();
+  readonly #cells = new Map<string, Cell>();
+  readonly #listeners = new Set<CommitListener>();
+  readonly #onEffect?: ActorSystemOptions["onEffect"];
+  readonly #fence?: ActorSystemOptions["fence"];
+  #sweepTimer: TimerId | null = null;
+  #closing = false;
+  readonly #counters = { restarts: 0, dispatchErrors: 0, passivations: 0, recoveries: 0 };
+
+  constructor(opts: ActorSystemOptions) {
+    this.clock = opts.clock ?? new SystemClock();
+    this.log = opts.logger ?? silentLogger;
+    this.committer = new GroupCommitter(opts.kv, opts.maxInFlightCommits ?? 2);
+    this.journal = new Journal(opts.kv, this.committer, opts.keyPrefix ?? ["a"]);
+    this.#opts = {
+      mailboxCapacity: opts.mailboxCapacity ?? 1000,
+      maxBatch: opts.maxBatch ?? 128,
+      snapshotEvery: opts.snapshotEvery ?? 100,
+      passivateAfterMs: opts.passivateAfterMs ?? 300_000,
+      askTimeoutMs: opts.askTimeoutMs ?? 5_000,
+    };
+    for (const e of opts.entities) this.#entities.set(e.type, e);
+    this.#onEffect = opts.onEffect;
+    this.#fence = opts.fence;
+    this.#armSweep();
+  }
+
+  /** Sends a command and waits for the reply, which comes only after its events are stored. */
+  ask<T extends AnyEntity>(
+    entity: T,
+    id: string,
+    command: CommandOf<T>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<ReplyOf<T>> {
+    return this.askType(entity.type, id, command, opts) as Promise<ReplyOf<T>>;
+  }
+
+  askType(
+    type: string,
+    id: string,
+    command: unknown,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timeoutMs = opts.timeoutMs ?? this.#opts.askTimeoutMs;
+      let timer: TimerId | null = null;
+      const msg: Message = {
+        command,
+        settled: false,
+        resolve: (v) => {
+          if (timer !== null) this.clock.clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          if (timer !== null) this.clock.clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.#enqueue(type, id, msg, 0);
+      if (!msg.settled) {
+        timer = this.clock.setTimeout(() => {
+          if (msg.settled) return;
+          msg.settled = true;
+          reject(new AppError("timeout", `No reply from ${type} ${id} within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+    });
+  }
+
+  /** Sends a command without waiting. Throws `overloaded` when the mailbox is full. */
+  tell<T extends AnyEntity>(entity: T, id: string, command: CommandOf<T>): void {
+    this.tellType(entity.type, id, command);
+  }
+
+  tellType(type: string, id: string, command: unknown): void {
+    const msg: Message = { command, settled: false };
+    this.#enqueue(type, id, msg, 0);
+    if (msg.error) throw msg.error;
+  }
+
+  /** Reads a stored event range of an actor (e.g. a chat's history). */
+  readEvents<E>(type: string, id: string, afterSeq: number, limit: number): Promise<Envelope<E>[]> {
+    return this.journal.readEvents<E>(type, id, afterSeq, limit);
+  }
+
+  onCommitted(listener: CommitListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Current in-memory state of a live actor, or undefined (tests and diagnostics). */
+  inspect(type: string, id: string): { state: unknown; seq: number } | undefined {
+    const cell = this.#cells.get(`${type}\u0000${id}`);
+    return cell?.state === undefined ? undefined : { state: cell.state, seq: cell.seq };
+  }
+
+  stats(): SystemStats {
+    let depth = 0, max = 0;
+    for (const cell of this.#cells.values()) {
+      depth += cell.mailbox.size;
+      max = Math.max(max, cell.mailbox.size);
+    }
+    return {
+      actors: this.#cells.size,
+      mailboxDepth: depth,
+      maxMailboxDepth: max,
+      ...this.#counters,
+    };
+  }
+
+  /** Passivates every idle actor that has been idle long enough; the clock calls it too. */
+  async sweep(): Promise<void> {
+    const limit = this.#opts.passivateAfterMs;
+    if (limit <= 0) return;
+    const now = this.clock.now();
+    const idle = [...this.#cells.values()].filter((c) =>
+      !c.running && c.mailbox.isEmpty && now - c.lastActive >= limit
+    );
+    await Promise.all(idle.map((c) => this.#passivate(c)));
+  }
+
+  /** Stops taking messages, lets running batches finish, snapshots every actor cleanly. */
+  async shutdown(): Promise<void> {
+    this.#closing = true;
+    if (this.#sweepTimer !== null) this.clock.clearTimeout(this.#sweepTimer);
+    const cells = [...this.#cells.values()];
+    await Promise.all(cells.map((c) => this.#idle(c)));
+    await Promise.all(cells.map((c) => this.#passivate(c)));
+    await this.committer.flushed();
+  }
+
+  // ---- internals ----
+
+  #enqueue(type: string, id: string, msg: Message, overflow: number): void {
+    if (this.#closing) {
+      this.#fail(msg, new AppError("unavailable", "Server is shutting down"));
+      return;
+    }
+    const entity = this.#entities.get(type);
+    if (!entity) {
+      this.#fail(msg, new AppError("internal", `No entity type ${type}`));
+      return;
+    }
+    const key = `${type}\u0000${id}`;
+    let cell = this.#cells.get(key);
+    if (!cell) {
+      cell = {
+        address: { type, id },
+        entity,
+        mailbox: new Mailbox<Message>(this.#opts.mailboxCapacity),
+        state: undefined,
+        seq: 0,
+        snapshotSeq: 0,
+        cleanSeq: -1,
+        running: false,
+        lastActive: this.clock.now(),
+        idleWaiters: [],
+      };
+      this.#cells.set(key, cell);
+    }
+    if (!cell.mailbox.push(msg, overflow)) {
+      this.#fail(msg, new AppError("overloaded", `Mailbox of ${type} ${id} is full`));
+      return;
+    }
+    this.#schedule(cell);
+  }
+
+  #fail(msg: Message, err: AppError): void {
+    if (msg.settled) return;
+    msg.settled = true;
+    if (msg.reject) msg.reject(err);
+    else msg.error = err;
+  }
+
+  #schedule(cell: Cell): void {
+    if (cell.running) return;
+    cell.running = true;
+    queueMicrotask(() => void this.#drive(cell));
+  }
+
+  async #drive(cell: Cell): Promise<void> {
+    try {
+      while (!cell.mailbox.isEmpty) {
+        if (cell.state === undefined) {
+          try {
+            const effects = await recoverCell(cell, this.journal, this.clock.now());
+            this.#counters.recoveries++;
+            this.#runEffects(effects, cell.address);
+          } catch (err) {
+            this.log.error("actor recovery failed", { ...cell.address, err });
+            const e = new AppError("unavailable", "Actor could not be recovered", { cause: err });
+            for (const m of cell.mailbox.takeAll()) this.#fail(m, e);
+            break;
+          }
+        }
+        await this.#batch(cell);
+      }
+    } finally {
+      cell.running = false;
+      cell.lastActive = this.clock.now();
+      for (const w of cell.idleWaiters.splice(0)) w();
+      if (!cell.mailbox.isEmpty) this.#schedule(cell);
+    }
+  }
+
+  async #batch(cell: Cell): Promise<void> {
+    const outcome = await processBatch(cell, {
+      journal: this.journal,
+      now: () => this.clock.now(),
+      maxBatch: this.#opts.maxBatch,
+      checks: this.#fence?.(cell.address) ?? [],
+      afterCommit: (envelopes, effects) => {
+        if (envelopes.length > 0) this.#notify(cell.address, envelopes);
+        for (const list of effects) this.#runEffects(list, cell.address);
+      },
+    });
+    if (outcome.restarted) {
+      this.#counters.restarts++;
+      this.log.error("actor failed; restarting from stored state", {
+        ...cell.address,
+        err: outcome.restarted,
+      });
+    }
+    if (cell.state !== undefined && cell.seq - cell.snapshotSeq >= this.#opts.snapshotEvery) {
+      await this.#snapshot(cell, false).catch((err) =>
+        this.log.warn("snapshot failed", { ...cell.address, err })
+      );
+    }
+  }
+
+  #notify(address: ActorAddress, envelopes: readonly Envelope<unknown>[]): void {
+    for (const l of this.#listeners) {
+      try {
+        l(address, envelopes);
+      } catch (err) {
+        this.#counters.dispatchErrors++;
+        this.log.error("commit listener failed", { ...address, err });
+      }
+    }
+  }
+
+  async #snapshot(cell: Cell, clean: boolean): Promise<void> {
+    if (cell.state === undefined) return;
+    await this.journal.writeSnapshot(cell.address.type, cell.address.id, cell.seq, cell.state, {
+      clean,
+      at: this.clock.now(),
+      pruneEvents: !cell.entity.retainEvents,
+      checks: this.#fence?.(cell.address),
+    });
+    cell.snapshotSeq = cell.seq;
+    cell.cleanSeq = clean ? cell.seq : -1;
+  }
+
+  async #passivate(cell: Cell): Promise<void> {
+    if (cell.running) return;
+    cell.running = true;
+    try {
+      if (cell.state !== undefined && cell.cleanSeq !== cell.seq) await this.#snapshot(cell, true);
+    } catch (err) {
+      this.log.warn("passivation snapshot failed; actor stays in memory", { ...cell.address, err });
+      cell.running = false;
+      return;
+    }
+    cell.running = false;
+    const key = `${cell.address.type}\u0000${cell.address.id}`;
+    if (cell.mailbox.isEmpty) {
+      if (this.#cells.get(key) === cell) this.#cells.delete(key);
+      this.#counters.passivations++;
+    } else {
+      this.#schedule(cell);
+    }
+  }
+
+  #idle(cell: Cell): Promise<void> {
+    if (!cell.running) return Promise.resolve();
+    return new Promise((r) => cell.idleWaiters.push(r));
+  }
+
+  #runEffects(effects: readonly Effect[], from: ActorAddress): void {
+    for (const effect of effects) {
+      if (effect.kind === "tell") this.#deliver(effect.to, effect.command, 0);
+      else {
+        try {
+          this.#onEffect?.(effect, from);
+        } catch (err) {
+          this.#counters.dispatchErrors++;
+          this.log.error("effect failed", { ...from, effect: effect.name, err });
+        }
+      }
+    }
+  }
+
+  /** Effect tells may use one extra mailbox-full of room, then retry with backoff. */
+  #deliver(to: ActorAddress, command: unknown, attempt: number): void {
+    const msg: Message = { command, settled: false };
+    this.#enqueue(to.type, to.id, msg, this.#opts.mailboxCapacity);
+    if (!msg.error) return;
+    if (msg.error.code === "overloaded" && attempt < EFFECT_RETRY_MS.length) {
+      this.clock.setTimeout(
+        () => this.#deliver(to, command, attempt + 1),
+        EFFECT_RETRY_MS[attempt],
+      );
+      return;
+    }
+    this.#counters.dispatchErrors++;
+    this.log.error("effect delivery failed", { ...to, code: msg.error.code });
+  }
+
+  #armSweep(): void {
+    const every = this.#opts.passivateAfterMs;
+    if (every <= 0) return;
+    this.#sweepTimer = this.clock.setTimeout(() => {
+      this.#sweepTimer = null;
+      this.sweep().catch((err) => this.log.error("sweep failed", { err })).finally(() => {
+        if (!this.#closing) this.#armSweep();
+      });
+    }, Math.max(1000, Math.floor(every / 2)));
+  }
+}

@@ -1,0 +1,224 @@
+import assert from "node:assert/strict";
+import { AppError } from "../../src/errors.ts";
+import { ActorSystem, type ActorSystemOptions, ManualClock } from "../../src/runtime/mod.ts";
+import { counter } from "./_counter.ts";
+
+async function setup(opts: Partial<ActorSystemOptions> = {}) {
+  const kv = await Deno.openKv(":memory:");
+  const clock = new ManualClock();
+  const make = (o: Partial<ActorSystemOptions> = {}) =>
+    new ActorSystem({ kv, clock, entities: [counter], passivateAfterMs: 0, ...opts, ...o });
+  return { kv, clock, system: make(), make };
+}
+
+Deno.test("ask() replies only after the events are stored in KV", async () => {
+  const { kv, system } = await setup();
+  const reply = await system.ask(counter, "a", { type: "add", n: 5 });
+  assert.deepEqual(reply, { total: 5 });
+  const stored = await system.readEvents("counter", "a", 0, 10);
+  assert.deepEqual(stored.map((e) => [e.seq, e.event]), [[1, { type: "added", n: 5 }]]);
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("messages to one actor are handled one at a time in arrival order", async () => {
+  const { kv, system } = await setup();
+  const replies = await Promise.all(
+    Array.from(
+      { length: 200 },
+      (_, i) => system.ask(counter, "a", { type: "add", n: 1, note: `${i}` }),
+    ),
+  );
+  assert.deepEqual(replies.map((r) => r.total), Array.from({ length: 200 }, (_, i) => i + 1));
+  const live = system.inspect("counter", "a")!;
+  assert.deepEqual((live.state as { notes: string[] }).notes, replies.map((_, i) => `${i}`));
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("a full mailbox answers overloaded and drops nothing it accepted", async () => {
+  const { kv, system } = await setup({ mailboxCapacity: 10 });
+  const asks = Array.from({ length: 15 }, () => system.ask(counter, "a", { type: "add", n: 1 }));
+  const results = await Promise.allSettled(asks);
+  const ok = results.filter((r) => r.status === "fulfilled");
+  const refused = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+  assert.equal(ok.length, 10);
+  assert.equal(refused.length, 5);
+  for (const r of refused) assert.equal((r.reason as AppError).code, "overloaded");
+  assert.throws(() => {
+    for (let i = 0; i < 11; i++) system.tell(counter, "b", { type: "add", n: 1 });
+  }, (e: unknown) => e instanceof AppError && e.code === "overloaded");
+  assert.deepEqual(await system.ask(counter, "a", { type: "get" }), { total: 10 });
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("ask() times out by the injected clock with a coded timeout", async () => {
+  const { kv, clock, system } = await setup({ askTimeoutMs: 1000 });
+  const pending = system.ask(counter, "a", { type: "add", n: 1 });
+  const advanced = clock.advance(1000);
+  await assert.rejects(pending, (e: unknown) => e instanceof AppError && e.code === "timeout");
+  await advanced;
+  // The command itself was accepted into the mailbox and still runs.
+  assert.deepEqual(await system.ask(counter, "a", { type: "get" }), { total: 1 });
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("a rejection reaches the asker as a coded error and stores nothing", async () => {
+  const { kv, system } = await setup();
+  await assert.rejects(
+    system.ask(counter, "a", { type: "refuse" }),
+    (e: unknown) => e instanceof AppError && e.code === "invalid_state",
+  );
+  assert.equal((await system.readEvents("counter", "a", 0, 10)).length, 0);
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("group commit stores the events of many actors in few KV atomics", async () => {
+  const { kv, system } = await setup();
+  await Promise.all(
+    Array.from(
+      { length: 300 },
+      (_, i) => system.ask(counter, `c${i % 100}`, { type: "add", n: 1 }),
+    ),
+  );
+  const s = system.committer.stats;
+  assert.equal(s.requests, 100, "one request per actor batch");
+  assert.ok(s.commits <= 10, `expected few atomics, got ${s.commits}`);
+  for (let i = 0; i < 100; i++) {
+    assert.deepEqual(await system.ask(counter, `c${i}`, { type: "get" }), { total: 3 });
+  }
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("a restarted system recovers state from snapshot plus later events", async () => {
+  const { kv, system, make } = await setup({ snapshotEvery: 10 });
+  for (let i = 0; i < 25; i++) await system.ask(counter, "a", { type: "add", n: 2 });
+  await system.ask(counter, "a", { type: "get" }); // runs after the snapshot write finished
+  const head = await kv.get<{ seq: number }>(["a", "sn", "counter", "a"]);
+  assert.equal(head.value?.seq, 20, "snapshot after every 10 events");
+  // Counter does not retain events: chunks covered by the snapshot are pruned.
+  const early = await system.readEvents("counter", "a", 0, 100);
+  assert.ok(early[0].seq > 1, "events before the snapshot were pruned");
+  const again = make();
+  assert.deepEqual(await again.ask(counter, "a", { type: "get" }), { total: 50 });
+  assert.equal(again.inspect("counter", "a")?.seq, 25);
+  await again.shutdown();
+  kv.close();
+});
+
+Deno.test("recovery runs on the first message, not at start-up", async () => {
+  const { kv, system, make } = await setup();
+  await system.ask(counter, "lazy", { type: "add", n: 1 });
+  const again = make();
+  assert.equal(again.stats().actors, 0);
+  assert.equal(again.stats().recoveries, 0);
+  await again.ask(counter, "lazy", { type: "get" });
+  assert.equal(again.stats().recoveries, 1);
+  await again.shutdown();
+  kv.close();
+});
+
+Deno.test("an idle actor is passivated with a clean snapshot and revived by its next message", async () => {
+  const { kv, clock, system } = await setup({ passivateAfterMs: 60_000 });
+  await system.ask(counter, "a", { type: "add", n: 7 });
+  await clock.advance(120_000);
+  assert.equal(system.inspect("counter", "a"), undefined, "dropped from memory");
+  assert.equal(system.stats().passivations, 1);
+  const head = await kv.get<{ clean: boolean; seq: number }>(["a", "sn", "counter", "a"]);
+  assert.deepEqual([head.value?.clean, head.value?.seq], [true, 1]);
+  counter.recovered.length = 0;
+  assert.deepEqual(await system.ask(counter, "a", { type: "add", n: 1 }), { total: 8 });
+  assert.deepEqual(counter.recovered, [{ id: "a", cleanStop: true }]);
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("messages that arrive while an actor passivates are not lost", async () => {
+  const { kv, clock, system } = await setup({ passivateAfterMs: 60_000 });
+  await system.ask(counter, "a", { type: "add", n: 1 });
+  await clock.advance(60_000 - 1);
+  const sweeping = system.sweep(); // starts the snapshot write
+  const during = Array.from({ length: 5 }, () => system.ask(counter, "a", { type: "add", n: 1 }));
+  await clock.advance(1);
+  await sweeping;
+  const totals = (await Promise.all(during)).map((r) => r.total);
+  assert.deepEqual(totals, [2, 3, 4, 5, 6]);
+  assert.deepEqual(await system.ask(counter, "a", { type: "get" }), { total: 6 });
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("an actor that throws is restarted from stored state; others carry on", async () => {
+  const { kv, system } = await setup();
+  await system.ask(counter, "a", { type: "add", n: 1 });
+  const before = system.ask(counter, "a", { type: "add", n: 10 });
+  const boom = system.ask(counter, "a", { type: "boom" });
+  const after = system.ask(counter, "a", { type: "add", n: 100 });
+  const other = system.ask(counter, "b", { type: "add", n: 3 });
+  assert.deepEqual(await before, { total: 11 });
+  await assert.rejects(boom, (e: unknown) => e instanceof AppError && e.code === "internal");
+  assert.deepEqual(await after, { total: 111 }, "messages after the crash still run");
+  assert.deepEqual(await other, { total: 3 });
+  assert.equal(system.stats().restarts, 1);
+  assert.equal(system.stats().recoveries, 3, "a, b, and a again after the crash");
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("onRecover learns whether the last stop was clean", async () => {
+  const { kv, system, make } = await setup();
+  await system.ask(counter, "crashy", { type: "add", n: 1 });
+  counter.recovered.length = 0;
+  const afterCrash = make();
+  await afterCrash.ask(counter, "crashy", { type: "get" });
+  await afterCrash.shutdown(); // clean snapshot
+  const afterClean = make();
+  await afterClean.ask(counter, "crashy", { type: "get" });
+  assert.deepEqual(counter.recovered, [
+    { id: "crashy", cleanStop: false },
+    { id: "crashy", cleanStop: true },
+  ]);
+  await afterClean.shutdown();
+  kv.close();
+});
+
+Deno.test("tell effects run after the commit and reach the other actor", async () => {
+  const { kv, system } = await setup();
+  await system.ask(counter, "a", { type: "forward", to: "b", n: 4 });
+  // The effect is a tell: wait until b has it by asking b (its mailbox is FIFO).
+  assert.deepEqual(await system.ask(counter, "b", { type: "get" }), { total: 4 });
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("state and batches larger than one KV value or atomic are stored in pieces", async () => {
+  const { kv, system, make } = await setup({ snapshotEvery: 50 });
+  const note = "x".repeat(20_000);
+  await Promise.all(
+    Array.from({ length: 60 }, () => system.ask(counter, "big", { type: "add", n: 1, note })),
+  );
+  await system.ask(counter, "big", { type: "get" }); // runs after the snapshot write finished
+  const head = await kv.get<{ parts: number }>(["a", "sn", "counter", "big"]);
+  assert.ok((head.value?.parts ?? 0) > 1, "snapshot split into parts");
+  const again = make();
+  await again.ask(counter, "big", { type: "get" });
+  const state = again.inspect("counter", "big")!.state as { total: number; notes: string[] };
+  assert.equal(state.total, 60);
+  assert.equal(state.notes.length, 60);
+  await again.shutdown();
+  kv.close();
+});
+
+Deno.test("shutdown refuses new messages with unavailable", async () => {
+  const { kv, system } = await setup();
+  await system.shutdown();
+  await assert.rejects(
+    system.ask(counter, "a", { type: "get" }),
+    (e: unknown) => e instanceof AppError && e.code === "unavailable",
+  );
+  kv.close();
+});
