@@ -1,0 +1,109 @@
+/** Authentication: turns a staff JWT or a client token into a {@link Principal}. */
+import { AppError } from "../errors.ts";
+import {
+  DEFAULT_CLIENT_TOKEN_TTL_MS,
+  isClientToken,
+  issueClientToken,
+  verifyClientToken,
+} from "./client_token.ts";
+import { isStaffRole, type JwtClaims, signJwt, verifyJwt } from "./jwt.ts";
+import type { Principal, StaffRole } from "./principal.ts";
+
+export type { Principal, Role, StaffRole } from "./principal.ts";
+export { DEFAULT_CLIENT_TOKEN_TTL_MS } from "./client_token.ts";
+
+/** Fixed secret for local development only; never use it in production. */
+export const DEV_SECRET = "dev-secret-change-me-not-for-production";
+/** Shortest `JWT_SECRET` accepted. */
+export const MIN_SECRET_LENGTH = 32;
+
+/** Reads `JWT_SECRET`, falling back to {@link DEV_SECRET} when it is not set. */
+export function resolveSecret(
+  env: { get(key: string): string | undefined },
+): { secret: string; isDevDefault: boolean } {
+  const secret = env.get("JWT_SECRET");
+  if (secret === undefined) return { secret: DEV_SECRET, isDevDefault: true };
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new Error(
+      `JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters (got ${secret.length})`,
+    );
+  }
+  return { secret, isDevDefault: false };
+}
+
+export interface AuthenticatorOptions {
+  secret: string;
+  /** Lifetime of client tokens; defaults to 24 h. */
+  clientTokenTtlMs?: number;
+  clock: { now(): number };
+}
+
+export interface MintStaffTokenOptions {
+  sub: string;
+  role: StaffRole;
+  name?: string;
+  ttlSeconds: number;
+}
+
+export class Authenticator {
+  readonly #secret: string;
+  readonly #ttlMs: number;
+  readonly #clock: { now(): number };
+
+  constructor(options: AuthenticatorOptions) {
+    if (options.secret === "") throw new Error("Authenticator secret must not be empty");
+    this.#secret = options.secret;
+    this.#ttlMs = options.clientTokenTtlMs ?? DEFAULT_CLIENT_TOKEN_TTL_MS;
+    if (!Number.isFinite(this.#ttlMs) || this.#ttlMs <= 0) {
+      throw new RangeError("clientTokenTtlMs must be positive");
+    }
+    this.#clock = options.clock;
+  }
+
+  /** Verifies either kind of token; throws AppError("unauthorized") when it is not valid. */
+  async authenticate(token: string | undefined | null): Promise<Principal> {
+    if (token === undefined || token === null || token === "") {
+      throw new AppError("unauthorized", "Token is missing");
+    }
+    const now = this.#clock.now();
+    if (isClientToken(token)) {
+      const c = await verifyClientToken(token, this.#secret, now, this.#ttlMs);
+      return { id: c.clientId, role: "client", chatId: c.chatId, expiresAt: c.expiresAt };
+    }
+    const claims = await verifyJwt(token, this.#secret, now);
+    const principal: Principal = {
+      id: claims.sub,
+      role: claims.role,
+      expiresAt: claims.exp * 1000,
+    };
+    return claims.name === undefined ? principal : { ...principal, name: claims.name };
+  }
+
+  /** Issues a token that opens `chatId` for `clientId`. */
+  issueClientToken(
+    chatId: string,
+    clientId: string,
+  ): Promise<{ token: string; expiresAt: number }> {
+    return issueClientToken({
+      chatId,
+      clientId,
+      secret: this.#secret,
+      nowMs: this.#clock.now(),
+      ttlMs: this.#ttlMs,
+    });
+  }
+
+  /** Signs a staff JWT valid for `ttlSeconds` from now. */
+  async mintStaffToken(options: MintStaffTokenOptions): Promise<string> {
+    const { sub, role, name, ttlSeconds } = options;
+    if (sub === "") throw new Error("sub must not be empty");
+    if (!isStaffRole(role)) throw new Error("role must be operator, lawyer or admin");
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+      throw new RangeError("ttlSeconds must be positive");
+    }
+    const iat = Math.floor(this.#clock.now() / 1000);
+    const claims: JwtClaims = { sub, role, iat, exp: iat + Math.ceil(ttlSeconds) };
+    if (name !== undefined) claims.name = name;
+    return await signJwt(claims, this.#secret);
+  }
+}
