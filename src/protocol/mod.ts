@@ -1,0 +1,2 @@
+/** Public entry of the protocol module; same exports as `frames.ts`. */
+export * from "./frames.ts";

@@ -1,0 +1,243 @@
+/**
+ * Every outbound WebSocket frame (server → client or staff) as a zod schema, the inferred types,
+ * and a typed builder {@link frame}. All ids are strings; timestamps are ISO-8601 strings.
+ */
+import { z } from "zod";
+import { AppError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import {
+  Id,
+  INBOUND_TYPES,
+  OperatorStatusSchema,
+  Ref,
+  RoleSchema,
+  Seq,
+  SeqCursor,
+  Timestamp,
+} from "./inbound.ts";
+
+export const ErrorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+/** Who closed a chat: a participant's role, or `system` (e.g. inactivity). */
+export const CloserRoleSchema = z.enum(["client", "operator", "lawyer", "admin", "system"]);
+
+// ---------------------------------------------------------------------------------------------
+// Connection-level payloads
+
+export const ConnectedOut = z.object({
+  user_id: Id,
+  role: RoleSchema,
+  chat_id: Id.optional(),
+  server_time: Timestamp,
+  connection_id: Id,
+  resume_from: SeqCursor.optional(),
+});
+
+export const AckOut = z.object({
+  for: z.enum(INBOUND_TYPES),
+  chat_id: Id.optional(),
+  seq: Seq.optional(),
+  client_msg_id: z.string().min(1).max(64).optional(),
+  duplicate: z.boolean().optional(),
+  last_read_seq: SeqCursor.optional(),
+  unread: z.number().int().nonnegative().optional(),
+});
+
+export const ErrorOut = z.object({
+  code: ErrorCodeSchema,
+  message: z.string(),
+  retryable: z.boolean(),
+});
+
+export const PongOut = z.object({ server_time: Timestamp });
+
+// ---------------------------------------------------------------------------------------------
+// Session events: stored per chat, each with a gap-free `seq`
+
+const sessionBase = { chat_id: Id, seq: Seq, timestamp: Timestamp };
+
+export const ChatCreatedOut = z.object({
+  ...sessionBase,
+  client_id: Id,
+  kind: z.enum(["support", "lawyer"]),
+});
+
+export const ChatQueuedOut = z.object({
+  ...sessionBase,
+  priority: z.number().int(),
+  queue: z.string().min(1),
+});
+
+export const ChatAssignedOut = z.object({
+  ...sessionBase,
+  client_id: Id,
+  operator_id: Id,
+  role: z.enum(["operator", "lawyer"]),
+});
+
+export const MessageOut = z.object({
+  ...sessionBase,
+  sender_id: Id,
+  sender_role: RoleSchema,
+  message: z.string(),
+  client_msg_id: z.string().min(1).max(64).optional(),
+});
+
+export const ReadOut = z.object({
+  ...sessionBase,
+  user_id: Id,
+  last_read_seq: SeqCursor,
+});
+
+export const ChatClosedOut = z.object({
+  ...sessionBase,
+  closed_by: Id,
+  closed_by_role: CloserRoleSchema,
+  reason: z.string().max(500).optional(),
+});
+
+export const ChatRatedOut = z.object({
+  ...sessionBase,
+  score: z.number().int().min(1).max(5),
+  comment: z.string().max(2000).optional(),
+});
+
+export const ChatTransferredOut = z.object({
+  ...sessionBase,
+  from_operator_id: Id.optional(),
+  to_operator_id: Id.optional(),
+  to_queue: z.boolean(),
+  reason: z.string().min(1).max(500),
+  by: Id,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Not stored (no seq)
+
+export const TypingOut = z.object({
+  chat_id: Id,
+  user_id: Id,
+  role: RoleSchema,
+  is_typing: z.boolean(),
+});
+
+export const ResumedOut = z.object({ chat_id: Id, from_seq: SeqCursor, to_seq: SeqCursor });
+
+const queueEntry = {
+  chat_id: Id,
+  client_id: Id,
+  priority: z.number().int(),
+  waiting_since: Timestamp,
+};
+
+export const NewChatAvailableOut = z.object({
+  ...queueEntry,
+  position: z.number().int().min(1).optional(),
+});
+
+export const QueueSnapshotOut = z.object({
+  queue: z.string().min(1),
+  chats: z.array(z.object(queueEntry)),
+});
+
+export const ChatRemovedOut = z.object({
+  chat_id: Id,
+  reason: z.enum(["assigned", "closed", "transferred", "expired"]),
+  operator_id: Id.optional(),
+});
+
+export const QueuePositionOut = z.object({
+  chat_id: Id,
+  position: z.number().int().min(1),
+  estimated_wait_s: z.number().nonnegative().nullable(),
+});
+
+export const OperatorStatusOut = z.object({ operator_id: Id, status: OperatorStatusSchema });
+
+// ---------------------------------------------------------------------------------------------
+// Envelopes
+
+function outbound<T extends string, P extends z.ZodType>(type: T, payload: P) {
+  return z.object({ type: z.literal(type), payload, ref: Ref.optional() });
+}
+
+/** Envelope schema per session-event type (the frames that carry `seq` and are stored). */
+export const SESSION_EVENT_FRAMES = {
+  chat_created: outbound("chat_created", ChatCreatedOut),
+  chat_queued: outbound("chat_queued", ChatQueuedOut),
+  chat_assigned: outbound("chat_assigned", ChatAssignedOut),
+  message: outbound("message", MessageOut),
+  read: outbound("read", ReadOut),
+  chat_closed: outbound("chat_closed", ChatClosedOut),
+  chat_rated: outbound("chat_rated", ChatRatedOut),
+  chat_transferred: outbound("chat_transferred", ChatTransferredOut),
+} as const;
+
+/** Envelope schema per outbound type. */
+export const OUTBOUND_FRAMES = {
+  connected: outbound("connected", ConnectedOut),
+  ack: outbound("ack", AckOut),
+  error: outbound("error", ErrorOut),
+  pong: outbound("pong", PongOut),
+  ...SESSION_EVENT_FRAMES,
+  typing: outbound("typing", TypingOut),
+  resumed: outbound("resumed", ResumedOut),
+  new_chat_available: outbound("new_chat_available", NewChatAvailableOut),
+  queue_snapshot: outbound("queue_snapshot", QueueSnapshotOut),
+  chat_removed: outbound("chat_removed", ChatRemovedOut),
+  queue_position: outbound("queue_position", QueuePositionOut),
+  operator_status: outbound("operator_status", OperatorStatusOut),
+} as const;
+
+export type OutboundType = keyof typeof OUTBOUND_FRAMES;
+export type SessionEventType = keyof typeof SESSION_EVENT_FRAMES;
+
+/** Every outbound frame type name. */
+export const OUTBOUND_TYPES = Object.keys(OUTBOUND_FRAMES) as [OutboundType, ...OutboundType[]];
+/** The outbound types that are session events (stored, with `seq`). */
+export const SESSION_EVENT_TYPES = Object.keys(SESSION_EVENT_FRAMES) as [
+  SessionEventType,
+  ...SessionEventType[],
+];
+
+type OutboundFrameSchemaOf = (typeof OUTBOUND_FRAMES)[OutboundType];
+type SessionEventSchemaOf = (typeof SESSION_EVENT_FRAMES)[SessionEventType];
+
+/** Discriminated union (on `type`) of every outbound frame. */
+export const OutboundFrameSchema = z.discriminatedUnion(
+  "type",
+  Object.values(OUTBOUND_FRAMES) as [OutboundFrameSchemaOf, ...OutboundFrameSchemaOf[]],
+);
+
+/** Discriminated union (on `type`) of the session-event frames. */
+export const SessionEventFrameSchema = z.discriminatedUnion(
+  "type",
+  Object.values(SESSION_EVENT_FRAMES) as [SessionEventSchemaOf, ...SessionEventSchemaOf[]],
+);
+
+export type OutboundFrame = z.infer<typeof OutboundFrameSchema>;
+export type SessionEventFrame = z.infer<typeof SessionEventFrameSchema>;
+export type OutboundFrameOf<T extends OutboundType> = z.infer<(typeof OUTBOUND_FRAMES)[T]>;
+export type OutboundPayload<T extends OutboundType> = OutboundFrameOf<T>["payload"];
+
+export function isSessionEventType(type: unknown): type is SessionEventType {
+  return typeof type === "string" && Object.hasOwn(SESSION_EVENT_FRAMES, type);
+}
+
+/**
+ * Builds an outbound frame; the payload's type follows from `type`. Does not validate at run
+ * time (use {@link OutboundFrameSchema} for that). `ref` is omitted when not given.
+ */
+export function frame<T extends OutboundType>(
+  type: T,
+  payload: OutboundPayload<T>,
+  ref?: string,
+): OutboundFrameOf<T> {
+  const out = ref === undefined ? { type, payload } : { type, payload, ref };
+  return out as OutboundFrameOf<T>;
+}
+
+/** An `error` frame from an {@link AppError} or a bare code (message from the code table). */
+export function errorFrame(err: AppError | ErrorCode, ref?: string): OutboundFrameOf<"error"> {
+  const e = typeof err === "string" ? new AppError(err) : err;
+  return frame("error", e.toWire(), ref);
+}
