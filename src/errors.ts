@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   not_closed: { status: 409, retryable: false, text: "Chat must be closed first" },
   already_rated: { status: 409, retryable: false, text: "Chat is already rated" },
   invalid_state: { status: 409, retryable: false, text: "Not possible in the chat's state" },
+  not_supported: { status: 501, retryable: false, text: "Not supported by this server version" },
   overloaded: { status: 503, retryable: true, text: "Server is overloaded; retry later" },
   timeout: { status: 504, retryable: true, text: "Timed out waiting for a reply" },
   unavailable: { status: 503, retryable: true, text: "Service is not available" },

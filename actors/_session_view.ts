@@ -1,0 +1,62 @@
+/** What a session shows to its participants: a copy of the state without internals. */
+import type { Rating, SessionKind, SessionState, SessionStatus } from "./session.ts";
+
+export interface SessionView {
+  readonly chatId: string;
+  readonly status: SessionStatus;
+  readonly kind: SessionKind;
+  readonly clientId: string;
+  readonly operatorId: string | null;
+  readonly queue: string;
+  readonly seq: number;
+  readonly priority: number;
+  readonly createdAt: number | null;
+  readonly queuedAt: number | null;
+  readonly assignedAt: number | null;
+  readonly closedAt: number | null;
+  readonly rating: Rating | null;
+  readonly lastRead: Readonly<Record<string, number>>;
+  readonly linkedChatId?: string;
+}
+
+export function sessionView(s: SessionState): SessionView {
+  return {
+    chatId: s.id,
+    status: s.status,
+    kind: s.kind,
+    clientId: s.clientId,
+    operatorId: s.operatorId,
+    queue: s.queue,
+    seq: s.seq,
+    priority: s.priority,
+    createdAt: s.createdAt,
+    queuedAt: s.queuedAt,
+    assignedAt: s.assignedAt,
+    closedAt: s.closedAt,
+    rating: s.rating === null ? null : { ...s.rating },
+    lastRead: { ...s.lastRead },
+    ...(s.linkedChatId === undefined ? {} : { linkedChatId: s.linkedChatId }),
+  };
+}
+
+/** Messages in the recent window with a seq after `lastReadSeq` that `participantId` did not send. */
+export function unreadCount(s: SessionState, participantId: string, lastReadSeq: number): number {
+  let n = 0;
+  for (const m of s.recentMessages) {
+    if (m.seq > lastReadSeq && m.senderId !== participantId) n++;
+  }
+  return n;
+}
+
+/** The seq of an earlier message of `senderId` with this client-made id, if the window holds it. */
+export function findDuplicate(
+  s: SessionState,
+  senderId: string,
+  clientMsgId: string,
+): number | undefined {
+  for (let i = s.recentMessages.length - 1; i >= 0; i--) {
+    const m = s.recentMessages[i];
+    if (m.senderId === senderId && m.clientMsgId === clientMsgId) return m.seq;
+  }
+  return undefined;
+}

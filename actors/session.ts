@@ -1,0 +1,429 @@
+/**
+ * Session: one chat between a client and its operator (or its lawyer). The event log is the chat
+ * history, so it is kept whole (`retainEvents`); every event gets the next `seq`, and `state.seq`
+ * is always the seq of the last event.
+ *
+ * Lifecycle: `none -> queued -> assigned -> closed` for support chats; lawyer chats start
+ * `assigned` to their lawyer. Assignments come only from the queue actor, the single writer.
+ */
+import {
+  accept,
+  custom,
+  type DecideContext,
+  type Decision,
+  type Effect,
+  type Entity,
+  type RecoverContext,
+  reject,
+  type Rejected,
+} from "../src/runtime/entity.ts";
+import { isStaff, type Role } from "../src/auth/principal.ts";
+import { type Caller, queueCaller, SESSION } from "./_common.ts";
+import { closeEffects, enqueueEffect, openedEffect, releaseEffect } from "./_session_effects.ts";
+import { findDuplicate, type SessionView, sessionView, unreadCount } from "./_session_view.ts";
+
+export type { SessionView } from "./_session_view.ts";
+
+/** How many recent messages the state keeps for retry detection and unread counts. */
+export const RECENT_MESSAGES_LIMIT = 1000;
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+export type SessionKind = "support" | "lawyer";
+export type SessionStatus = "none" | "queued" | "assigned" | "closed";
+
+export interface Rating {
+  readonly score: number;
+  readonly comment?: string;
+  readonly at: number;
+}
+
+export interface RecentMessage {
+  readonly seq: number;
+  readonly senderId: string;
+  readonly clientMsgId?: string;
+}
+
+export interface SessionState {
+  readonly id: string;
+  readonly exists: boolean;
+  readonly kind: SessionKind;
+  readonly status: SessionStatus;
+  readonly clientId: string;
+  /** The owning operator, or the lawyer of a lawyer chat. */
+  readonly operatorId: string | null;
+  readonly queue: string;
+  readonly priority: number;
+  readonly createdAt: number | null;
+  readonly queuedAt: number | null;
+  readonly assignedAt: number | null;
+  readonly closedAt: number | null;
+  readonly closedBy: Caller | null;
+  readonly closeReason: string | null;
+  readonly rating: Rating | null;
+  /** Seq of the last event; the runtime numbers events 1, 2, 3… and this agrees. */
+  readonly seq: number;
+  /** The last {@link RECENT_MESSAGES_LIMIT} messages, oldest first. */
+  readonly recentMessages: readonly RecentMessage[];
+  /** Highest seq each participant has read. */
+  readonly lastRead: Readonly<Record<string, number>>;
+  readonly messageCount: number;
+  /** Time of the first message from staff. */
+  readonly firstResponseAt: number | null;
+  readonly linkedChatId?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands and replies
+
+export type SessionCommand =
+  | {
+    type: "create";
+    by: Caller;
+    clientId: string;
+    kind: SessionKind;
+    queue: string;
+    priority: number;
+    linkedChatId?: string;
+    /** Required for a lawyer chat: the lawyer it is assigned to. */
+    lawyerId?: string;
+  }
+  /** Sent only by the queue actor, the single writer of assignments. */
+  | { type: "assign"; by: Caller; operatorId: string; reason: string }
+  | { type: "message"; by: Caller; text: string; clientMsgId?: string }
+  | { type: "typing"; by: Caller; isTyping: boolean }
+  | { type: "read"; by: Caller; seq: number }
+  | { type: "close"; by: Caller; reason?: string }
+  | { type: "rate"; by: Caller; score: number; comment?: string }
+  | { type: "get"; by: Caller };
+
+/** Reply of each command, by command type. */
+export interface SessionReplies {
+  create: SessionView;
+  assign: { status: "assigned"; operatorId: string } | { status: "closed" };
+  message: { seq: number; duplicate: true } | { seq: number; duplicate: false; at: number };
+  typing: Record<string, never>;
+  read: { lastReadSeq: number; unread: number };
+  close: { status: "closed"; closedAt: number };
+  rate: { rating: Rating };
+  get: SessionView;
+}
+
+export type SessionReply = SessionReplies[keyof SessionReplies];
+
+// ---------------------------------------------------------------------------------------------
+// Events (each one gets the next seq)
+
+export type SessionEvent =
+  | {
+    type: "created";
+    clientId: string;
+    kind: SessionKind;
+    queue: string;
+    priority: number;
+    byId: string;
+    byRole: Role;
+    linkedChatId?: string;
+    at: number;
+  }
+  | { type: "queued"; at: number }
+  | { type: "assigned"; operatorId: string; reason: string; at: number }
+  | {
+    type: "message";
+    senderId: string;
+    senderRole: Role;
+    text: string;
+    clientMsgId?: string;
+    at: number;
+  }
+  | { type: "read"; participantId: string; seq: number }
+  | { type: "closed"; byId: string; byRole: Role; reason: string | null; at: number }
+  | { type: "rated"; score: number; comment?: string; at: number };
+
+type Decided<K extends keyof SessionReplies> = Decision<SessionEvent, SessionReplies[K]>;
+type Cmd<K extends SessionCommand["type"]> = Extract<SessionCommand, { type: K }>;
+
+// ---------------------------------------------------------------------------------------------
+// Policies
+
+/** The chat's client, its operator or lawyer, or any admin. */
+export function isParticipant(state: SessionState, by: Caller): boolean {
+  if (!state.exists) return false;
+  switch (by.role) {
+    case "admin":
+      return true;
+    case "client":
+      return by.id === state.clientId;
+    case "operator":
+    case "lawyer":
+      return state.operatorId !== null && by.id === state.operatorId;
+  }
+}
+
+function forbidden(state: SessionState, by: Caller): Rejected {
+  return reject("forbidden", `User ${by.id} (${by.role}) may not do this in chat ${state.id}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decide
+
+function decide(
+  state: SessionState,
+  cmd: SessionCommand,
+  ctx: DecideContext,
+): Decision<SessionEvent, SessionReply> {
+  if (cmd.type === "create") return create(state, cmd, ctx);
+  if (!state.exists) return reject("not_found", `Chat ${ctx.id} does not exist`);
+  switch (cmd.type) {
+    case "assign":
+      return assign(state, cmd, ctx);
+    case "message":
+      return message(state, cmd, ctx);
+    case "typing":
+      if (!isParticipant(state, cmd.by)) return forbidden(state, cmd.by);
+      return accept([], {}, [
+        custom("typing", {
+          chatId: state.id,
+          userId: cmd.by.id,
+          role: cmd.by.role,
+          isTyping: cmd.isTyping,
+        }),
+      ]);
+    case "read":
+      return read(state, cmd);
+    case "close":
+      return close(state, cmd, ctx);
+    case "rate":
+      return rate(state, cmd, ctx);
+    case "get":
+      // Staff may look at a waiting chat before taking it.
+      if (isParticipant(state, cmd.by) || (isStaff(cmd.by.role) && state.status === "queued")) {
+        return accept([], sessionView(state));
+      }
+      return forbidden(state, cmd.by);
+  }
+}
+
+function create(state: SessionState, cmd: Cmd<"create">, ctx: DecideContext): Decided<"create"> {
+  if (state.exists) {
+    if (state.clientId === cmd.clientId) return accept([], sessionView(state));
+    return reject("invalid_state", `Chat ${ctx.id} exists for another client`);
+  }
+  if (cmd.by.role === "client" && (cmd.by.id !== cmd.clientId || cmd.kind === "lawyer")) {
+    return forbidden(state, cmd.by);
+  }
+  if (cmd.kind === "lawyer" && !cmd.lawyerId) {
+    return reject("invalid_payload", "A lawyer chat needs a lawyerId");
+  }
+  const created: SessionEvent = {
+    type: "created",
+    clientId: cmd.clientId,
+    kind: cmd.kind,
+    queue: cmd.queue,
+    priority: cmd.priority,
+    byId: cmd.by.id,
+    byRole: cmd.by.role,
+    ...(cmd.linkedChatId === undefined ? {} : { linkedChatId: cmd.linkedChatId }),
+    at: ctx.now,
+  };
+  const start: SessionEvent = cmd.kind === "lawyer" && cmd.lawyerId
+    ? { type: "assigned", operatorId: cmd.lawyerId, reason: "lawyer", at: ctx.now }
+    : { type: "queued", at: ctx.now };
+  const after = evolve(evolve(state, created), start);
+  const effect = start.type === "assigned"
+    ? openedEffect(start.operatorId, ctx.id)
+    : enqueueEffect(after);
+  return accept([created, start], sessionView(after), [effect]);
+}
+
+function assign(state: SessionState, cmd: Cmd<"assign">, ctx: DecideContext): Decided<"assign"> {
+  // Only this chat's queue assigns: it is the single writer that keeps one owner per chat.
+  if (cmd.by.role !== "admin" || cmd.by.id !== queueCaller(state.queue).id) {
+    return forbidden(state, cmd.by);
+  }
+  if (state.status === "closed") return accept([], { status: "closed" }, [releaseEffect(state)]);
+  const opened = [openedEffect(cmd.operatorId, state.id)];
+  const reply = { status: "assigned", operatorId: cmd.operatorId } as const;
+  if (state.status === "assigned") {
+    // Same operator: a re-sent assignment (after a crash); re-deliver `chat_opened`, no event.
+    if (state.operatorId === cmd.operatorId) return accept([], reply, opened);
+    return reject("already_assigned", `Chat ${state.id} is assigned to ${state.operatorId}`);
+  }
+  const event: SessionEvent = {
+    type: "assigned",
+    operatorId: cmd.operatorId,
+    reason: cmd.reason,
+    at: ctx.now,
+  };
+  return accept([event], reply, opened);
+}
+
+function message(state: SessionState, cmd: Cmd<"message">, ctx: DecideContext): Decided<"message"> {
+  if (!isParticipant(state, cmd.by)) return forbidden(state, cmd.by);
+  // A retry is acknowledged again even after the close: the original was stored before it.
+  if (cmd.clientMsgId !== undefined) {
+    const seq = findDuplicate(state, cmd.by.id, cmd.clientMsgId);
+    if (seq !== undefined) return accept([], { seq, duplicate: true });
+  }
+  if (state.status === "closed") return reject("chat_closed", `Chat ${state.id} is closed`);
+  const event: SessionEvent = {
+    type: "message",
+    senderId: cmd.by.id,
+    senderRole: cmd.by.role,
+    text: cmd.text,
+    ...(cmd.clientMsgId === undefined ? {} : { clientMsgId: cmd.clientMsgId }),
+    at: ctx.now,
+  };
+  return accept([event], { seq: ctx.nextSeq, duplicate: false, at: ctx.now });
+}
+
+function read(state: SessionState, cmd: Cmd<"read">): Decided<"read"> {
+  if (!isParticipant(state, cmd.by)) return forbidden(state, cmd.by);
+  if (!Number.isInteger(cmd.seq) || cmd.seq < 0 || cmd.seq > state.seq) {
+    return reject("invalid_payload", `Seq ${cmd.seq} is not between 0 and ${state.seq}`);
+  }
+  const current = Object.hasOwn(state.lastRead, cmd.by.id) ? state.lastRead[cmd.by.id] : 0;
+  const lastReadSeq = Math.max(current, cmd.seq);
+  const reply = { lastReadSeq, unread: unreadCount(state, cmd.by.id, lastReadSeq) };
+  if (cmd.seq <= current) return accept([], reply);
+  return accept([{ type: "read", participantId: cmd.by.id, seq: cmd.seq }], reply);
+}
+
+function close(state: SessionState, cmd: Cmd<"close">, ctx: DecideContext): Decided<"close"> {
+  if (!isParticipant(state, cmd.by)) return forbidden(state, cmd.by);
+  if (state.status === "closed") return reject("chat_closed", `Chat ${state.id} is already closed`);
+  const event: SessionEvent = {
+    type: "closed",
+    byId: cmd.by.id,
+    byRole: cmd.by.role,
+    reason: cmd.reason ?? null,
+    at: ctx.now,
+  };
+  return accept([event], { status: "closed", closedAt: ctx.now }, closeEffects(state));
+}
+
+function rate(state: SessionState, cmd: Cmd<"rate">, ctx: DecideContext): Decided<"rate"> {
+  const allowed = cmd.by.role === "admin" ||
+    (cmd.by.role === "client" && cmd.by.id === state.clientId);
+  if (!allowed) return forbidden(state, cmd.by);
+  if (!Number.isInteger(cmd.score) || cmd.score < 1 || cmd.score > 5) {
+    return reject("invalid_payload", `Score ${cmd.score} is not an integer from 1 to 5`);
+  }
+  if (state.status !== "closed") return reject("not_closed", `Chat ${state.id} is not closed`);
+  if (state.rating !== null) return reject("already_rated", `Chat ${state.id} is already rated`);
+  const rating: Rating = {
+    score: cmd.score,
+    ...(cmd.comment === undefined ? {} : { comment: cmd.comment }),
+    at: ctx.now,
+  };
+  return accept([{ type: "rated", ...rating }], { rating });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evolve
+
+function evolve(state: SessionState, event: SessionEvent): SessionState {
+  const s: SessionState = { ...state, seq: state.seq + 1 };
+  switch (event.type) {
+    case "created":
+      return {
+        ...s,
+        exists: true,
+        kind: event.kind,
+        clientId: event.clientId,
+        queue: event.queue,
+        priority: event.priority,
+        createdAt: event.at,
+        ...(event.linkedChatId === undefined ? {} : { linkedChatId: event.linkedChatId }),
+      };
+    case "queued":
+      return { ...s, status: "queued", queuedAt: event.at };
+    case "assigned":
+      return { ...s, status: "assigned", operatorId: event.operatorId, assignedAt: event.at };
+    case "message": {
+      const entry: RecentMessage = {
+        seq: s.seq,
+        senderId: event.senderId,
+        ...(event.clientMsgId === undefined ? {} : { clientMsgId: event.clientMsgId }),
+      };
+      return {
+        ...s,
+        recentMessages: [...s.recentMessages, entry].slice(-RECENT_MESSAGES_LIMIT),
+        messageCount: s.messageCount + 1,
+        firstResponseAt: s.firstResponseAt ?? (event.senderRole === "client" ? null : event.at),
+      };
+    }
+    case "read":
+      return { ...s, lastRead: { ...s.lastRead, [event.participantId]: event.seq } };
+    case "closed":
+      return {
+        ...s,
+        status: "closed",
+        closedAt: event.at,
+        closedBy: { id: event.byId, role: event.byRole },
+        closeReason: event.reason,
+      };
+    case "rated": {
+      const { type: _type, ...rating } = event;
+      return { ...s, rating };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery
+
+/**
+ * A queued chat always re-enqueues itself, so a crash between this commit and the queue's loses
+ * nothing. After an unclean stop (crash, partition move) the effects of the last events may have
+ * been cut off, so an assigned chat re-opens itself at its operator and a closed one re-releases.
+ */
+function onRecover(state: SessionState, ctx: RecoverContext): Effect[] {
+  if (state.status === "queued") return [enqueueEffect(state)];
+  if (ctx.cleanStop) return [];
+  if (state.status === "assigned" && state.operatorId !== null) {
+    return [openedEffect(state.operatorId, state.id)];
+  }
+  if (state.status === "closed") return closeEffects(state);
+  return [];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entity
+
+function initialState(id: string): SessionState {
+  return {
+    id,
+    exists: false,
+    kind: "support",
+    status: "none",
+    clientId: "",
+    operatorId: null,
+    queue: "",
+    priority: 0,
+    createdAt: null,
+    queuedAt: null,
+    assignedAt: null,
+    closedAt: null,
+    closedBy: null,
+    closeReason: null,
+    rating: null,
+    seq: 0,
+    recentMessages: [],
+    lastRead: {},
+    messageCount: 0,
+    firstResponseAt: null,
+  };
+}
+
+export type SessionEntity = Entity<SessionState, SessionCommand, SessionEvent, SessionReply>;
+
+export const sessionEntity: SessionEntity = {
+  type: SESSION,
+  retainEvents: true,
+  initialState,
+  decide,
+  evolve,
+  onRecover,
+};

@@ -1,0 +1,13 @@
+/** What the route modules need; built once by the server. */
+import type { Authenticator } from "../src/auth/mod.ts";
+import type { Config } from "../src/config.ts";
+import type { Logger } from "../src/log.ts";
+import type { ChatService } from "../src/server/chat_service.ts";
+
+export interface RouteDeps {
+  readonly config: Config;
+  readonly auth: Authenticator;
+  readonly svc: ChatService;
+  readonly log: Logger;
+  readonly ready: () => Promise<boolean>;
+}

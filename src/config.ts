@@ -1,0 +1,60 @@
+/** Every setting comes from the environment; each has a default that runs a single dev node. */
+import { z } from "zod";
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+export const ConfigSchema = z.object({
+  PORT: int(8080),
+  HOST: z.string().default("0.0.0.0"),
+  KV_PATH: z.string().default("data/chat.kv"),
+  JWT_SECRET: z.string().optional(),
+  CLIENT_TOKEN_TTL_S: int(86_400, 60),
+  MAILBOX_CAPACITY: int(1000, 1),
+  SNAPSHOT_EVERY: int(100, 1),
+  PASSIVATE_AFTER_S: int(300),
+  ASK_TIMEOUT_MS: int(5000, 1),
+  MAX_TEXT_LENGTH: int(4000, 1),
+  MAX_FRAME_BYTES: int(65_536, 1024),
+  RATE_LIMIT_PER_MIN: int(60, 1),
+  HISTORY_PAGE_MAX: int(500, 1),
+  DEFAULT_QUEUE: z.string().min(1).default("default"),
+  PUBLIC_URL: z.string().optional(),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Documentation of each variable, printed by README and `--help`. */
+export const CONFIG_DOCS: Record<keyof Config, string> = {
+  PORT: "HTTP port for REST and WebSocket; 0 picks a free port",
+  HOST: "Interface to listen on",
+  KV_PATH: "Deno KV file (created with its folder), or :memory:",
+  JWT_SECRET: "HS256 secret for staff JWTs and client tokens (>= 32 chars); unset = dev default",
+  CLIENT_TOKEN_TTL_S: "Lifetime of a client token in seconds",
+  MAILBOX_CAPACITY: "Messages an actor's mailbox holds before senders get `overloaded`",
+  SNAPSHOT_EVERY: "Snapshot an actor every N events",
+  PASSIVATE_AFTER_S:
+    "Idle seconds before an actor is snapshotted and dropped from memory (0 = never)",
+  ASK_TIMEOUT_MS: "How long a request waits for an actor's reply",
+  MAX_TEXT_LENGTH: "Longest message text in characters",
+  MAX_FRAME_BYTES: "Largest WebSocket frame; a larger one closes the socket with 1009",
+  RATE_LIMIT_PER_MIN: "Chat messages per connection per minute (other frames: 10x)",
+  HISTORY_PAGE_MAX: "Largest page of the history endpoint",
+  DEFAULT_QUEUE: "Name of the queue new chats join",
+  PUBLIC_URL: "Base URL clients use (for ws_url in responses); default from the request",
+  LOG_LEVEL: "debug | info | warn | error",
+};
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(ConfigSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== "") picked[key] = v;
+  }
+  const parsed = ConfigSchema.safeParse(picked);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid configuration: ${issues.join("; ")}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,225 @@
+/**
+ * One client or staff connection, whatever the transport: joins the hub, checks limits, parses
+ * inbound frames, runs them through the chat service and answers each with `ack` or `error`
+ * (echoing `ref`). Bad input never closes the connection, except a frame over the size limit.
+ */
+import type { Principal } from "../auth/principal.ts";
+import { AppError, toAppError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { errorFrame, frame, type InboundFrame, parseInbound } from "../protocol/mod.ts";
+import type { ChatService } from "./chat_service.ts";
+import type { Connection } from "./hub.ts";
+import { TokenBucket } from "./rate_limit.ts";
+
+export interface HandlerOptions {
+  readonly maxFrameBytes: number;
+  readonly rateLimitPerMin: number;
+  readonly now: () => number;
+  readonly log: Logger;
+}
+
+/** Close codes (documented in PROTOCOL.md). */
+export const CLOSE = { policy: 1008, tooBig: 1009, internal: 1011, goingAway: 1001 } as const;
+
+const encoder = new TextEncoder();
+
+export class ConnectionHandler {
+  readonly conn: Connection;
+  readonly #svc: ChatService;
+  readonly #o: HandlerOptions;
+  readonly #messages: TokenBucket;
+  readonly #frames: TokenBucket;
+  #ready: Promise<boolean> = Promise.resolve(false);
+  #closed = false;
+
+  constructor(svc: ChatService, conn: Connection, o: HandlerOptions) {
+    this.#svc = svc;
+    this.conn = conn;
+    this.#o = o;
+    this.#messages = new TokenBucket(o.rateLimitPerMin, o.now);
+    this.#frames = new TokenBucket(o.rateLimitPerMin * 10, o.now);
+  }
+
+  get principal(): Principal {
+    return this.conn.principal;
+  }
+
+  /** Sends `connected`, joins the hub and catches up the chats this user follows. */
+  open(query: { chatId?: string; lastSeq?: number }): Promise<boolean> {
+    this.#ready = this.#open(query).catch((err) => {
+      const e = toAppError(err);
+      this.conn.send(errorFrame(e));
+      this.conn.close(e.code === "internal" ? CLOSE.internal : CLOSE.policy, e.code);
+      return false;
+    });
+    return this.#ready;
+  }
+
+  async #open(query: { chatId?: string; lastSeq?: number }): Promise<boolean> {
+    const p = this.principal;
+    const hub = this.#svc.hub;
+    const follow: Array<{ chatId: string; from: number; announce: boolean }> = [];
+    if (p.role === "client") {
+      if (query.chatId !== undefined && query.chatId !== p.chatId) {
+        throw new AppError("forbidden", `This token does not open chat ${query.chatId}`);
+      }
+      const view = await this.#svc.view(p, p.chatId!);
+      follow.push({
+        chatId: view.chatId,
+        from: Math.min(query.lastSeq ?? view.seq, view.seq),
+        announce: query.lastSeq !== undefined,
+      });
+    } else {
+      const { openChats } = await this.#svc.staffConnected(p);
+      const views = await Promise.all(
+        openChats.map((id) => this.#svc.peek(id).catch(() => null)),
+      );
+      for (const v of views) if (v) follow.push({ chatId: v.chatId, from: v.seq, announce: false });
+      if (query.chatId !== undefined && query.lastSeq !== undefined) {
+        await this.#svc.view(p, query.chatId);
+        const known = follow.find((f) => f.chatId === query.chatId);
+        if (known) Object.assign(known, { from: query.lastSeq, announce: true });
+        else follow.push({ chatId: query.chatId, from: query.lastSeq, announce: true });
+      }
+    }
+    if (this.#closed) return false;
+    this.conn.send(frame("connected", {
+      user_id: p.id,
+      role: p.role,
+      ...(p.chatId ? { chat_id: p.chatId } : {}),
+      server_time: new Date(this.#o.now()).toISOString(),
+      connection_id: this.conn.id,
+      ...(query.lastSeq !== undefined ? { resume_from: query.lastSeq } : {}),
+    }));
+    hub.add(this.conn);
+    if (p.role !== "client") await this.#sendQueueSnapshot();
+    await Promise.all(follow.map((f) => this.#follow(f.chatId, f.from, f.announce)));
+    return true;
+  }
+
+  async #follow(chatId: string, from: number, announce: boolean): Promise<void> {
+    const to = await this.#svc.hub.resume(this.conn.id, chatId, from);
+    if (announce && !this.#closed) {
+      this.conn.send(frame("resumed", { chat_id: chatId, from_seq: from, to_seq: to }));
+    }
+  }
+
+  async #sendQueueSnapshot(): Promise<void> {
+    const snap = await this.#svc.queueSnapshot();
+    this.conn.send(frame("queue_snapshot", {
+      queue: this.#svc.queueName,
+      chats: snap.waiting.map((w) => ({
+        chat_id: w.chatId,
+        client_id: w.clientId,
+        priority: w.priority,
+        waiting_since: new Date(w.enqueuedAt).toISOString(),
+      })),
+    }));
+  }
+
+  /** Handles one inbound text frame. Never throws. */
+  async onText(raw: string): Promise<void> {
+    if (
+      raw.length > this.#o.maxFrameBytes ||
+      (raw.length * 3 > this.#o.maxFrameBytes &&
+        encoder.encode(raw).byteLength > this.#o.maxFrameBytes)
+    ) {
+      this.conn.close(CLOSE.tooBig, "frame_too_large");
+      return;
+    }
+    if (!(await this.#ready) || this.#closed) return;
+    const parsed = parseInbound(raw);
+    if (!parsed.ok) {
+      this.conn.send(errorFrame(new AppError(parsed.code, parsed.message), parsed.ref));
+      return;
+    }
+    const f = parsed.frame;
+    const bucket = f.type === "message" ? this.#messages : this.#frames;
+    if (f.type !== "ping" && !bucket.take()) {
+      this.conn.send(errorFrame(new AppError("rate_limited"), f.ref));
+      return;
+    }
+    try {
+      await this.#dispatch(f);
+    } catch (err) {
+      const e = toAppError(err);
+      if (e.code === "internal") this.#o.log.error("frame failed", { type: f.type, err });
+      if (!this.#closed) this.conn.send(errorFrame(e, f.ref));
+    }
+  }
+
+  /** Binary frames are not part of the protocol. */
+  onBinary(): void {
+    this.conn.send(errorFrame(new AppError("invalid_payload", "Binary frames are not supported")));
+  }
+
+  /** Leaves the hub; safe to call more than once (close handlers may run twice). */
+  onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#svc.hub.remove(this.conn.id) && this.principal.role !== "client") {
+      this.#svc.staffDisconnected(this.principal);
+    }
+  }
+
+  #chatOf(chatId: string | undefined): string {
+    const id = chatId ?? this.principal.chatId;
+    if (!id) throw new AppError("invalid_payload", "payload.chat_id is required for staff");
+    return id;
+  }
+
+  async #dispatch(f: InboundFrame): Promise<void> {
+    const p = this.principal;
+    const ack = (payload: Record<string, unknown>) =>
+      this.conn.send(frame("ack", { for: f.type, ...payload }, f.ref));
+    switch (f.type) {
+      case "message": {
+        const chatId = this.#chatOf(f.payload.chat_id);
+        const r = await this.#svc.sendMessage(p, chatId, f.payload.text, f.payload.client_msg_id);
+        return ack({
+          chat_id: chatId,
+          seq: r.seq,
+          duplicate: r.duplicate,
+          ...(f.payload.client_msg_id ? { client_msg_id: f.payload.client_msg_id } : {}),
+        });
+      }
+      case "accept_chat":
+        await this.#svc.accept(p, f.payload.chat_id);
+        return ack({ chat_id: f.payload.chat_id });
+      case "typing": {
+        const chatId = this.#chatOf(f.payload.chat_id);
+        await this.#svc.typing(p, chatId, f.payload.is_typing);
+        return ack({ chat_id: chatId });
+      }
+      case "read": {
+        const chatId = this.#chatOf(f.payload.chat_id);
+        const r = await this.#svc.read(p, chatId, f.payload.seq);
+        return ack({ chat_id: chatId, last_read_seq: r.lastReadSeq, unread: r.unread });
+      }
+      case "resume": {
+        const chatId = this.#chatOf(f.payload.chat_id);
+        await this.#svc.view(p, chatId);
+        ack({ chat_id: chatId });
+        return await this.#follow(chatId, f.payload.last_seq, true);
+      }
+      case "close_chat": {
+        const chatId = this.#chatOf(f.payload.chat_id);
+        await this.#svc.close(p, chatId, f.payload.reason);
+        return ack({ chat_id: chatId });
+      }
+      case "rate": {
+        const chatId = this.#chatOf(f.payload.chat_id);
+        await this.#svc.rate(p, chatId, f.payload.score, f.payload.comment);
+        return ack({ chat_id: chatId });
+      }
+      case "ping":
+        return this.conn.send(
+          frame("pong", { server_time: new Date(this.#o.now()).toISOString() }, f.ref),
+        );
+      case "transfer_chat":
+      case "assign_lawyer":
+      case "set_status":
+        throw new AppError("not_supported", `${f.type} arrives with the routing release`);
+    }
+  }
+}

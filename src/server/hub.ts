@@ -1,0 +1,228 @@
+/**
+ * The connection hub: which connection follows which chat, and gap-free delivery.
+ *
+ * Each (connection, chat) subscription remembers the last `seq` it delivered. A live event with
+ * the next seq is sent at once; an older one is a duplicate and dropped; a newer one means a gap,
+ * which is filled from the stored log (every live event is stored before it is published, so the
+ * log always has what is missing). A resume replays the log after the client's last seq while
+ * live events are held back, then releases them in order: no gap, no duplicate.
+ */
+import type { Principal } from "../auth/principal.ts";
+import type { OutboundFrame } from "../protocol/mod.ts";
+
+export interface Connection {
+  readonly id: string;
+  readonly principal: Principal;
+  /** Queues a frame for the peer. Must not throw. */
+  send(frame: OutboundFrame): void;
+  close(code: number, reason: string): void;
+}
+
+export interface StoredFrame {
+  readonly seq: number;
+  readonly frame: OutboundFrame;
+}
+
+/** Reads stored session frames with seq > afterSeq, at most `limit`. */
+export type FrameReader = (
+  chatId: string,
+  afterSeq: number,
+  limit: number,
+) => Promise<StoredFrame[]>;
+
+interface Subscription {
+  lastSeq: number;
+  replaying: boolean;
+  held: Map<number, OutboundFrame>;
+}
+
+interface ConnState {
+  readonly conn: Connection;
+  readonly subs: Map<string, Subscription>;
+  closed: boolean;
+}
+
+const PAGE = 200;
+/** Live frames held during a replay beyond this are dropped; the replay re-reads them. */
+const MAX_HELD = 2000;
+
+export class Hub {
+  readonly #read: FrameReader;
+  readonly #conns = new Map<string, ConnState>();
+  readonly #byChat = new Map<string, Set<string>>();
+  readonly #byUser = new Map<string, Set<string>>();
+  readonly #staff = new Set<string>();
+  peakConnections = 0;
+
+  constructor(read: FrameReader) {
+    this.#read = read;
+  }
+
+  add(conn: Connection): void {
+    this.#conns.set(conn.id, { conn, subs: new Map(), closed: false });
+    addTo(this.#byUser, conn.principal.id, conn.id);
+    if (conn.principal.role !== "client") this.#staff.add(conn.id);
+    this.peakConnections = Math.max(this.peakConnections, this.#conns.size);
+  }
+
+  /** Forgets a connection; safe to call more than once. Returns false if it was gone. */
+  remove(connId: string): boolean {
+    const st = this.#conns.get(connId);
+    if (!st) return false;
+    st.closed = true;
+    this.#conns.delete(connId);
+    for (const chatId of st.subs.keys()) removeFrom(this.#byChat, chatId, connId);
+    removeFrom(this.#byUser, st.conn.principal.id, connId);
+    this.#staff.delete(connId);
+    return true;
+  }
+
+  connectionsOf(userId: string): number {
+    return this.#byUser.get(userId)?.size ?? 0;
+  }
+
+  countByRole(): Record<string, number> {
+    const out: Record<string, number> = { client: 0, operator: 0, lawyer: 0, admin: 0 };
+    for (const st of this.#conns.values()) out[st.conn.principal.role]++;
+    return out;
+  }
+
+  get size(): number {
+    return this.#conns.size;
+  }
+
+  isSubscribed(connId: string, chatId: string): boolean {
+    return this.#conns.get(connId)?.subs.has(chatId) ?? false;
+  }
+
+  /** Follows a chat live from `lastSeq` on (events after it are delivered, with gap repair). */
+  subscribe(connId: string, chatId: string, lastSeq: number): void {
+    const st = this.#conns.get(connId);
+    if (!st || st.subs.has(chatId)) return;
+    st.subs.set(chatId, { lastSeq, replaying: false, held: new Map() });
+    addTo(this.#byChat, chatId, connId);
+  }
+
+  /** Every connection of `userId` follows the chat from `lastSeq`. */
+  subscribeUser(userId: string, chatId: string, lastSeq: number): void {
+    for (const connId of this.#byUser.get(userId) ?? []) this.subscribe(connId, chatId, lastSeq);
+  }
+
+  unsubscribeUser(userId: string, chatId: string): void {
+    for (const connId of this.#byUser.get(userId) ?? []) {
+      this.#conns.get(connId)?.subs.delete(chatId);
+      removeFrom(this.#byChat, chatId, connId);
+    }
+  }
+
+  /**
+   * Sends every stored event after `lastSeq`, then continues live. Resolves with the last seq
+   * delivered once the connection is caught up.
+   */
+  async resume(connId: string, chatId: string, lastSeq: number): Promise<number> {
+    const st = this.#conns.get(connId);
+    if (!st) return lastSeq;
+    let sub = st.subs.get(chatId);
+    if (!sub) {
+      sub = { lastSeq, replaying: false, held: new Map() };
+      st.subs.set(chatId, sub);
+      addTo(this.#byChat, chatId, connId);
+    } else if (!sub.replaying) {
+      // Re-resume from an earlier point: deliver again from there (the client asked for it).
+      sub.lastSeq = lastSeq;
+    }
+    await this.#catchUp(st, chatId, sub);
+    return sub.lastSeq;
+  }
+
+  /** A stored session event, to every follower of the chat. */
+  publish(chatId: string, seq: number, frame: OutboundFrame): void {
+    for (const connId of this.#byChat.get(chatId) ?? []) {
+      const st = this.#conns.get(connId);
+      const sub = st?.subs.get(chatId);
+      if (!st || !sub) continue;
+      if (sub.replaying) {
+        if (seq > sub.lastSeq && sub.held.size < MAX_HELD) sub.held.set(seq, frame);
+        continue;
+      }
+      if (seq <= sub.lastSeq) continue;
+      if (seq === sub.lastSeq + 1) {
+        sub.lastSeq = seq;
+        st.conn.send(frame);
+        continue;
+      }
+      sub.held.set(seq, frame);
+      void this.#catchUp(st, chatId, sub);
+    }
+  }
+
+  /** A frame that is not stored (typing), to every follower except `exceptConnId`. */
+  broadcast(chatId: string, frame: OutboundFrame, exceptConnId?: string): void {
+    for (const connId of this.#byChat.get(chatId) ?? []) {
+      if (connId !== exceptConnId) this.#conns.get(connId)?.conn.send(frame);
+    }
+  }
+
+  toStaff(frame: OutboundFrame): void {
+    for (const connId of this.#staff) this.#conns.get(connId)?.conn.send(frame);
+  }
+
+  toUser(userId: string, frame: OutboundFrame): void {
+    for (const connId of this.#byUser.get(userId) ?? []) this.#conns.get(connId)?.conn.send(frame);
+  }
+
+  /** Closes every connection (shutdown). */
+  closeAll(code: number, reason: string): void {
+    for (const st of [...this.#conns.values()]) st.conn.close(code, reason);
+  }
+
+  async #catchUp(st: ConnState, chatId: string, sub: Subscription): Promise<void> {
+    if (sub.replaying) return;
+    sub.replaying = true;
+    let stalls = 0;
+    try {
+      while (!st.closed) {
+        const before = sub.lastSeq;
+        const page = await this.#read(chatId, sub.lastSeq, PAGE);
+        for (const { seq, frame } of page) {
+          if (st.closed || seq !== sub.lastSeq + 1) continue;
+          sub.lastSeq = seq;
+          st.conn.send(frame);
+        }
+        if (page.length === PAGE) continue;
+        for (let f = sub.held.get(sub.lastSeq + 1); f; f = sub.held.get(sub.lastSeq + 1)) {
+          sub.held.delete(sub.lastSeq + 1);
+          sub.lastSeq++;
+          st.conn.send(f);
+        }
+        for (const seq of sub.held.keys()) if (seq <= sub.lastSeq) sub.held.delete(seq);
+        if (sub.held.size === 0) break;
+        // Held frames beyond a hole the log cannot fill (should not happen: publish follows
+        // the write). After a few tries deliver them rather than hold the chat forever.
+        stalls = sub.lastSeq === before ? stalls + 1 : 0;
+        if (stalls >= 3) {
+          for (const seq of [...sub.held.keys()].sort((a, b) => a - b)) {
+            st.conn.send(sub.held.get(seq)!);
+            sub.lastSeq = seq;
+          }
+          sub.held.clear();
+        }
+      }
+    } finally {
+      sub.replaying = false;
+    }
+  }
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  let set = map.get(key);
+  if (!set) map.set(key, set = new Set());
+  set.add(value);
+}
+
+function removeFrom(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) map.delete(key);
+}

@@ -1,0 +1,127 @@
+/** Builds and starts a node: KV, actor system, hub, chat service, HTTP app. */
+import { Hono } from "hono";
+import { dirname } from "node:path";
+import { operatorEntity } from "../../actors/operator.ts";
+import { queueEntity } from "../../actors/queue.ts";
+import { sessionEntity } from "../../actors/session.ts";
+import { chatWsRoutes } from "../../routes/chat_ws.ts";
+import { chatRoutes } from "../../routes/chats.ts";
+import type { RouteDeps } from "../../routes/deps.ts";
+import { healthRoutes } from "../../routes/health.ts";
+import { Authenticator, resolveSecret } from "../auth/mod.ts";
+import type { Config } from "../config.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { type Clock, SystemClock } from "../runtime/clock.ts";
+import { ActorSystem } from "../runtime/system.ts";
+import { ChatService } from "./chat_service.ts";
+import { CLOSE } from "./connection_handler.ts";
+import { installErrorHandling } from "./http.ts";
+import { Hub } from "./hub.ts";
+
+export interface RunningServer {
+  readonly port: number;
+  readonly url: string;
+  readonly svc: ChatService;
+  readonly auth: Authenticator;
+  shutdown(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly env?: { get(key: string): string | undefined };
+}
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const clock = opts.clock ?? new SystemClock();
+  const { secret, isDevDefault } = resolveSecret(opts.env ?? Deno.env);
+  if (isDevDefault) {
+    log.warn(
+      "JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can mint tokens. " +
+        "Set JWT_SECRET (32+ chars) before real use.",
+    );
+  }
+  if (config.KV_PATH !== ":memory:") await Deno.mkdir(dirname(config.KV_PATH), { recursive: true });
+  const kv = await Deno.openKv(config.KV_PATH);
+
+  const bootId = crypto.randomUUID();
+  let svc: ChatService | null = null;
+  const system = new ActorSystem({
+    kv,
+    clock,
+    logger: log,
+    entities: [sessionEntity, queueEntity, operatorEntity],
+    mailboxCapacity: config.MAILBOX_CAPACITY,
+    snapshotEvery: config.SNAPSHOT_EVERY,
+    passivateAfterMs: config.PASSIVATE_AFTER_S * 1000,
+    askTimeoutMs: config.ASK_TIMEOUT_MS,
+    onEffect: (effect) => {
+      if (effect.name === "typing" && svc) {
+        const data = effect.data as Parameters<ChatService["typingFrame"]>[0];
+        svc.hub.broadcast(data.chatId, svc.typingFrame(data));
+      }
+    },
+  });
+  const hub = new Hub((chatId, after, limit) => svc!.readFrames(chatId, after, limit));
+  svc = new ChatService({
+    system,
+    hub,
+    queue: config.DEFAULT_QUEUE,
+    maxTextLength: config.MAX_TEXT_LENGTH,
+    bootId,
+  });
+  const auth = new Authenticator({
+    secret,
+    clientTokenTtlMs: config.CLIENT_TOKEN_TTL_S * 1000,
+    clock,
+  });
+
+  let closing = false;
+  const deps: RouteDeps = {
+    config,
+    auth,
+    svc,
+    log,
+    ready: async () => {
+      if (closing) return false;
+      await kv.get(["a", "ready-probe"]);
+      await svc!.queueSnapshot();
+      return true;
+    },
+  };
+  const app = new Hono();
+  installErrorHandling(app, log);
+  app.route("/", healthRoutes(deps));
+  app.route("/api/v1/chat", chatRoutes(deps));
+  app.route("/api/v1/chat", chatWsRoutes(deps));
+
+  const ac = new AbortController();
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const httpServer = Deno.serve({
+    port: config.PORT,
+    hostname: config.HOST,
+    signal: ac.signal,
+    onListen: (addr) => resolve(addr as Deno.NetAddr),
+  }, app.fetch);
+  const addr = await listening;
+  const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
+  log.info("listening", { url: `http://${host}:${addr.port}`, kv: config.KV_PATH, boot: bootId });
+
+  return {
+    port: addr.port,
+    url: `http://${host}:${addr.port}`,
+    svc,
+    auth,
+    async shutdown() {
+      if (closing) return;
+      closing = true;
+      hub.closeAll(CLOSE.goingAway, "server_shutdown");
+      ac.abort();
+      await httpServer.finished.catch(() => {});
+      await system.shutdown();
+      kv.close();
+      log.info("stopped");
+    },
+  };
+}

@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import type { Effect, Entity } from "../../src/runtime/entity.ts";
+import {
+  type OperatorCommand,
+  operatorEntity,
+  type OperatorEvent,
+  type OperatorReplies,
+  type OperatorState,
+} from "../../actors/mod.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Local kit: decide, then fold evolve over the events. Inputs are deep-frozen, so any mutation
+// inside decide or evolve throws.
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+interface Ran<S, E, R> {
+  state: S;
+  events: readonly E[];
+  reply: R;
+  effects: readonly Effect[];
+}
+
+function run<S, C, E, R>(entity: Entity<S, C, E, R>, state: S, cmd: C, now: number): Ran<S, E, R> {
+  const d = entity.decide(deepFreeze(state), deepFreeze(cmd), { id: "op1", now, nextSeq: 1 });
+  if (!d.ok) throw new assert.AssertionError({ message: `Rejected with ${d.code}: ${d.message}` });
+  return { state: d.events.reduce(entity.evolve, state), ...d };
+}
+
+type Cmd<K extends OperatorCommand["type"]> = Extract<OperatorCommand, { type: K }>;
+
+function send<K extends OperatorCommand["type"]>(
+  state: OperatorState,
+  cmd: Cmd<K>,
+  now = T0,
+): Ran<OperatorState, OperatorEvent, OperatorReplies[K]> {
+  return run(operatorEntity, state, cmd, now) as Ran<
+    OperatorState,
+    OperatorEvent,
+    OperatorReplies[K]
+  >;
+}
+
+const empty = () => operatorEntity.initialState("op1");
+const connect = (s: OperatorState, bootId = "boot-1", now = T0, name: string | undefined = "Ann") =>
+  send(s, { type: "connect", role: "operator", bootId, ...(name ? { name } : {}) }, now);
+
+// ---------------------------------------------------------------------------------------------
+// connect and disconnect
+
+Deno.test("operator: the first connect registers the operator and counts one connection", () => {
+  const r = connect(empty(), "boot-1", T0);
+  assert.deepEqual(r.events, [
+    { type: "registered", role: "operator", name: "Ann", at: T0 },
+    { type: "connected", bootId: "boot-1", at: T0 },
+  ]);
+  assert.deepEqual(r.reply, { openChats: [], connections: 1 });
+  assert.deepEqual(r.effects, []);
+  assert.deepEqual(r.state, {
+    id: "op1",
+    role: "operator",
+    name: "Ann",
+    registeredAt: T0,
+    bootId: "boot-1",
+    connections: 1,
+    openChats: [],
+    lastActiveAt: T0,
+  });
+});
+
+Deno.test("operator: another connect on the same boot only adds a connection", () => {
+  const s = connect(empty()).state;
+  const r = connect(s, "boot-1", T0 + 10);
+  assert.deepEqual(r.events, [{ type: "connected", bootId: "boot-1", at: T0 + 10 }]);
+  assert.deepEqual(r.reply, { openChats: [], connections: 2 });
+  // Without a name the registration stays as it is.
+  const unnamed = connect(r.state, "boot-1", T0 + 20, undefined);
+  assert.deepEqual(unnamed.events.map((e) => e.type), ["connected"]);
+  assert.equal(unnamed.state.name, "Ann");
+});
+
+Deno.test("operator: a changed role or name registers again and keeps the first registeredAt", () => {
+  const s = connect(empty()).state;
+  const renamed = connect(s, "boot-1", T0 + 10, "Anna");
+  assert.deepEqual(renamed.events.map((e) => e.type), ["registered", "connected"]);
+  assert.equal(renamed.state.name, "Anna");
+  assert.equal(renamed.state.registeredAt, T0);
+  const promoted = send(
+    renamed.state,
+    { type: "connect", role: "admin", bootId: "boot-1" },
+    T0 + 20,
+  );
+  assert.deepEqual(promoted.events[0], { type: "registered", role: "admin", at: T0 + 20 });
+  assert.equal(promoted.state.role, "admin");
+  assert.equal(promoted.state.name, "Anna");
+  assert.equal(promoted.state.registeredAt, T0);
+  assert.equal(promoted.state.connections, 3);
+});
+
+Deno.test("operator: a connect with a new bootId restarts the connection count at 1", () => {
+  let s = connect(empty(), "boot-1").state;
+  s = connect(s, "boot-1").state;
+  s = connect(s, "boot-1").state;
+  assert.equal(s.connections, 3);
+  const r = connect(s, "boot-2", T0 + 1000);
+  assert.deepEqual(r.events, [{ type: "connected", bootId: "boot-2", at: T0 + 1000 }]);
+  assert.deepEqual(r.reply, { openChats: [], connections: 1 });
+  assert.equal(r.state.bootId, "boot-2");
+});
+
+Deno.test("operator: disconnect on the current boot removes one connection", () => {
+  const s = connect(connect(empty()).state).state;
+  const r = send(s, { type: "disconnect", bootId: "boot-1" }, T0 + 50);
+  assert.deepEqual(r.events, [{ type: "disconnected", bootId: "boot-1", at: T0 + 50 }]);
+  assert.deepEqual(r.reply, { connections: 1 });
+  assert.equal(r.state.lastActiveAt, T0 + 50);
+});
+
+Deno.test("operator: disconnect from an old boot or with no connections stores nothing", () => {
+  const s = connect(empty(), "boot-2").state;
+  const stale = send(s, { type: "disconnect", bootId: "boot-1" });
+  assert.deepEqual(stale.events, []);
+  assert.deepEqual(stale.reply, { connections: 1 });
+  const zero = send(s, { type: "disconnect", bootId: "boot-2" }).state;
+  const again = send(zero, { type: "disconnect", bootId: "boot-2" });
+  assert.deepEqual(again.events, []);
+  assert.deepEqual(again.reply, { connections: 0 });
+  assert.deepEqual(send(empty(), { type: "disconnect", bootId: "boot-1" }).events, []);
+});
+
+// ---------------------------------------------------------------------------------------------
+// open chats
+
+Deno.test("operator: chat_opened and chat_closed keep the open chats, idempotently", () => {
+  let s = connect(empty()).state;
+  const o1 = send(s, { type: "chat_opened", chatId: "a" });
+  assert.deepEqual(o1.events, [{ type: "chat_opened", chatId: "a" }]);
+  assert.deepEqual(o1.reply, { openChats: ["a"] });
+  s = send(o1.state, { type: "chat_opened", chatId: "b" }).state;
+  const dup = send(s, { type: "chat_opened", chatId: "a" });
+  assert.deepEqual(dup.events, []);
+  assert.deepEqual(dup.reply, { openChats: ["a", "b"] });
+  const c1 = send(s, { type: "chat_closed", chatId: "a" });
+  assert.deepEqual(c1.events, [{ type: "chat_closed", chatId: "a" }]);
+  assert.deepEqual(c1.reply, { openChats: ["b"] });
+  const c2 = send(c1.state, { type: "chat_closed", chatId: "a" });
+  assert.deepEqual(c2.events, []);
+  assert.deepEqual(c2.reply, { openChats: ["b"] });
+  assert.deepEqual(connect(c1.state, "boot-9").reply, { openChats: ["b"], connections: 1 });
+});
+
+Deno.test("operator: get replies the state without storing anything", () => {
+  const s = send(connect(empty()).state, { type: "chat_opened", chatId: "a" }).state;
+  const r = send(s, { type: "get" });
+  assert.deepEqual(r.events, []);
+  assert.deepEqual(r.reply, s);
+  assert.notEqual(r.reply.openChats, s.openChats);
+  assert.deepEqual(send(empty(), { type: "get" }).reply, {
+    id: "op1",
+    role: null,
+    registeredAt: null,
+    bootId: null,
+    connections: 0,
+    openChats: [],
+    lastActiveAt: null,
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// invariants
+
+Deno.test("operator: state survives a JSON round-trip unchanged", () => {
+  let s = connect(empty()).state;
+  s = send(s, { type: "chat_opened", chatId: "a" }).state;
+  s = send(s, { type: "disconnect", bootId: "boot-1" }).state;
+  assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
+  assert.deepEqual(JSON.parse(JSON.stringify(empty())), empty());
+});
+
+Deno.test("operator: decide and evolve never mutate the state they are given", () => {
+  const s = send(connect(empty()).state, { type: "chat_opened", chatId: "a" }).state;
+  const copy = structuredClone(s);
+  const frozen = deepFreeze(structuredClone(s));
+  const cmds: OperatorCommand[] = [
+    { type: "connect", role: "lawyer", name: "Bob", bootId: "boot-1" },
+    { type: "connect", role: "operator", bootId: "boot-2" },
+    { type: "disconnect", bootId: "boot-1" },
+    { type: "chat_opened", chatId: "b" },
+    { type: "chat_closed", chatId: "a" },
+    { type: "get" },
+  ];
+  for (const cmd of cmds) {
+    const d = operatorEntity.decide(frozen, cmd, { id: "op1", now: T0 + 1, nextSeq: 1 });
+    assert.ok(d.ok, cmd.type);
+    d.events.reduce(operatorEntity.evolve, frozen);
+  }
+  assert.deepEqual(frozen, copy);
+});

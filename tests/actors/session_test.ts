@@ -1,0 +1,558 @@
+import assert from "node:assert/strict";
+import type { Effect, Entity } from "../../src/runtime/entity.ts";
+import type { ErrorCode } from "../../src/errors.ts";
+import {
+  type Caller,
+  isParticipant,
+  queueCaller,
+  RECENT_MESSAGES_LIMIT,
+  type SessionCommand,
+  sessionEntity,
+  type SessionEvent,
+  type SessionReplies,
+  type SessionState,
+} from "../../actors/mod.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Local kit: decide, then fold evolve over the events. Inputs are deep-frozen, so any mutation
+// inside decide or evolve throws.
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+interface Ran<S, E, R> {
+  state: S;
+  events: readonly E[];
+  reply: R;
+  effects: readonly Effect[];
+}
+
+function run<S, C, E, R>(
+  entity: Entity<S, C, E, R>,
+  state: S,
+  cmd: C,
+  now: number,
+  nextSeq: number,
+): Ran<S, E, R> {
+  const d = entity.decide(deepFreeze(state), deepFreeze(cmd), { id: "chat-1", now, nextSeq });
+  if (!d.ok) throw new assert.AssertionError({ message: `Rejected with ${d.code}: ${d.message}` });
+  return { state: d.events.reduce(entity.evolve, state), ...d };
+}
+
+type Cmd<K extends SessionCommand["type"]> = Extract<SessionCommand, { type: K }>;
+
+/** One command against a session; the runtime numbers the next event `state.seq + 1`. */
+function send<K extends SessionCommand["type"]>(
+  state: SessionState,
+  cmd: Cmd<K>,
+  now = T0,
+): Ran<SessionState, SessionEvent, SessionReplies[K]> {
+  return run(sessionEntity, state, cmd, now, state.seq + 1) as Ran<
+    SessionState,
+    SessionEvent,
+    SessionReplies[K]
+  >;
+}
+
+function rejected(state: SessionState, cmd: SessionCommand, now = T0): ErrorCode {
+  const d = sessionEntity.decide(deepFreeze(state), cmd, {
+    id: state.id,
+    now,
+    nextSeq: state.seq + 1,
+  });
+  assert.equal(d.ok, false, `Expected a rejection of ${cmd.type}`);
+  return d.ok ? "internal" : d.code;
+}
+
+const client: Caller = { id: "c1", role: "client" };
+const otherClient: Caller = { id: "c2", role: "client" };
+const op: Caller = { id: "op1", role: "operator" };
+const op2: Caller = { id: "op2", role: "operator" };
+const lawyer: Caller = { id: "law1", role: "lawyer" };
+const admin: Caller = { id: "adm", role: "admin" };
+const queueActor: Caller = { id: "queue:default", role: "admin" };
+
+const empty = () => sessionEntity.initialState("chat-1");
+const createCmd: Cmd<"create"> = {
+  type: "create",
+  by: client,
+  clientId: "c1",
+  kind: "support",
+  queue: "default",
+  priority: 0,
+};
+const queued = () => send(empty(), createCmd, T0).state;
+const assigned = () =>
+  send(queued(), { type: "assign", by: queueActor, operatorId: "op1", reason: "accepted" }, T0 + 10)
+    .state;
+const closed = () => send(assigned(), { type: "close", by: client }, T0 + 20).state;
+const say = (s: SessionState, by: Caller, text: string, clientMsgId?: string, now = T0 + 100) =>
+  send(s, { type: "message", by, text, ...(clientMsgId ? { clientMsgId } : {}) }, now);
+
+// ---------------------------------------------------------------------------------------------
+// create
+
+Deno.test("session: create of a support chat emits created then queued and asks the queue to enqueue it", () => {
+  const r = send(empty(), { ...createCmd, priority: 3 }, T0);
+  assert.deepEqual(r.events.map((e) => e.type), ["created", "queued"]);
+  assert.equal(r.state.status, "queued");
+  assert.equal(r.state.seq, 2);
+  assert.equal(r.state.createdAt, T0);
+  assert.equal(r.state.queuedAt, T0);
+  assert.equal(r.reply.status, "queued");
+  assert.equal(r.reply.chatId, "chat-1");
+  assert.deepEqual(r.effects, [{
+    kind: "tell",
+    to: { type: "queue", id: "default" },
+    command: { type: "enqueue", chatId: "chat-1", clientId: "c1", priority: 3, enqueuedAt: T0 },
+  }]);
+});
+
+Deno.test("session: create of a lawyer chat starts assigned to the lawyer and tells the lawyer", () => {
+  const r = send(empty(), {
+    ...createCmd,
+    by: op,
+    kind: "lawyer",
+    lawyerId: "law1",
+    linkedChatId: "chat-0",
+  });
+  assert.deepEqual(r.events.map((e) => e.type), ["created", "assigned"]);
+  assert.equal(r.state.status, "assigned");
+  assert.equal(r.state.operatorId, "law1");
+  assert.equal(r.state.linkedChatId, "chat-0");
+  assert.equal(r.reply.linkedChatId, "chat-0");
+  assert.deepEqual(r.effects, [{
+    kind: "tell",
+    to: { type: "operator", id: "law1" },
+    command: { type: "chat_opened", chatId: "chat-1" },
+  }]);
+  assert.ok(isParticipant(r.state, lawyer));
+});
+
+Deno.test("session: a lawyer chat without lawyerId is rejected as invalid_payload", () => {
+  assert.equal(rejected(empty(), { ...createCmd, by: op, kind: "lawyer" }), "invalid_payload");
+});
+
+Deno.test("session: a client may create only its own support chat", () => {
+  assert.equal(rejected(empty(), { ...createCmd, by: otherClient }), "forbidden");
+  assert.equal(
+    rejected(empty(), { ...createCmd, kind: "lawyer", lawyerId: "law1" }),
+    "forbidden",
+  );
+});
+
+Deno.test("session: create again for the same client is accepted with no events; another client gets invalid_state", () => {
+  const s = queued();
+  const again = send(s, createCmd);
+  assert.deepEqual(again.events, []);
+  assert.deepEqual(again.effects, []);
+  assert.equal(again.reply.seq, 2);
+  assert.equal(rejected(s, { ...createCmd, by: otherClient, clientId: "c2" }), "invalid_state");
+});
+
+Deno.test("session: every command but create on a missing chat is rejected as not_found", () => {
+  const s = empty();
+  const cmds: SessionCommand[] = [
+    { type: "assign", by: queueActor, operatorId: "op1", reason: "accepted" },
+    { type: "message", by: client, text: "hi" },
+    { type: "typing", by: client, isTyping: true },
+    { type: "read", by: client, seq: 0 },
+    { type: "close", by: client },
+    { type: "rate", by: client, score: 5 },
+    { type: "get", by: admin },
+  ];
+  for (const cmd of cmds) assert.equal(rejected(s, cmd), "not_found", cmd.type);
+});
+
+// ---------------------------------------------------------------------------------------------
+// assign
+
+Deno.test("session: assign of a queued chat records the owner and tells the operator", () => {
+  const r = send(queued(), {
+    type: "assign",
+    by: queueActor,
+    operatorId: "op1",
+    reason: "accepted",
+  }, T0 + 10);
+  assert.deepEqual(r.events, [{
+    type: "assigned",
+    operatorId: "op1",
+    reason: "accepted",
+    at: T0 + 10,
+  }]);
+  assert.deepEqual(r.reply, { status: "assigned", operatorId: "op1" });
+  assert.equal(r.state.status, "assigned");
+  assert.equal(r.state.assignedAt, T0 + 10);
+  assert.deepEqual(r.effects, [{
+    kind: "tell",
+    to: { type: "operator", id: "op1" },
+    command: { type: "chat_opened", chatId: "chat-1" },
+  }]);
+});
+
+Deno.test("session: a re-sent assign to the same operator stores nothing and re-delivers chat_opened", () => {
+  const r = send(assigned(), {
+    type: "assign",
+    by: queueActor,
+    operatorId: "op1",
+    reason: "reconcile",
+  });
+  assert.deepEqual(r.events, []);
+  assert.deepEqual(r.reply, { status: "assigned", operatorId: "op1" });
+  assert.deepEqual(r.effects, [{
+    kind: "tell",
+    to: { type: "operator", id: "op1" },
+    command: { type: "chat_opened", chatId: "chat-1" },
+  }]);
+});
+
+Deno.test("session: assign to another operator than the owner is rejected as already_assigned", () => {
+  const cmd: SessionCommand = {
+    type: "assign",
+    by: queueActor,
+    operatorId: "op2",
+    reason: "accepted",
+  };
+  assert.equal(rejected(assigned(), cmd), "already_assigned");
+});
+
+Deno.test("session: assign of a closed chat stores nothing, replies closed and tells the queue to release", () => {
+  const r = send(closed(), {
+    type: "assign",
+    by: queueActor,
+    operatorId: "op1",
+    reason: "reconcile",
+  });
+  assert.deepEqual(r.events, []);
+  assert.deepEqual(r.reply, { status: "closed" });
+  assert.deepEqual(r.effects, [{
+    kind: "tell",
+    to: { type: "queue", id: "default" },
+    command: { type: "release", chatId: "chat-1", reason: "closed" },
+  }]);
+});
+
+Deno.test("session: assign from anyone but the chat's own queue is forbidden", () => {
+  for (const by of [op, admin, client, { id: "queue:other", role: "admin" } as const]) {
+    const cmd: SessionCommand = { type: "assign", by, operatorId: "op1", reason: "accepted" };
+    assert.equal(rejected(queued(), cmd), "forbidden", by.id);
+  }
+  assert.deepEqual(queueCaller("default"), queueActor);
+});
+
+// ---------------------------------------------------------------------------------------------
+// message
+
+Deno.test("session: a message is stored with the next seq and acknowledged with that seq", () => {
+  const s = assigned();
+  const r = say(s, client, "hello", "m1", T0 + 50);
+  assert.deepEqual(r.reply, { seq: s.seq + 1, duplicate: false, at: T0 + 50 });
+  assert.deepEqual(r.events, [{
+    type: "message",
+    senderId: "c1",
+    senderRole: "client",
+    text: "hello",
+    clientMsgId: "m1",
+    at: T0 + 50,
+  }]);
+  assert.equal(r.state.seq, r.reply.seq);
+  assert.equal(r.state.messageCount, 1);
+  assert.deepEqual(r.state.recentMessages, [{
+    seq: r.reply.seq,
+    senderId: "c1",
+    clientMsgId: "m1",
+  }]);
+});
+
+Deno.test("session: a retried message with the same clientMsgId is stored once and gets the same seq", () => {
+  const first = say(assigned(), client, "hello", "m1");
+  const retry = say(first.state, client, "hello", "m1", T0 + 500);
+  assert.deepEqual(retry.events, []);
+  assert.deepEqual(retry.reply, { seq: first.reply.seq, duplicate: true });
+  assert.equal(retry.state.messageCount, 1);
+  // The same client-made id from another sender is a different message.
+  const other = say(first.state, op, "hi", "m1");
+  assert.equal(other.events.length, 1);
+  assert.equal(other.reply.duplicate, false);
+});
+
+Deno.test("session: a retry of a stored message is acknowledged even after the chat closed", () => {
+  const first = say(assigned(), client, "bye", "m9");
+  const s = send(first.state, { type: "close", by: op }).state;
+  const retry = say(s, client, "bye", "m9");
+  assert.deepEqual(retry.reply, { seq: first.reply.seq, duplicate: true });
+  assert.equal(
+    rejected(s, { type: "message", by: client, text: "new", clientMsgId: "m10" }),
+    "chat_closed",
+  );
+});
+
+Deno.test("session: only the chat's client, its operator and admins may send messages", () => {
+  const s = assigned();
+  assert.equal(say(s, client, "a").events.length, 1);
+  assert.equal(say(s, op, "b").events.length, 1);
+  assert.equal(say(s, admin, "c").events.length, 1);
+  assert.equal(rejected(s, { type: "message", by: otherClient, text: "x" }), "forbidden");
+  assert.equal(rejected(s, { type: "message", by: op2, text: "x" }), "forbidden");
+  assert.equal(
+    rejected(s, { type: "message", by: { id: "op1", role: "client" }, text: "x" }),
+    "forbidden",
+  );
+  // While queued there is no operator yet, but the client can already write.
+  assert.equal(say(queued(), client, "waiting").events.length, 1);
+  assert.equal(rejected(queued(), { type: "message", by: op, text: "x" }), "forbidden");
+});
+
+Deno.test("session: firstResponseAt is the time of the first staff message, not of client messages", () => {
+  let s = say(assigned(), client, "help", undefined, T0 + 100).state;
+  assert.equal(s.firstResponseAt, null);
+  s = say(s, op, "on it", undefined, T0 + 200).state;
+  s = say(s, op, "done", undefined, T0 + 300).state;
+  assert.equal(s.firstResponseAt, T0 + 200);
+});
+
+Deno.test("session: recentMessages keeps only the last 1000 messages", () => {
+  let s = assigned();
+  const total = RECENT_MESSAGES_LIMIT + 5;
+  for (let i = 0; i < total; i++) s = say(s, client, `m${i}`, `id-${i}`).state;
+  assert.equal(s.recentMessages.length, RECENT_MESSAGES_LIMIT);
+  assert.equal(s.messageCount, total);
+  assert.equal(s.recentMessages.at(-1)?.seq, s.seq);
+  assert.equal(s.recentMessages[0].clientMsgId, "id-5");
+  // Ids still in the window are recognised as retries.
+  assert.equal(say(s, client, "again", `id-${total - 1}`).reply.duplicate, true);
+});
+
+// ---------------------------------------------------------------------------------------------
+// typing and read
+
+Deno.test("session: typing stores nothing and emits one typing effect", () => {
+  const r = send(assigned(), { type: "typing", by: op, isTyping: true });
+  assert.deepEqual(r.events, []);
+  assert.deepEqual(r.reply, {});
+  assert.deepEqual(r.effects, [{
+    kind: "custom",
+    name: "typing",
+    data: { chatId: "chat-1", userId: "op1", role: "operator", isTyping: true },
+  }]);
+  assert.equal(rejected(assigned(), { type: "typing", by: op2, isTyping: true }), "forbidden");
+});
+
+Deno.test("session: read moves the read marker forward and counts others' unread messages", () => {
+  let s = say(assigned(), client, "q1").state; // seq 4
+  s = say(s, op, "a1").state; // 5
+  s = say(s, op, "a2").state; // 6
+  s = say(s, client, "q2").state; // 7
+  const r = send(s, { type: "read", by: client, seq: 5 });
+  assert.deepEqual(r.events, [{ type: "read", participantId: "c1", seq: 5 }]);
+  assert.deepEqual(r.reply, { lastReadSeq: 5, unread: 1 });
+  assert.deepEqual(r.state.lastRead, { c1: 5 });
+  assert.equal(r.state.seq, s.seq + 1);
+  // Reading an older seq again stores nothing and reports the current marker.
+  const back = send(r.state, { type: "read", by: client, seq: 4 });
+  assert.deepEqual(back.events, []);
+  assert.deepEqual(back.reply, { lastReadSeq: 5, unread: 1 });
+});
+
+Deno.test("session: read past the last seq is invalid_payload and outsiders are forbidden", () => {
+  const s = assigned();
+  assert.equal(rejected(s, { type: "read", by: client, seq: s.seq + 1 }), "invalid_payload");
+  assert.equal(rejected(s, { type: "read", by: client, seq: -1 }), "invalid_payload");
+  assert.equal(rejected(s, { type: "read", by: otherClient, seq: 1 }), "forbidden");
+});
+
+// ---------------------------------------------------------------------------------------------
+// close and rate
+
+Deno.test("session: close records who closed and tells the queue and the operator", () => {
+  const r = send(assigned(), { type: "close", by: client, reason: "solved" }, T0 + 20);
+  assert.deepEqual(r.events, [{
+    type: "closed",
+    byId: "c1",
+    byRole: "client",
+    reason: "solved",
+    at: T0 + 20,
+  }]);
+  assert.deepEqual(r.reply, { status: "closed", closedAt: T0 + 20 });
+  assert.equal(r.state.status, "closed");
+  assert.deepEqual(r.state.closedBy, client);
+  assert.equal(r.state.closeReason, "solved");
+  assert.deepEqual(r.effects, [
+    {
+      kind: "tell",
+      to: { type: "queue", id: "default" },
+      command: { type: "release", chatId: "chat-1", reason: "closed" },
+    },
+    {
+      kind: "tell",
+      to: { type: "operator", id: "op1" },
+      command: { type: "chat_closed", chatId: "chat-1" },
+    },
+  ]);
+});
+
+Deno.test("session: closing a queued chat only releases it from the queue", () => {
+  const r = send(queued(), { type: "close", by: client });
+  assert.equal(r.state.closeReason, null);
+  assert.deepEqual(r.effects, [{
+    kind: "tell",
+    to: { type: "queue", id: "default" },
+    command: { type: "release", chatId: "chat-1", reason: "closed" },
+  }]);
+});
+
+Deno.test("session: close twice is chat_closed and outsiders may not close", () => {
+  assert.equal(rejected(closed(), { type: "close", by: client }), "chat_closed");
+  assert.equal(rejected(assigned(), { type: "close", by: op2 }), "forbidden");
+  assert.equal(send(assigned(), { type: "close", by: admin }).state.status, "closed");
+});
+
+Deno.test("session: the client rates a closed chat once with a score from 1 to 5", () => {
+  assert.equal(rejected(assigned(), { type: "rate", by: client, score: 5 }), "not_closed");
+  const s = closed();
+  assert.equal(rejected(s, { type: "rate", by: op, score: 5 }), "forbidden");
+  assert.equal(rejected(s, { type: "rate", by: client, score: 0 }), "invalid_payload");
+  assert.equal(rejected(s, { type: "rate", by: client, score: 6 }), "invalid_payload");
+  const r = send(s, { type: "rate", by: client, score: 4, comment: "quick" }, T0 + 30);
+  assert.deepEqual(r.events, [{ type: "rated", score: 4, comment: "quick", at: T0 + 30 }]);
+  assert.deepEqual(r.reply, { rating: { score: 4, comment: "quick", at: T0 + 30 } });
+  assert.deepEqual(r.state.rating, { score: 4, comment: "quick", at: T0 + 30 });
+  assert.equal(rejected(r.state, { type: "rate", by: client, score: 5 }), "already_rated");
+  assert.equal(send(s, { type: "rate", by: admin, score: 1 }).state.rating?.score, 1);
+});
+
+// ---------------------------------------------------------------------------------------------
+// get, recovery, invariants
+
+Deno.test("session: get shows the view to participants and a queued chat to any staff", () => {
+  const q = queued();
+  const view = send(q, { type: "get", by: op2 });
+  assert.deepEqual(view.events, []);
+  assert.deepEqual(view.reply, {
+    chatId: "chat-1",
+    status: "queued",
+    kind: "support",
+    clientId: "c1",
+    operatorId: null,
+    queue: "default",
+    seq: 2,
+    priority: 0,
+    createdAt: T0,
+    queuedAt: T0,
+    assignedAt: null,
+    closedAt: null,
+    rating: null,
+    lastRead: {},
+  });
+  const a = assigned();
+  assert.equal(send(a, { type: "get", by: op }).reply.operatorId, "op1");
+  assert.equal(send(a, { type: "get", by: admin }).reply.status, "assigned");
+  assert.equal(rejected(a, { type: "get", by: op2 }), "forbidden");
+  assert.equal(rejected(q, { type: "get", by: otherClient }), "forbidden");
+});
+
+Deno.test("session: recovery of a queued chat re-enqueues it, after a clean stop too", () => {
+  const enqueue = {
+    kind: "tell",
+    to: { type: "queue", id: "default" },
+    command: { type: "enqueue", chatId: "chat-1", clientId: "c1", priority: 0, enqueuedAt: T0 },
+  };
+  for (const cleanStop of [true, false]) {
+    const ctx = { id: "chat-1", now: T0 + 1000, nextSeq: 3, cleanStop };
+    assert.deepEqual(sessionEntity.onRecover?.(queued(), ctx), [enqueue]);
+  }
+});
+
+Deno.test("session: recovery after a clean stop sends nothing for assigned, closed or missing chats", () => {
+  const ctx = { id: "chat-1", now: T0 + 1000, nextSeq: 9, cleanStop: true };
+  assert.deepEqual(sessionEntity.onRecover?.(assigned(), ctx), []);
+  assert.deepEqual(sessionEntity.onRecover?.(closed(), ctx), []);
+  assert.deepEqual(sessionEntity.onRecover?.(empty(), ctx), []);
+});
+
+Deno.test("session: recovery after a crash re-sends the last effects: chat_opened, or release and chat_closed", () => {
+  const ctx = { id: "chat-1", now: T0 + 1000, nextSeq: 9, cleanStop: false };
+  assert.deepEqual(sessionEntity.onRecover?.(assigned(), ctx), [{
+    kind: "tell",
+    to: { type: "operator", id: "op1" },
+    command: { type: "chat_opened", chatId: "chat-1" },
+  }]);
+  assert.deepEqual(sessionEntity.onRecover?.(closed(), ctx), [
+    {
+      kind: "tell",
+      to: { type: "queue", id: "default" },
+      command: { type: "release", chatId: "chat-1", reason: "closed" },
+    },
+    {
+      kind: "tell",
+      to: { type: "operator", id: "op1" },
+      command: { type: "chat_closed", chatId: "chat-1" },
+    },
+  ]);
+  assert.deepEqual(sessionEntity.onRecover?.(empty(), ctx), []);
+});
+
+Deno.test("session: seq always equals the number of events the runtime has numbered", () => {
+  let s = empty();
+  let numbered = 0;
+  const step = (cmd: SessionCommand) => {
+    const r = run(sessionEntity, s, cmd, T0 + numbered, numbered + 1);
+    numbered += r.events.length;
+    s = r.state;
+    assert.equal(s.seq, numbered, `after ${cmd.type}`);
+    return r;
+  };
+  step(createCmd);
+  step({ type: "message", by: client, text: "hi", clientMsgId: "a" });
+  step({ type: "assign", by: queueActor, operatorId: "op1", reason: "accepted" });
+  const m = step({ type: "message", by: op, text: "hello", clientMsgId: "b" });
+  assert.deepEqual(m.reply, { seq: numbered, duplicate: false, at: T0 + numbered - 1 });
+  step({ type: "message", by: client, text: "hi", clientMsgId: "a" });
+  step({ type: "read", by: client, seq: numbered });
+  step({ type: "typing", by: client, isTyping: false });
+  step({ type: "close", by: op });
+  step({ type: "rate", by: client, score: 5 });
+  assert.equal(numbered, 8);
+});
+
+Deno.test("session: state survives a JSON round-trip unchanged", () => {
+  let s = send(empty(), { ...createCmd, linkedChatId: "chat-0" }).state;
+  s = send(s, { type: "assign", by: queueActor, operatorId: "op1", reason: "accepted" }).state;
+  s = say(s, client, "hi", "m1").state;
+  s = say(s, op, "hello").state;
+  s = send(s, { type: "read", by: op, seq: s.seq }).state;
+  s = send(s, { type: "close", by: op }).state;
+  s = send(s, { type: "rate", by: client, score: 5 }).state;
+  assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
+  assert.deepEqual(JSON.parse(JSON.stringify(empty())), empty());
+});
+
+Deno.test("session: decide and evolve never mutate the state they are given", () => {
+  const before = assigned();
+  const copy = structuredClone(before);
+  const frozen = deepFreeze(structuredClone(before));
+  const cmds: SessionCommand[] = [
+    createCmd,
+    { type: "assign", by: queueActor, operatorId: "op1", reason: "x" },
+    { type: "message", by: client, text: "hi", clientMsgId: "z" },
+    { type: "typing", by: client, isTyping: true },
+    { type: "read", by: client, seq: 1 },
+    { type: "close", by: client, reason: "done" },
+    { type: "get", by: admin },
+  ];
+  for (const cmd of cmds) {
+    const d = sessionEntity.decide(frozen, cmd, { id: "chat-1", now: T0, nextSeq: frozen.seq + 1 });
+    assert.ok(d.ok, cmd.type);
+    d.events.reduce(sessionEntity.evolve, frozen);
+  }
+  const rated = send(closed(), { type: "rate", by: client, score: 3 });
+  assert.equal(rated.state.rating?.score, 3);
+  assert.deepEqual(frozen, copy);
+});
