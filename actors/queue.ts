@@ -74,7 +74,8 @@ export type QueueReply = QueueReplies[keyof QueueReplies];
 export type QueueEvent =
   | { type: "enqueued"; chatId: string; clientId: string; priority: number; enqueuedAt: number }
   | { type: "claimed"; chatId: string; operatorId: string; waitedMs: number; at: number }
-  | { type: "released"; chatId: string; reason: string };
+  /** `from`: where the chat was, so views know whether it left the waiting list. */
+  | { type: "released"; chatId: string; reason: string; from: "waiting" | "active" };
 
 type Decided<K extends keyof QueueReplies> = Decision<QueueEvent, QueueReplies[K]>;
 type Cmd<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
@@ -116,9 +117,16 @@ function decide(
     case "claim":
       return claim(state, cmd, ctx);
     case "release": {
-      const known = queuePosition(state, cmd.chatId) > 0 || Object.hasOwn(state.active, cmd.chatId);
-      if (!known) return accept([], { released: false });
-      const event: QueueEvent = { type: "released", chatId: cmd.chatId, reason: cmd.reason };
+      const waiting = queuePosition(state, cmd.chatId) > 0;
+      if (!waiting && !Object.hasOwn(state.active, cmd.chatId)) {
+        return accept([], { released: false });
+      }
+      const event: QueueEvent = {
+        type: "released",
+        chatId: cmd.chatId,
+        reason: cmd.reason,
+        from: waiting ? "waiting" : "active",
+      };
       return accept([event], { released: true });
     }
     case "snapshot":

@@ -77,6 +77,9 @@ export function queueFrame(env: Envelope<QueueEvent>): OutboundFrame | null {
         operator_id: e.operatorId,
       });
     case "released":
-      return frame("chat_removed", { chat_id: e.chatId, reason: "closed" });
+      // A chat leaving the waiting list; releasing an active chat changes no queue view.
+      return e.from === "waiting"
+        ? frame("chat_removed", { chat_id: e.chatId, reason: "closed" })
+        : null;
   }
 }

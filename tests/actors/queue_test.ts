@@ -213,10 +213,21 @@ Deno.test("queue: release drops a waiting or a taken chat", () => {
   let s = enqueue(enqueue(empty(), "a").state, "b").state;
   s = claim(s, "a", "op1").state;
   const r1 = send(s, { type: "release", chatId: "a", reason: "closed" });
-  assert.deepEqual(r1.events, [{ type: "released", chatId: "a", reason: "closed" }]);
+  assert.deepEqual(r1.events, [{
+    type: "released",
+    chatId: "a",
+    reason: "closed",
+    from: "active",
+  }]);
   assert.deepEqual(r1.reply, { released: true });
   assert.deepEqual(r1.state.active, {});
   const r2 = send(r1.state, { type: "release", chatId: "b", reason: "closed" });
+  assert.deepEqual(r2.events, [{
+    type: "released",
+    chatId: "b",
+    reason: "closed",
+    from: "waiting",
+  }]);
   assert.deepEqual(r2.state.waiting, []);
   assert.equal(r2.state.servedCount, 1);
 });
