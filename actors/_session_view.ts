@@ -1,4 +1,5 @@
 /** What a session shows to its participants: a copy of the state without internals. */
+import { countRecentAfter, findRecent } from "./_recent.ts";
 import type { Rating, SessionKind, SessionState, SessionStatus } from "./session.ts";
 
 export interface SessionView {
@@ -41,11 +42,7 @@ export function sessionView(s: SessionState): SessionView {
 
 /** Messages in the recent window with a seq after `lastReadSeq` that `participantId` did not send. */
 export function unreadCount(s: SessionState, participantId: string, lastReadSeq: number): number {
-  let n = 0;
-  for (const m of s.recentMessages) {
-    if (m.seq > lastReadSeq && m.senderId !== participantId) n++;
-  }
-  return n;
+  return countRecentAfter(s.recentMessages, participantId, lastReadSeq);
 }
 
 /** The seq of an earlier message of `senderId` with this client-made id, if the window holds it. */
@@ -54,9 +51,5 @@ export function findDuplicate(
   senderId: string,
   clientMsgId: string,
 ): number | undefined {
-  for (let i = s.recentMessages.length - 1; i >= 0; i--) {
-    const m = s.recentMessages[i];
-    if (m.senderId === senderId && m.clientMsgId === clientMsgId) return m.seq;
-  }
-  return undefined;
+  return findRecent(s.recentMessages, senderId, clientMsgId);
 }

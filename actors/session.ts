@@ -19,6 +19,7 @@ import {
 } from "../src/runtime/entity.ts";
 import { isStaff, type Role } from "../src/auth/principal.ts";
 import { type Caller, queueCaller, SESSION } from "./_common.ts";
+import { appendRecent, type RecentBlocks } from "./_recent.ts";
 import { closeEffects, enqueueEffect, openedEffect, releaseEffect } from "./_session_effects.ts";
 import { findDuplicate, type SessionView, sessionView, unreadCount } from "./_session_view.ts";
 
@@ -26,6 +27,7 @@ export type { SessionView } from "./_session_view.ts";
 
 /** How many recent messages the state keeps for retry detection and unread counts. */
 export const RECENT_MESSAGES_LIMIT = 1000;
+export type { RecentMessage } from "./_recent.ts";
 
 // ---------------------------------------------------------------------------------------------
 // State
@@ -37,12 +39,6 @@ export interface Rating {
   readonly score: number;
   readonly comment?: string;
   readonly at: number;
-}
-
-export interface RecentMessage {
-  readonly seq: number;
-  readonly senderId: string;
-  readonly clientMsgId?: string;
 }
 
 export interface SessionState {
@@ -64,8 +60,8 @@ export interface SessionState {
   readonly rating: Rating | null;
   /** Seq of the last event; the runtime numbers events 1, 2, 3… and this agrees. */
   readonly seq: number;
-  /** The last {@link RECENT_MESSAGES_LIMIT} messages, oldest first. */
-  readonly recentMessages: readonly RecentMessage[];
+  /** At least the last {@link RECENT_MESSAGES_LIMIT} messages, oldest first, in blocks. */
+  readonly recentMessages: RecentBlocks;
   /** Highest seq each participant has read. */
   readonly lastRead: Readonly<Record<string, number>>;
   readonly messageCount: number;
@@ -342,14 +338,14 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
     case "assigned":
       return { ...s, status: "assigned", operatorId: event.operatorId, assignedAt: event.at };
     case "message": {
-      const entry: RecentMessage = {
+      const entry = {
         seq: s.seq,
         senderId: event.senderId,
         ...(event.clientMsgId === undefined ? {} : { clientMsgId: event.clientMsgId }),
       };
       return {
         ...s,
-        recentMessages: [...s.recentMessages, entry].slice(-RECENT_MESSAGES_LIMIT),
+        recentMessages: appendRecent(s.recentMessages, entry, RECENT_MESSAGES_LIMIT),
         messageCount: s.messageCount + 1,
         firstResponseAt: s.firstResponseAt ?? (event.senderRole === "client" ? null : event.at),
       };

@@ -10,7 +10,7 @@ export const ConfigSchema = z.object({
   JWT_SECRET: z.string().optional(),
   CLIENT_TOKEN_TTL_S: int(86_400, 60),
   MAILBOX_CAPACITY: int(1000, 1),
-  SNAPSHOT_EVERY: int(100, 1),
+  SNAPSHOT_EVERY: int(500, 1),
   PASSIVATE_AFTER_S: int(300),
   ASK_TIMEOUT_MS: int(5000, 1),
   MAX_TEXT_LENGTH: int(4000, 1),

@@ -16,6 +16,8 @@ export interface Message {
   reject?: (err: AppError) => void;
   /** For tells: the refusal, read back by the sender right after enqueueing. */
   error?: AppError;
+  /** For asks: builds the error given when the deadline passes first. */
+  timeout?: () => AppError;
 }
 
 export interface Cell {

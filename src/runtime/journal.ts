@@ -45,27 +45,40 @@ export class Journal {
   /** Turns a run of consecutive envelopes into set-mutations of chunks of at most 60 KiB. */
   encodeEvents<E>(type: string, id: string, envelopes: readonly Envelope<E>[]): KvMutation[] {
     const out: KvMutation[] = [];
-    let parts: string[] = [];
-    let bytes = 2;
+    let parts: Uint8Array[] = [];
+    let bytes = 1;
     let first = 0;
     const flush = () => {
       if (parts.length === 0) return;
-      const value = encoder.encode(`[${parts.join(",")}]`);
-      const key = this.eventsKey(type, id, first);
-      out.push({ op: "set", key, value, size: value.byteLength + 64 });
+      // "[" + parts joined by "," + "]", each event encoded once.
+      const value = new Uint8Array(bytes + 1);
+      value[0] = 0x5b;
+      let at = 1;
+      parts.forEach((p, i) => {
+        if (i > 0) value[at++] = 0x2c;
+        value.set(p, at);
+        at += p.byteLength;
+      });
+      value[at] = 0x5d;
+      out.push({
+        op: "set",
+        key: this.eventsKey(type, id, first),
+        value,
+        size: value.byteLength + 64,
+      });
       parts = [];
-      bytes = 2;
+      bytes = 1;
     };
     for (const env of envelopes) {
-      const json = JSON.stringify(env);
-      const size = encoder.encode(json).byteLength + 1;
-      if (size + 2 > CHUNK_BYTES) {
+      const encoded = encoder.encode(JSON.stringify(env));
+      if (encoded.byteLength + 2 > CHUNK_BYTES) {
         throw new AppError("invalid_payload", `Event ${env.seq} of ${type} is too large to store`);
       }
-      if (bytes + size > CHUNK_BYTES) flush();
+      if (bytes + encoded.byteLength + 2 > CHUNK_BYTES) flush();
       if (parts.length === 0) first = env.seq;
-      parts.push(json);
-      bytes += size;
+      else bytes += 1;
+      parts.push(encoded);
+      bytes += encoded.byteLength;
     }
     flush();
     return out;

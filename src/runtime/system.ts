@@ -57,6 +57,8 @@ export interface SystemStats {
 }
 
 const EFFECT_RETRY_MS = [5, 20, 100, 500, 2000];
+/** Granularity of ask timeouts; a timeout never fires early, at most this much late. */
+const DEADLINE_TICK_MS = 100;
 
 export class ActorSystem {
   readonly clock: Clock;
@@ -75,6 +77,9 @@ export class ActorSystem {
   readonly #onEffect?: ActorSystemOptions["onEffect"];
   readonly #fence?: ActorSystemOptions["fence"];
   #sweepTimer: TimerId | null = null;
+  /** Pending asks by deadline, rounded up to {@link DEADLINE_TICK_MS}: one timer for all. */
+  readonly #deadlines = new Map<number, Set<Message>>();
+  #deadlineTimer: { id: TimerId; at: number } | null = null;
   #closing = false;
   readonly #counters = { restarts: 0, dispatchErrors: 0, passivations: 0, recoveries: 0 };
 
@@ -86,7 +91,7 @@ export class ActorSystem {
     this.#opts = {
       mailboxCapacity: opts.mailboxCapacity ?? 1000,
       maxBatch: opts.maxBatch ?? 128,
-      snapshotEvery: opts.snapshotEvery ?? 100,
+      snapshotEvery: opts.snapshotEvery ?? 500,
       passivateAfterMs: opts.passivateAfterMs ?? 300_000,
       askTimeoutMs: opts.askTimeoutMs ?? 5_000,
     };
@@ -114,26 +119,25 @@ export class ActorSystem {
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? this.#opts.askTimeoutMs;
-      let timer: TimerId | null = null;
+      let bucket: Set<Message> | undefined;
       const msg: Message = {
         command,
         settled: false,
         resolve: (v) => {
-          if (timer !== null) this.clock.clearTimeout(timer);
+          bucket?.delete(msg);
           resolve(v);
         },
         reject: (e) => {
-          if (timer !== null) this.clock.clearTimeout(timer);
+          bucket?.delete(msg);
           reject(e);
         },
       };
       this.#enqueue(type, id, msg, 0);
       if (!msg.settled) {
-        timer = this.clock.setTimeout(() => {
-          if (msg.settled) return;
-          msg.settled = true;
-          reject(new AppError("timeout", `No reply from ${type} ${id} within ${timeoutMs} ms`));
-        }, timeoutMs);
+        msg.timeout = () =>
+          new AppError("timeout", `No reply from ${type} ${id} within ${timeoutMs} ms`);
+        bucket = this.#deadlineBucket(this.clock.now() + timeoutMs);
+        bucket.add(msg);
       }
     });
   }
@@ -195,9 +199,15 @@ export class ActorSystem {
     this.#closing = true;
     if (this.#sweepTimer !== null) this.clock.clearTimeout(this.#sweepTimer);
     const cells = [...this.#cells.values()];
+    // Asks still waiting get their answers from the drained batches or their deadline below.
     await Promise.all(cells.map((c) => this.#idle(c)));
     await Promise.all(cells.map((c) => this.#passivate(c)));
     await this.committer.flushed();
+    if (this.#deadlineTimer) this.clock.clearTimeout(this.#deadlineTimer.id);
+    this.#deadlineTimer = null;
+    const gone = new AppError("unavailable", "Server is shutting down");
+    for (const set of this.#deadlines.values()) for (const m of set) this.#fail(m, gone);
+    this.#deadlines.clear();
   }
 
   // ---- internals ----
@@ -375,6 +385,41 @@ export class ActorSystem {
     }
     this.#counters.dispatchErrors++;
     this.log.error("effect delivery failed", { ...to, code: msg.error.code });
+  }
+
+  #deadlineBucket(deadline: number): Set<Message> {
+    const at = Math.ceil(deadline / DEADLINE_TICK_MS) * DEADLINE_TICK_MS;
+    let set = this.#deadlines.get(at);
+    if (!set) {
+      this.#deadlines.set(at, set = new Set());
+      if (!this.#deadlineTimer || at < this.#deadlineTimer.at) this.#armDeadlines(at);
+    }
+    return set;
+  }
+
+  #armDeadlines(at: number): void {
+    if (this.#deadlineTimer) this.clock.clearTimeout(this.#deadlineTimer.id);
+    const id = this.clock.setTimeout(() => this.#expire(), Math.max(0, at - this.clock.now()));
+    this.#deadlineTimer = { id, at };
+  }
+
+  #expire(): void {
+    this.#deadlineTimer = null;
+    const now = this.clock.now();
+    let next = Infinity;
+    for (const [at, set] of this.#deadlines) {
+      if (at > now) {
+        next = Math.min(next, at);
+        continue;
+      }
+      this.#deadlines.delete(at);
+      for (const msg of set) {
+        if (msg.settled) continue;
+        msg.settled = true;
+        msg.reject?.(msg.timeout?.() ?? new AppError("timeout"));
+      }
+    }
+    if (next !== Infinity) this.#armDeadlines(next);
   }
 
   #armSweep(): void {

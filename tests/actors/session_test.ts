@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { BLOCK, recentList } from "../../actors/_recent.ts";
 import type { Effect, Entity } from "../../src/runtime/entity.ts";
 import type { ErrorCode } from "../../src/errors.ts";
 import {
@@ -264,7 +265,7 @@ Deno.test("session: a message is stored with the next seq and acknowledged with 
   }]);
   assert.equal(r.state.seq, r.reply.seq);
   assert.equal(r.state.messageCount, 1);
-  assert.deepEqual(r.state.recentMessages, [{
+  assert.deepEqual(recentList(r.state.recentMessages), [{
     seq: r.reply.seq,
     senderId: "c1",
     clientMsgId: "m1",
@@ -318,16 +319,30 @@ Deno.test("session: firstResponseAt is the time of the first staff message, not 
   assert.equal(s.firstResponseAt, T0 + 200);
 });
 
-Deno.test("session: recentMessages keeps only the last 1000 messages", () => {
+Deno.test("session: the recent window keeps at least the last 1000 messages and no more than a block over", () => {
   let s = assigned();
-  const total = RECENT_MESSAGES_LIMIT + 5;
+  const total = RECENT_MESSAGES_LIMIT + 200;
   for (let i = 0; i < total; i++) s = say(s, client, `m${i}`, `id-${i}`).state;
-  assert.equal(s.recentMessages.length, RECENT_MESSAGES_LIMIT);
+  const list = recentList(s.recentMessages);
+  assert.ok(list.length >= RECENT_MESSAGES_LIMIT, `kept ${list.length}`);
+  assert.ok(list.length < RECENT_MESSAGES_LIMIT + BLOCK, `kept ${list.length}`);
   assert.equal(s.messageCount, total);
-  assert.equal(s.recentMessages.at(-1)?.seq, s.seq);
-  assert.equal(s.recentMessages[0].clientMsgId, "id-5");
-  // Ids still in the window are recognised as retries.
+  assert.equal(list.at(-1)?.seq, s.seq);
+  assert.deepEqual(
+    list.map((m) => m.seq),
+    list.map((_, i) => list[0].seq + i),
+    "in order, no holes",
+  );
+  // Ids still in the window are recognised as retries, in full blocks and in the open one.
   assert.equal(say(s, client, "again", `id-${total - 1}`).reply.duplicate, true);
+  assert.equal(
+    say(s, client, "again", `id-${total - RECENT_MESSAGES_LIMIT}`).reply.duplicate,
+    true,
+  );
+  // The same id from another sender is not a retry.
+  assert.equal(say(s, op, "op", `id-${total - 1}`).reply.duplicate, false);
+  // Ids that left the window are not recognised any more.
+  assert.equal(say(s, client, "again", "id-0").reply.duplicate, false);
 });
 
 // ---------------------------------------------------------------------------------------------
