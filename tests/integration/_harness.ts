@@ -7,6 +7,7 @@ import type { StaffRole } from "../../src/auth/principal.ts";
 import { loadConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
 import type { Clock } from "../../src/runtime/clock.ts";
+import { OutboundFrameSchema } from "../../src/protocol/mod.ts";
 import { type RunningServer, startServer } from "../../src/server/server.ts";
 
 export const TEST_SECRET = "integration-test-secret-0123456789abcdef";
@@ -95,6 +96,8 @@ export function wsUrl(
 export class WsClient {
   readonly ws: WebSocket;
   readonly frames: Frame[] = [];
+  /** Frames that did not match the outbound schema (each also fails pending waits). */
+  readonly schemaErrors: Error[] = [];
   closeEvent: CloseEvent | null = null;
   #waiters: Array<{
     test: (f: Frame) => boolean;
@@ -109,6 +112,15 @@ export class WsClient {
     this.ws = ws;
     ws.onmessage = (e) => {
       const f = JSON.parse(e.data as string) as Frame;
+      // Every frame the server sends must match the protocol's schema.
+      const checked = OutboundFrameSchema.safeParse(f);
+      if (!checked.success) {
+        const err = new Error(
+          `Server sent a frame outside the schema: ${e.data} (${checked.error.message})`,
+        );
+        for (const w of this.#waiters.splice(0)) w.reject(err);
+        this.schemaErrors.push(err);
+      }
       this.frames.push(f);
       const i = this.frames.length - 1;
       this.#waiters = this.#waiters.filter((w) => {
@@ -206,11 +218,14 @@ export class WsClient {
     return new Promise((r) => this.#closeWaiters.push(r));
   }
 
+  /** Closes the socket; then fails if the server ever sent a frame outside the schema. */
   async close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return;
-    const done = this.closed();
-    this.ws.close();
-    await done;
+    if (this.ws.readyState !== WebSocket.CLOSED) {
+      const done = this.closed();
+      this.ws.close();
+      await done;
+    }
+    if (this.schemaErrors.length > 0) throw this.schemaErrors[0];
   }
 }
 
