@@ -12,7 +12,7 @@ import {
   type SessionReplies,
   type SessionView,
 } from "../../actors/session.ts";
-import type { Principal } from "../auth/principal.ts";
+import { isStaff, type Principal } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
 import { frame } from "../protocol/mod.ts";
 import type { ActorSystem } from "../runtime/system.ts";
@@ -211,8 +211,14 @@ export class ChatService {
     for (const env of envs) {
       if (env.event.type === "message") this.counters.messages++;
       if (env.event.type === "assigned") {
+        const owner = env.event.operatorId;
+        // Other staff may have looked at the waiting chat; it is no longer theirs to follow.
+        this.hub.unsubscribeWhere(
+          chatId,
+          (p) => isStaff(p.role) && p.role !== "admin" && p.id !== owner,
+        );
         // The new owner's connections follow the chat from just before this event.
-        this.hub.subscribeUser(env.event.operatorId, chatId, env.seq - 1);
+        this.hub.subscribeUser(owner, chatId, env.seq - 1);
       }
       this.hub.publish(chatId, env.seq, sessionFrame(chatId, env, ctx));
     }

@@ -31,6 +31,8 @@ export class ConnectionHandler {
   readonly #frames: TokenBucket;
   #ready: Promise<boolean> = Promise.resolve(false);
   #closed = false;
+  /** Staff: the operator actor counted this connection, so closing it must uncount it. */
+  #counted = false;
 
   constructor(svc: ChatService, conn: Connection, o: HandlerOptions) {
     this.#svc = svc;
@@ -71,15 +73,23 @@ export class ConnectionHandler {
       });
     } else {
       const { openChats } = await this.#svc.staffConnected(p);
+      if (this.#closed) {
+        // Closed while connecting: onClose ran before the count went up, so take it back here.
+        this.#svc.staffDisconnected(p);
+        return false;
+      }
+      this.#counted = true;
       const views = await Promise.all(
         openChats.map((id) => this.#svc.peek(id).catch(() => null)),
       );
       for (const v of views) if (v) follow.push({ chatId: v.chatId, from: v.seq, announce: false });
       if (query.chatId !== undefined && query.lastSeq !== undefined) {
-        await this.#svc.view(p, query.chatId);
+        const view = await this.#svc.view(p, query.chatId);
+        // As for clients: a last_seq beyond the chat's end would hold back every live event.
+        const from = Math.min(query.lastSeq, view.seq);
         const known = follow.find((f) => f.chatId === query.chatId);
-        if (known) Object.assign(known, { from: query.lastSeq, announce: true });
-        else follow.push({ chatId: query.chatId, from: query.lastSeq, announce: true });
+        if (known) Object.assign(known, { from, announce: true });
+        else follow.push({ chatId: query.chatId, from, announce: true });
       }
     }
     if (this.#closed) return false;
@@ -157,9 +167,9 @@ export class ConnectionHandler {
   onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#svc.hub.remove(this.conn.id) && this.principal.role !== "client") {
-      this.#svc.staffDisconnected(this.principal);
-    }
+    this.#svc.hub.remove(this.conn.id);
+    // Also when the open failed after the count went up (e.g. a forbidden chat_id).
+    if (this.#counted) this.#svc.staffDisconnected(this.principal);
   }
 
   #chatOf(chatId: string | undefined): string {
@@ -198,9 +208,9 @@ export class ConnectionHandler {
       }
       case "resume": {
         const chatId = this.#chatOf(f.payload.chat_id);
-        await this.#svc.view(p, chatId);
+        const view = await this.#svc.view(p, chatId);
         ack({ chat_id: chatId });
-        return await this.#follow(chatId, f.payload.last_seq, true);
+        return await this.#follow(chatId, Math.min(f.payload.last_seq, view.seq), true);
       }
       case "close_chat": {
         const chatId = this.#chatOf(f.payload.chat_id);

@@ -13,8 +13,11 @@ import type { OutboundFrame } from "../protocol/mod.ts";
 export interface Connection {
   readonly id: string;
   readonly principal: Principal;
-  /** Queues a frame for the peer. Must not throw. */
-  send(frame: OutboundFrame): void;
+  /**
+   * Queues a frame for the peer. Must not throw. `text` is the frame already serialized as JSON,
+   * when the caller has it (one event sent to many connections is serialized once).
+   */
+  send(frame: OutboundFrame, text?: string): void;
   close(code: number, reason: string): void;
 }
 
@@ -115,6 +118,16 @@ export class Hub {
     }
   }
 
+  /** Stops every connection of the chat whose principal `drop` selects from following it. */
+  unsubscribeWhere(chatId: string, drop: (p: Principal) => boolean): void {
+    for (const connId of [...(this.#byChat.get(chatId) ?? [])]) {
+      const st = this.#conns.get(connId);
+      if (!st || !drop(st.conn.principal)) continue;
+      st.subs.delete(chatId);
+      removeFrom(this.#byChat, chatId, connId);
+    }
+  }
+
   /**
    * Sends every stored event after `lastSeq`, then continues live. Resolves with the last seq
    * delivered once the connection is caught up.
@@ -137,6 +150,7 @@ export class Hub {
 
   /** A stored session event, to every follower of the chat. */
   publish(chatId: string, seq: number, frame: OutboundFrame): void {
+    let text: string | undefined;
     for (const connId of this.#byChat.get(chatId) ?? []) {
       const st = this.#conns.get(connId);
       const sub = st?.subs.get(chatId);
@@ -148,7 +162,7 @@ export class Hub {
       if (seq <= sub.lastSeq) continue;
       if (seq === sub.lastSeq + 1) {
         sub.lastSeq = seq;
-        st.conn.send(frame);
+        st.conn.send(frame, text ??= JSON.stringify(frame));
         continue;
       }
       sub.held.set(seq, frame);
@@ -158,13 +172,15 @@ export class Hub {
 
   /** A frame that is not stored (typing), to every follower except `exceptConnId`. */
   broadcast(chatId: string, frame: OutboundFrame, exceptConnId?: string): void {
+    const text = JSON.stringify(frame);
     for (const connId of this.#byChat.get(chatId) ?? []) {
-      if (connId !== exceptConnId) this.#conns.get(connId)?.conn.send(frame);
+      if (connId !== exceptConnId) this.#conns.get(connId)?.conn.send(frame, text);
     }
   }
 
   toStaff(frame: OutboundFrame): void {
-    for (const connId of this.#staff) this.#conns.get(connId)?.conn.send(frame);
+    const text = JSON.stringify(frame);
+    for (const connId of this.#staff) this.#conns.get(connId)?.conn.send(frame, text);
   }
 
   toUser(userId: string, frame: OutboundFrame): void {
@@ -180,16 +196,19 @@ export class Hub {
     if (sub.replaying) return;
     sub.replaying = true;
     let stalls = 0;
+    // Stop once the connection is gone or no longer follows the chat (it was unsubscribed).
+    const following = () => !st.closed && st.subs.get(chatId) === sub;
     try {
-      while (!st.closed) {
+      while (following()) {
         const before = sub.lastSeq;
         const page = await this.#read(chatId, sub.lastSeq, PAGE);
         for (const { seq, frame } of page) {
-          if (st.closed || seq !== sub.lastSeq + 1) continue;
+          if (!following() || seq !== sub.lastSeq + 1) continue;
           sub.lastSeq = seq;
           st.conn.send(frame);
         }
         if (page.length === PAGE) continue;
+        if (!following()) break;
         for (let f = sub.held.get(sub.lastSeq + 1); f; f = sub.held.get(sub.lastSeq + 1)) {
           sub.held.delete(sub.lastSeq + 1);
           sub.lastSeq++;

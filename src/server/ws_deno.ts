@@ -19,14 +19,14 @@ export class DenoWsConnection implements Connection {
     this.principal = principal;
   }
 
-  send(frame: OutboundFrame): void {
+  send(frame: OutboundFrame, text?: string): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     if (this.#ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.close(CLOSE_SLOW_CONSUMER, "slow_consumer");
       return;
     }
     try {
-      this.#ws.send(JSON.stringify(frame));
+      this.#ws.send(text ?? JSON.stringify(frame));
     } catch {
       // The socket closed under us; its close handler cleans up.
     }
