@@ -4,7 +4,7 @@
  */
 import { AppError, toAppError } from "../errors.ts";
 import type { KvCheck } from "./committer.ts";
-import type { ActorAddress, AnyEntity, Effect, Envelope } from "./entity.ts";
+import type { ActorAddress, AnyEntity, Effect, Envelope, KvWrite } from "./entity.ts";
 import type { Journal } from "./journal.ts";
 import type { Mailbox } from "./mailbox.ts";
 
@@ -92,6 +92,7 @@ export async function processBatch(cell: Cell, env: BatchEnv): Promise<BatchOutc
   let state = cell.state;
   let seq = cell.seq;
   const staged: Envelope<unknown>[] = [];
+  const writes: KvWrite[] = [];
   const decided: Decided[] = [];
   let crash: { msg: Message; err: unknown } | null = null;
 
@@ -106,13 +107,18 @@ export async function processBatch(cell: Cell, env: BatchEnv): Promise<BatchOutc
       }
       let next = state;
       const envs: Envelope<unknown>[] = [];
+      const extra: KvWrite[] = [];
       for (const event of d.events) {
+        const before = next;
         next = entity.evolve(next, event);
-        envs.push({ seq: seq + envs.length + 1, at: now, event });
+        const env = { seq: seq + envs.length + 1, at: now, event };
+        envs.push(env);
+        if (entity.writes) extra.push(...entity.writes(before, env, next));
       }
       state = next;
       seq += envs.length;
       staged.push(...envs);
+      writes.push(...extra);
       decided.push({ msg, ok: true, reply: d.reply, effects: d.effects });
     } catch (err) {
       crash = { msg, err };
@@ -123,7 +129,7 @@ export async function processBatch(cell: Cell, env: BatchEnv): Promise<BatchOutc
 
   if (staged.length > 0) {
     try {
-      await env.journal.append(address.type, address.id, staged, env.checks);
+      await env.journal.append(address.type, address.id, staged, env.checks, writes);
     } catch (err) {
       const e = toAppError(err);
       for (const d of decided) answer(d.msg, undefined, e);

@@ -25,7 +25,33 @@ export interface CustomEffect {
   readonly data: unknown;
 }
 
-export type Effect = TellEffect | CustomEffect;
+/**
+ * Sends `command` to this same actor after `delayMs` on the injected clock. A timer with the same
+ * key replaces the earlier one. Timers live in memory only: after a restart `onRecover` re-arms
+ * the ones the state still needs.
+ */
+export interface TimerEffect {
+  readonly kind: "timer";
+  readonly key: string;
+  readonly delayMs: number;
+  readonly command: unknown;
+}
+
+export interface CancelTimerEffect {
+  readonly kind: "cancel_timer";
+  readonly key: string;
+}
+
+export type Effect = TellEffect | CustomEffect | TimerEffect | CancelTimerEffect;
+
+/**
+ * An extra KV write committed in the same atomic as the event that caused it: counters (`sum`,
+ * unsigned 64-bit) and index or projection records (`set`, `delete`).
+ */
+export type KvWrite =
+  | { readonly op: "set"; readonly key: Deno.KvKey; readonly value: unknown }
+  | { readonly op: "sum"; readonly key: Deno.KvKey; readonly n: bigint }
+  | { readonly op: "delete"; readonly key: Deno.KvKey };
 
 export interface Accepted<E, R> {
   readonly ok: true;
@@ -83,6 +109,10 @@ export interface Entity<S, C, E, R> {
    * that a snapshot covers (false, the default).
    */
   readonly retainEvents?: boolean;
+  /** False keeps the actor in memory while the process lives (e.g. a hot singleton). */
+  readonly passivate?: boolean;
+  /** KV writes that must be stored atomically with an event (see {@link KvWrite}). */
+  writes?(before: S, envelope: Envelope<E>, after: S): readonly KvWrite[];
 }
 
 export function accept<E, R>(
@@ -103,6 +133,14 @@ export function tell(type: string, id: string, command: unknown): TellEffect {
 
 export function custom(name: string, data: unknown): CustomEffect {
   return { kind: "custom", name, data };
+}
+
+export function timer(key: string, delayMs: number, command: unknown): TimerEffect {
+  return { kind: "timer", key, delayMs, command };
+}
+
+export function cancelTimer(key: string): CancelTimerEffect {
+  return { kind: "cancel_timer", key };
 }
 
 // deno-lint-ignore no-explicit-any

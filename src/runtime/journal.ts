@@ -9,7 +9,7 @@
  */
 import { AppError } from "../errors.ts";
 import { type GroupCommitter, KV_LIMITS, type KvCheck, type KvMutation } from "./committer.ts";
-import type { Envelope } from "./entity.ts";
+import type { Envelope, KvWrite } from "./entity.ts";
 
 export interface SnapshotHeader {
   readonly seq: number;
@@ -93,8 +93,11 @@ export class Journal {
     id: string,
     envelopes: readonly Envelope<E>[],
     checks: readonly KvCheck[] = [],
+    extra: readonly KvWrite[] = [],
   ): Promise<void> {
-    return this.#commitInBatches(this.encodeEvents(type, id, envelopes), checks);
+    const mutations = this.encodeEvents(type, id, envelopes);
+    for (const w of extra) mutations.push(toMutation(w));
+    return this.#commitInBatches(mutations, checks);
   }
 
   /** Latest snapshot plus every event after it. */
@@ -215,6 +218,23 @@ export class Journal {
       }
       await this.committer.commit(mutations.slice(i, i + n), checks);
       i += n;
+    }
+  }
+}
+
+function toMutation(w: KvWrite): KvMutation {
+  const keySize = JSON.stringify(w.key).length + 16;
+  switch (w.op) {
+    case "sum":
+      return { op: "sum", key: w.key, n: w.n, size: keySize + 8 };
+    case "delete":
+      return { op: "delete", key: w.key, size: keySize };
+    case "set": {
+      const size = keySize + JSON.stringify(w.value ?? null).length * 3;
+      if (size > KV_LIMITS.valueBytes) {
+        throw new AppError("internal", "Extra KV write is too large");
+      }
+      return { op: "set", key: w.key, value: w.value, size };
     }
   }
 }

@@ -80,6 +80,7 @@ export class ActorSystem {
   /** Pending asks by deadline, rounded up to {@link DEADLINE_TICK_MS}: one timer for all. */
   readonly #deadlines = new Map<number, Set<Message>>();
   #deadlineTimer: { id: TimerId; at: number } | null = null;
+  readonly #timers = new Map<string, TimerId>();
   #closing = false;
   readonly #counters = { restarts: 0, dispatchErrors: 0, passivations: 0, recoveries: 0 };
 
@@ -189,7 +190,8 @@ export class ActorSystem {
     if (limit <= 0) return;
     const now = this.clock.now();
     const idle = [...this.#cells.values()].filter((c) =>
-      !c.running && c.mailbox.isEmpty && now - c.lastActive >= limit
+      c.entity.passivate !== false && !c.running && c.mailbox.isEmpty &&
+      now - c.lastActive >= limit
     );
     await Promise.all(idle.map((c) => this.#passivate(c)));
   }
@@ -205,6 +207,8 @@ export class ActorSystem {
     await this.committer.flushed();
     if (this.#deadlineTimer) this.clock.clearTimeout(this.#deadlineTimer.id);
     this.#deadlineTimer = null;
+    for (const id of this.#timers.values()) this.clock.clearTimeout(id);
+    this.#timers.clear();
     const gone = new AppError("unavailable", "Server is shutting down");
     for (const set of this.#deadlines.values()) for (const m of set) this.#fail(m, gone);
     this.#deadlines.clear();
@@ -360,6 +364,9 @@ export class ActorSystem {
   #runEffects(effects: readonly Effect[], from: ActorAddress): void {
     for (const effect of effects) {
       if (effect.kind === "tell") this.#deliver(effect.to, effect.command, 0);
+      else if (effect.kind === "timer") {
+        this.#setTimer(from, effect.key, effect.delayMs, effect.command);
+      } else if (effect.kind === "cancel_timer") this.#clearTimer(from, effect.key);
       else {
         try {
           this.#onEffect?.(effect, from);
@@ -385,6 +392,29 @@ export class ActorSystem {
     }
     this.#counters.dispatchErrors++;
     this.log.error("effect delivery failed", { ...to, code: msg.error.code });
+  }
+
+  #setTimer(owner: ActorAddress, key: string, delayMs: number, command: unknown): void {
+    this.#clearTimer(owner, key);
+    const k = `${owner.type}\u0000${owner.id}\u0000${key}`;
+    const id = this.clock.setTimeout(() => {
+      this.#timers.delete(k);
+      if (!this.#closing) this.#deliver(owner, command, 0);
+    }, Math.max(0, delayMs));
+    this.#timers.set(k, id);
+  }
+
+  #clearTimer(owner: ActorAddress, key: string): void {
+    const k = `${owner.type}\u0000${owner.id}\u0000${key}`;
+    const id = this.#timers.get(k);
+    if (id === undefined) return;
+    this.clock.clearTimeout(id);
+    this.#timers.delete(k);
+  }
+
+  /** Actor timers pending (tests and diagnostics). */
+  get pendingTimers(): number {
+    return this.#timers.size;
   }
 
   #deadlineBucket(deadline: number): Set<Message> {

@@ -1,5 +1,5 @@
 /** A tiny entity for runtime tests. */
-import { accept, type Entity, reject, tell } from "../../src/runtime/mod.ts";
+import { accept, cancelTimer, type Entity, reject, tell, timer } from "../../src/runtime/mod.ts";
 
 export interface CounterState {
   total: number;
@@ -10,7 +10,9 @@ export type CounterCommand =
   | { type: "get" }
   | { type: "boom" }
   | { type: "refuse" }
-  | { type: "forward"; to: string; n: number };
+  | { type: "forward"; to: string; n: number }
+  | { type: "remind"; delayMs: number; n: number }
+  | { type: "forget" };
 export type CounterEvent = { type: "added"; n: number; note?: string };
 export type CounterReply = { total: number };
 
@@ -36,11 +38,23 @@ export const counter: Entity<CounterState, CounterCommand, CounterEvent, Counter
         return accept([], { total: state.total }, [
           tell("counter", cmd.to, { type: "add", n: cmd.n }),
         ]);
+      case "remind":
+        return accept([], { total: state.total }, [
+          timer("r", cmd.delayMs, { type: "add", n: cmd.n }),
+        ]);
+      case "forget":
+        return accept([], { total: state.total }, [cancelTimer("r")]);
     }
   },
   evolve(state, event) {
     const notes = event.note ? [...state.notes, event.note] : state.notes;
     return { total: state.total + event.n, notes };
+  },
+  writes(_before, env, after) {
+    return [
+      { op: "sum", key: ["test-total"], n: BigInt(env.event.n) },
+      { op: "set", key: ["test-last", after.total], value: env.seq },
+    ];
   },
   onRecover(_state, ctx) {
     counter.recovered.push({ id: ctx.id, cleanStop: ctx.cleanStop });

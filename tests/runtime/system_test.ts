@@ -222,3 +222,57 @@ Deno.test("shutdown refuses new messages with unavailable", async () => {
   );
   kv.close();
 });
+
+Deno.test("a timer effect sends its command to the actor when the clock reaches it", async () => {
+  const { kv, clock, system } = await setup();
+  await system.ask(counter, "a", { type: "remind", delayMs: 30_000, n: 5 });
+  await system.ask(counter, "a", { type: "remind", delayMs: 10_000, n: 7 }); // replaces the first
+  assert.equal(system.pendingTimers, 1);
+  await clock.advance(9_999);
+  assert.deepEqual(await system.ask(counter, "a", { type: "get" }), { total: 0 });
+  await clock.advance(1);
+  assert.deepEqual(await system.ask(counter, "a", { type: "get" }), { total: 7 });
+  await clock.advance(60_000);
+  assert.deepEqual(
+    await system.ask(counter, "a", { type: "get" }),
+    { total: 7 },
+    "replaced timer never fires",
+  );
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("a cancelled timer does not fire", async () => {
+  const { kv, clock, system } = await setup();
+  await system.ask(counter, "a", { type: "remind", delayMs: 1000, n: 5 });
+  await system.ask(counter, "a", { type: "forget" });
+  assert.equal(system.pendingTimers, 0);
+  await clock.advance(5000);
+  assert.deepEqual(await system.ask(counter, "a", { type: "get" }), { total: 0 });
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("writes of an entity are committed with its events (sums and records)", async () => {
+  const { kv, system } = await setup();
+  await Promise.all([1, 2, 3].map((n) => system.ask(counter, "a", { type: "add", n })));
+  await system.ask(counter, "b", { type: "add", n: 10 });
+  assert.equal((await kv.get<Deno.KvU64>(["test-total"])).value?.value, 16n);
+  assert.equal((await kv.get<number>(["test-last", 6])).value, 3);
+  await system.shutdown();
+  kv.close();
+});
+
+Deno.test("an entity that opts out of passivation stays in memory", async () => {
+  const { kv, clock, system } = await setup({
+    passivateAfterMs: 1000,
+    entities: [counter, { ...counter, type: "pinned", passivate: false }],
+  });
+  await system.ask(counter, "a", { type: "add", n: 1 });
+  await system.askType("pinned", "p", { type: "add", n: 1 });
+  await clock.advance(10_000);
+  assert.equal(system.inspect("counter", "a"), undefined);
+  assert.ok(system.inspect("pinned", "p"), "pinned actor is still in memory");
+  await system.shutdown();
+  kv.close();
+});
