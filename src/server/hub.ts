@@ -7,7 +7,7 @@
  * log always has what is missing). A resume replays the log after the client's last seq while
  * live events are held back, then releases them in order: no gap, no duplicate.
  */
-import type { Principal } from "../auth/principal.ts";
+import type { Principal, StaffRole } from "../auth/principal.ts";
 import type { OutboundFrame } from "../protocol/mod.ts";
 
 export interface Connection {
@@ -37,6 +37,10 @@ interface Subscription {
   lastSeq: number;
   replaying: boolean;
   held: Map<number, OutboundFrame>;
+  /** A live frame was dropped because `held` was full; the replay must read the log further. */
+  dropped: boolean;
+  /** The replay under way, while `replaying`. */
+  replay: Promise<void> | null;
 }
 
 interface ConnState {
@@ -46,6 +50,8 @@ interface ConnState {
 }
 
 const PAGE = 200;
+/** Close code when a connection's catch-up from the log fails (the client should resume). */
+export const CLOSE_REPLAY_FAILED = 1011;
 /** Live frames held during a replay beyond this are dropped; the replay re-reads them. */
 const MAX_HELD = 2000;
 
@@ -80,6 +86,15 @@ export class Hub {
     return true;
   }
 
+  /** The staff role of a live connection of `userId` on this node, if any. */
+  staffRoleOf(userId: string): StaffRole | undefined {
+    for (const connId of this.#byUser.get(userId) ?? []) {
+      const role = this.#conns.get(connId)?.conn.principal.role;
+      if (role && role !== "client") return role;
+    }
+    return undefined;
+  }
+
   connectionsOf(userId: string): number {
     return this.#byUser.get(userId)?.size ?? 0;
   }
@@ -102,7 +117,13 @@ export class Hub {
   subscribe(connId: string, chatId: string, lastSeq: number): void {
     const st = this.#conns.get(connId);
     if (!st || st.subs.has(chatId)) return;
-    st.subs.set(chatId, { lastSeq, replaying: false, held: new Map() });
+    st.subs.set(chatId, {
+      lastSeq,
+      replaying: false,
+      held: new Map(),
+      dropped: false,
+      replay: null,
+    });
     addTo(this.#byChat, chatId, connId);
   }
 
@@ -137,11 +158,14 @@ export class Hub {
     if (!st) return lastSeq;
     let sub = st.subs.get(chatId);
     if (!sub) {
-      sub = { lastSeq, replaying: false, held: new Map() };
+      sub = { lastSeq, replaying: false, held: new Map(), dropped: false, replay: null };
       st.subs.set(chatId, sub);
       addTo(this.#byChat, chatId, connId);
-    } else if (!sub.replaying) {
-      // Re-resume from an earlier point: deliver again from there (the client asked for it).
+    } else {
+      // A replay under way (another resume, a gap repair) ends first, so this call resolves
+      // only once caught up. Then deliver again from the point asked for (the client asked).
+      while (sub.replay) await sub.replay;
+      if (st.closed || st.subs.get(chatId) !== sub) return sub.lastSeq;
       sub.lastSeq = lastSeq;
     }
     await this.#catchUp(st, chatId, sub);
@@ -156,7 +180,9 @@ export class Hub {
       const sub = st?.subs.get(chatId);
       if (!st || !sub) continue;
       if (sub.replaying) {
-        if (seq > sub.lastSeq && sub.held.size < MAX_HELD) sub.held.set(seq, frame);
+        if (seq <= sub.lastSeq) continue;
+        if (sub.held.size < MAX_HELD) sub.held.set(seq, frame);
+        else sub.dropped = true;
         continue;
       }
       if (seq <= sub.lastSeq) continue;
@@ -192,8 +218,14 @@ export class Hub {
     for (const st of [...this.#conns.values()]) st.conn.close(code, reason);
   }
 
-  async #catchUp(st: ConnState, chatId: string, sub: Subscription): Promise<void> {
-    if (sub.replaying) return;
+  #catchUp(st: ConnState, chatId: string, sub: Subscription): Promise<void> {
+    if (sub.replaying) return sub.replay ?? Promise.resolve();
+    const run = this.#replay(st, chatId, sub);
+    if (sub.replaying) sub.replay = run; // else it already finished
+    return run;
+  }
+
+  async #replay(st: ConnState, chatId: string, sub: Subscription): Promise<void> {
     sub.replaying = true;
     let stalls = 0;
     // Stop once the connection is gone or no longer follows the chat (it was unsubscribed).
@@ -201,7 +233,15 @@ export class Hub {
     try {
       while (following()) {
         const before = sub.lastSeq;
-        const page = await this.#read(chatId, sub.lastSeq, PAGE);
+        let page: StoredFrame[];
+        try {
+          page = await this.#read(chatId, sub.lastSeq, PAGE);
+        } catch {
+          // The log cannot be read now (storage error, overload): this connection cannot be
+          // kept gap-free, so close it; the client reconnects and resumes from its last seq.
+          st.conn.close(CLOSE_REPLAY_FAILED, "replay_failed");
+          break;
+        }
         for (const { seq, frame } of page) {
           if (!following() || seq !== sub.lastSeq + 1) continue;
           sub.lastSeq = seq;
@@ -215,7 +255,12 @@ export class Hub {
           st.conn.send(f);
         }
         for (const seq of sub.held.keys()) if (seq <= sub.lastSeq) sub.held.delete(seq);
-        if (sub.held.size === 0) break;
+        if (sub.held.size === 0) {
+          // Frames dropped while the hold was full are in the log: read on before finishing.
+          if (!sub.dropped) break;
+          sub.dropped = false;
+          continue;
+        }
         // Held frames beyond a hole the log cannot fill (should not happen: publish follows
         // the write). After a few tries deliver them rather than hold the chat forever.
         stalls = sub.lastSeq === before ? stalls + 1 : 0;
@@ -229,6 +274,7 @@ export class Hub {
       }
     } finally {
       sub.replaying = false;
+      sub.replay = null;
     }
   }
 }

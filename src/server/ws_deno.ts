@@ -8,6 +8,8 @@ import type { Connection } from "./hub.ts";
 /** Bytes a socket may have queued before it counts as a slow consumer and is closed. */
 export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 export const CLOSE_SLOW_CONSUMER = 4001;
+/** Frames a client may send before its token is checked; more closes the socket (1008). */
+export const MAX_EARLY_FRAMES = 64;
 
 export class DenoWsConnection implements Connection {
   readonly id = crypto.randomUUID();
@@ -76,7 +78,8 @@ export function upgradeDeno(
   socket.onmessage = (e) => {
     if (typeof e.data !== "string") return handler?.onBinary();
     if (handler) void handler.onText(e.data);
-    else if (early.length < 16) early.push(e.data);
+    else if (early.length < MAX_EARLY_FRAMES) early.push(e.data);
+    else socket.close(CLOSE.policy, "too_many_early_frames");
   };
   const closed = () => {
     gone = true;

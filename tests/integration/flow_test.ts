@@ -30,11 +30,21 @@ Deno.test("a client chat is queued, accepted, talked in, closed and rated over W
   assert.equal(rated.type, "ack");
   await op.next((f) => f.type === "chat_rated");
 
-  const res = await fetch(`${server.url}/api/v1/chat/chats/${chat.chat_id}/history?token=${chat.client_token}`);
+  const res = await fetch(
+    `${server.url}/api/v1/chat/chats/${chat.chat_id}/history?token=${chat.client_token}`,
+  );
   const history = await res.json();
   assert.deepEqual(
     history.events.map((e: { type: string }) => e.type),
-    ["chat_created", "chat_queued", "chat_assigned", "message", "message", "chat_closed", "chat_rated"],
+    [
+      "chat_created",
+      "chat_queued",
+      "chat_assigned",
+      "message",
+      "message",
+      "chat_closed",
+      "chat_rated",
+    ],
   );
   await client.close();
   await op.close();
