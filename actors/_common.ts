@@ -4,6 +4,7 @@ import type { Role } from "../src/auth/principal.ts";
 export const SESSION = "session";
 export const QUEUE = "queue";
 export const OPERATOR = "operator";
+export const CLIENT = "client";
 
 /** Who sends a command: the `id` and `role` of a {@link Principal}, or an actor acting as admin. */
 export interface Caller {

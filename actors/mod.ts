@@ -1,5 +1,6 @@
 /** The actors of the chat engine: chat sessions, department queues and staff members. */
-export { type Caller, OPERATOR, QUEUE, queueCaller, SESSION } from "./_common.ts";
+export { type Caller, CLIENT, OPERATOR, QUEUE, queueCaller, SESSION } from "./_common.ts";
 export * from "./session.ts";
 export * from "./queue.ts";
 export * from "./operator.ts";
+export * from "./client.ts";

@@ -1,11 +1,13 @@
 /**
- * Queue: the chats waiting in one department (id = queue name) and the owner of each taken chat.
- * It is the single writer of assignments: the check that a chat is free and the claim are one
- * `decide`, so a chat has at most one owner however many operators accept it at the same instant.
- * The session learns its owner through an `assign` effect and answers `release` once it closes.
+ * Queue: the single writer of routing for one department (id = queue name). It holds the waiting
+ * chats, the owner of each taken chat and the roster of operators (status, capacity, presence,
+ * load). Every claim, offer, transfer and requeue is checked and made in one `decide`, so a chat
+ * never has two owners and an operator never holds more chats than their capacity.
+ * Design: docs/ROUTING.md. Types: `_queue_types.ts`. Policy: `_queue_routing.ts`.
  */
 import {
   accept,
+  cancelTimer,
   type DecideContext,
   type Decision,
   type Effect,
@@ -13,94 +15,51 @@ import {
   type RecoverContext,
   reject,
   tell,
+  timer,
 } from "../src/runtime/entity.ts";
-import { QUEUE, queueCaller, SESSION } from "./_common.ts";
+import { type Caller, QUEUE, queueCaller, SESSION } from "./_common.ts";
+import { queueAuditWrites } from "./_queue_audit.ts";
+import {
+  canTakeMore,
+  capacityOf,
+  insertOrdered,
+  pickOperator,
+  queuePosition,
+} from "./_queue_routing.ts";
+import {
+  DEFAULT_ROUTING,
+  type OperatorSlot,
+  type QueueCommand,
+  type QueueEvent,
+  type QueueReplies,
+  type QueueReply,
+  type QueueState,
+  RECENT_CLAIMS_LIMIT,
+  RECENT_WAITS_LIMIT,
+  type WaitingChat,
+} from "./_queue_types.ts";
 
-/** How many recent wait durations the state keeps for estimates. */
-export const RECENT_WAITS_LIMIT = 100;
+export * from "./_queue_types.ts";
+export { estimatedWaitSeconds, percentile, queuePosition, serviceRate } from "./_queue_routing.ts";
 
-// ---------------------------------------------------------------------------------------------
-// State
-
-export interface WaitingChat {
-  readonly chatId: string;
-  readonly clientId: string;
-  readonly priority: number;
-  readonly enqueuedAt: number;
-}
-
-export interface ActiveChat {
-  readonly operatorId: string;
-  readonly assignedAt: number;
-}
-
-export interface QueueState {
-  readonly name: string;
-  /** Higher priority first, then the longest waiting first. */
-  readonly waiting: readonly WaitingChat[];
-  /** Owner of each taken chat, by chat id. */
-  readonly active: Readonly<Record<string, ActiveChat>>;
-  readonly servedCount: number;
-  /** The last {@link RECENT_WAITS_LIMIT} waits in ms, oldest first. */
-  readonly recentWaits: readonly number[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Commands and replies
-
-export type QueueCommand =
-  | { type: "enqueue"; chatId: string; clientId: string; priority: number; enqueuedAt: number }
-  | { type: "claim"; chatId: string; operatorId: string }
-  | { type: "release"; chatId: string; reason: string }
-  | { type: "snapshot" }
-  | { type: "activeFor"; operatorId: string };
-
-/** Reply of each command, by command type. */
-export interface QueueReplies {
-  /** 1-based place in the queue; 0 when the chat is already taken. */
-  enqueue: { position: number };
-  claim: { chatId: string; operatorId: string };
-  release: { released: boolean };
-  snapshot: { waiting: WaitingChat[]; active: Record<string, ActiveChat> };
-  /** Ids of the chats the operator owns in this queue. */
-  activeFor: string[];
-}
-
-export type QueueReply = QueueReplies[keyof QueueReplies];
-
-// ---------------------------------------------------------------------------------------------
-// Events
-
-export type QueueEvent =
-  | { type: "enqueued"; chatId: string; clientId: string; priority: number; enqueuedAt: number }
-  | { type: "claimed"; chatId: string; operatorId: string; waitedMs: number; at: number }
-  /** `from`: where the chat was, so views know whether it left the waiting list. */
-  | { type: "released"; chatId: string; reason: string; from: "waiting" | "active" };
-
-type Decided<K extends keyof QueueReplies> = Decision<QueueEvent, QueueReplies[K]>;
 type Cmd<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
+type Decided<K extends keyof QueueReplies> = Decision<QueueEvent, QueueReplies[K]>;
 
-// ---------------------------------------------------------------------------------------------
-// Policies
-
-/** 1-based place of a waiting chat; 0 when it is not waiting. */
-export function queuePosition(state: QueueState, chatId: string): number {
-  return state.waiting.findIndex((w) => w.chatId === chatId) + 1;
-}
-
-/** Whether `a` is served before `b`: higher priority first, then the one waiting longer. */
-function servedBefore(a: WaitingChat, b: WaitingChat): boolean {
-  return a.priority > b.priority || (a.priority === b.priority && a.enqueuedAt < b.enqueuedAt);
-}
-
-/** The command that makes a session take its owner; sessions accept it again idempotently. */
-function assignEffect(state: QueueState, chatId: string, operatorId: string, reason: string) {
-  return tell(SESSION, chatId, {
-    type: "assign",
-    by: queueCaller(state.name),
-    operatorId,
-    reason,
-  });
+/** Events and effects of one decision, with the state evolving as events are added. */
+class Step {
+  state: QueueState;
+  readonly events: QueueEvent[] = [];
+  readonly effects: Effect[] = [];
+  constructor(state: QueueState, readonly ctx: DecideContext) {
+    this.state = state;
+  }
+  emit(event: QueueEvent): void {
+    this.events.push(event);
+    this.state = evolve(this.state, event);
+  }
+  done<R>(reply: R): Decision<QueueEvent, R> {
+    return accept(this.events, reply, this.effects);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -111,81 +70,348 @@ function decide(
   cmd: QueueCommand,
   ctx: DecideContext,
 ): Decision<QueueEvent, QueueReply> {
+  const step = new Step(state, ctx);
   switch (cmd.type) {
-    case "enqueue":
-      return enqueue(state, cmd);
-    case "claim":
-      return claim(state, cmd, ctx);
-    case "release": {
-      const waiting = queuePosition(state, cmd.chatId) > 0;
-      if (!waiting && !Object.hasOwn(state.active, cmd.chatId)) {
-        return accept([], { released: false });
+    case "configure":
+      if (JSON.stringify(state.config) !== JSON.stringify(cmd.config)) {
+        step.emit({ type: "configured", config: cmd.config, at: ctx.now });
+        dispatch(step);
       }
-      const event: QueueEvent = {
-        type: "released",
+      return step.done({ config: step.state.config });
+    case "enqueue":
+      return enqueue(step, cmd);
+    case "claim":
+      return claim(step, cmd);
+    case "release":
+      return release(step, cmd);
+    case "offer_expired": {
+      const w = state.waiting.find((c) => c.chatId === cmd.chatId);
+      const live = w?.offer?.operatorId === cmd.operatorId && w.offer.until === cmd.until;
+      if (!live) return step.done({ expired: false });
+      step.emit({
+        type: "offer_expired",
         chatId: cmd.chatId,
-        reason: cmd.reason,
-        from: waiting ? "waiting" : "active",
-      };
-      return accept([event], { released: true });
+        operatorId: cmd.operatorId,
+        at: ctx.now,
+      });
+      dispatch(step);
+      return step.done({ expired: true });
+    }
+    case "transfer":
+      return transfer(step, cmd);
+    case "set_status":
+      return setStatus(step, cmd);
+    case "set_capacity": {
+      if (cmd.capacity !== null && (!Number.isInteger(cmd.capacity) || cmd.capacity < 0)) {
+        return reject("invalid_payload", `Capacity ${cmd.capacity} is not a whole number >= 0`);
+      }
+      ensureSlot(step, cmd.operatorId);
+      step.emit({
+        type: "capacity_changed",
+        operatorId: cmd.operatorId,
+        capacity: cmd.capacity,
+        byId: cmd.by.id,
+        byRole: cmd.by.role,
+        at: ctx.now,
+      });
+      dispatch(step);
+      return step.done({ operatorId: cmd.operatorId, capacity: cmd.capacity });
+    }
+    case "set_priority":
+      return setPriority(step, cmd);
+    case "operator_online": {
+      const slot = state.operators[cmd.operatorId];
+      if (!slot || !slot.connected || slot.lostAt !== null || slot.role !== cmd.role) {
+        step.emit({
+          type: "operator_connected",
+          operatorId: cmd.operatorId,
+          role: cmd.role,
+          at: ctx.now,
+        });
+        step.effects.push(cancelTimer(graceKey(cmd.operatorId)));
+        dispatch(step);
+      }
+      return step.done({ status: step.state.operators[cmd.operatorId].status });
+    }
+    case "operator_lost": {
+      const slot = state.operators[cmd.operatorId];
+      if (!slot || !slot.connected) return step.done({ lostAt: slot?.lostAt ?? null });
+      step.emit({ type: "operator_lost", operatorId: cmd.operatorId, at: ctx.now });
+      step.effects.push(graceTimer(state, cmd.operatorId, ctx.now, ctx.now));
+      return step.done({ lostAt: ctx.now });
+    }
+    case "grace_expired": {
+      const slot = state.operators[cmd.operatorId];
+      if (!slot || slot.connected || slot.lostAt !== cmd.lostAt) {
+        return step.done({ expired: false });
+      }
+      step.emit({ type: "operator_expired", operatorId: cmd.operatorId, at: ctx.now });
+      const secs = Math.round(state.config.graceMs / 1000);
+      const reason = `requeued: operator offline after ${secs} s grace`;
+      returnChatsOf(step, cmd.operatorId, reason, queueCaller(state.name));
+      dispatch(step);
+      return step.done({ expired: true });
     }
     case "snapshot":
-      return accept([], {
-        waiting: state.waiting.map((w) => ({ ...w })),
-        active: Object.fromEntries(Object.entries(state.active).map(([id, a]) => [id, { ...a }])),
-      });
+      return step.done(structuredClone({
+        waiting: [...state.waiting],
+        active: { ...state.active },
+        operators: { ...state.operators },
+        config: state.config,
+        servedCount: state.servedCount,
+        waitSumMs: state.waitSumMs,
+        recentWaits: [...state.recentWaits],
+        recentClaims: [...state.recentClaims],
+      }));
     case "activeFor":
-      return accept(
-        [],
+      return step.done(
         Object.keys(state.active).filter((id) => state.active[id].operatorId === cmd.operatorId),
       );
   }
 }
 
-function enqueue(state: QueueState, cmd: Cmd<"enqueue">): Decided<"enqueue"> {
+function enqueue(step: Step, cmd: Cmd<"enqueue">): Decided<"enqueue"> {
+  const state = step.state;
   const position = queuePosition(state, cmd.chatId);
-  if (position > 0) return accept([], { position });
+  if (position > 0) return step.done({ position });
   if (Object.hasOwn(state.active, cmd.chatId)) {
     // The session still thinks it is queued, so our `assign` to it was lost: send it again.
-    const { operatorId } = state.active[cmd.chatId];
-    return accept([], { position: 0 }, [assignEffect(state, cmd.chatId, operatorId, "reconcile")]);
+    step.effects.push(
+      assignEffect(state, cmd.chatId, state.active[cmd.chatId].operatorId, "reconcile"),
+    );
+    return step.done({ position: 0 });
   }
-  const event: QueueEvent = {
-    type: "enqueued",
-    chatId: cmd.chatId,
-    clientId: cmd.clientId,
-    priority: cmd.priority,
-    enqueuedAt: cmd.enqueuedAt,
-  };
-  return accept([event], { position: queuePosition(evolve(state, event), cmd.chatId) });
+  const { type: _t, ...entry } = cmd;
+  step.emit({ type: "enqueued", ...entry });
+  dispatch(step);
+  return step.done({ position: queuePosition(step.state, cmd.chatId) });
 }
 
-function claim(state: QueueState, cmd: Cmd<"claim">, ctx: DecideContext): Decided<"claim"> {
+function claim(step: Step, cmd: Cmd<"claim">): Decided<"claim"> {
+  const { state, ctx } = step;
   const { chatId, operatorId } = cmd;
   if (Object.hasOwn(state.active, chatId)) {
-    const owner = state.active[chatId];
-    if (owner.operatorId !== operatorId) {
+    if (state.active[chatId].operatorId !== operatorId) {
       return reject("already_assigned", `Chat ${chatId} is already taken by another operator`);
     }
     // The same operator again (a retry): no event; re-send the assignment in case it was lost.
-    return accept([], { chatId, operatorId }, [
-      assignEffect(state, chatId, operatorId, "accepted"),
-    ]);
+    step.effects.push(assignEffect(state, chatId, operatorId, "accepted"));
+    return step.done({ chatId, operatorId });
   }
   const waiting = state.waiting.find((w) => w.chatId === chatId);
   if (waiting === undefined) {
     return reject("not_in_queue", `Chat ${chatId} is not waiting in queue ${state.name}`);
   }
-  const event: QueueEvent = {
+  const offeredHere = waiting.offer?.operatorId === operatorId;
+  if (waiting.offer && !offeredHere) {
+    return reject("already_assigned", `Chat ${chatId} is offered to another operator`);
+  }
+  const slot = state.operators[operatorId];
+  if (!slot || slot.status !== "online" || !slot.connected) {
+    return reject("operator_unavailable", `Operator ${operatorId} is not online`);
+  }
+  // An open offer already counts in the load, so it is always room for its own chat.
+  if (!offeredHere && slot.load >= capacityOf(state, slot)) {
+    return reject("at_capacity", `Operator ${operatorId} holds ${slot.load} chats, the capacity`);
+  }
+  step.emit({
     type: "claimed",
     chatId,
     operatorId,
     waitedMs: Math.max(0, ctx.now - waiting.enqueuedAt),
     at: ctx.now,
-  };
-  return accept([event], { chatId, operatorId }, [
-    assignEffect(state, chatId, operatorId, "accepted"),
-  ]);
+  });
+  if (offeredHere) step.effects.push(cancelTimer(offerKey(chatId)));
+  step.effects.push(assignEffect(state, chatId, operatorId, offeredHere ? "auto" : "accepted"));
+  return step.done({ chatId, operatorId });
+}
+
+function release(step: Step, cmd: Cmd<"release">): Decided<"release"> {
+  const state = step.state;
+  const waiting = queuePosition(state, cmd.chatId) > 0;
+  if (!waiting && !Object.hasOwn(state.active, cmd.chatId)) return step.done({ released: false });
+  step.emit({
+    type: "released",
+    chatId: cmd.chatId,
+    reason: cmd.reason,
+    from: waiting ? "waiting" : "active",
+  });
+  if (waiting) step.effects.push(cancelTimer(offerKey(cmd.chatId)));
+  dispatch(step);
+  return step.done({ released: true });
+}
+
+function transfer(step: Step, cmd: Cmd<"transfer">): Decided<"transfer"> {
+  const { state, ctx } = step;
+  const active = state.active[cmd.chatId];
+  if (!Object.hasOwn(state.active, cmd.chatId)) {
+    return reject(
+      "invalid_state",
+      `Chat ${cmd.chatId} is not assigned, so it cannot be transferred`,
+    );
+  }
+  if (cmd.by.role !== "admin" && cmd.by.id !== active.operatorId) {
+    return reject(
+      "forbidden",
+      `Only the chat's operator or an admin may transfer chat ${cmd.chatId}`,
+    );
+  }
+  const by = { byId: cmd.by.id, byRole: cmd.by.role };
+  if (cmd.to === null) {
+    returnChat(step, cmd.chatId, cmd.reason, cmd.by);
+    dispatch(step);
+    return step.done({ chatId: cmd.chatId, to: null });
+  }
+  if (cmd.to === active.operatorId) {
+    return reject("invalid_state", `Chat ${cmd.chatId} is already with ${cmd.to}`);
+  }
+  const target = state.operators[cmd.to];
+  if (!target || target.status !== "online" || !target.connected) {
+    return reject("operator_unavailable", `Operator ${cmd.to} is not online`);
+  }
+  if (!canTakeMore(state, target)) {
+    return reject("at_capacity", `Operator ${cmd.to} has no room for another chat`);
+  }
+  step.emit({
+    type: "transferred",
+    chatId: cmd.chatId,
+    from: active.operatorId,
+    to: cmd.to,
+    reason: cmd.reason,
+    at: ctx.now,
+    ...by,
+  });
+  step.effects.push(tell(SESSION, cmd.chatId, {
+    type: "transfer",
+    by: queueCaller(state.name),
+    from: active.operatorId,
+    to: cmd.to,
+    reason: cmd.reason,
+    actor: cmd.by,
+  }));
+  dispatch(step);
+  return step.done({ chatId: cmd.chatId, to: cmd.to });
+}
+
+function setStatus(step: Step, cmd: Cmd<"set_status">): Decided<"set_status"> {
+  const ctx = step.ctx;
+  if (cmd.by.role !== "admin" && cmd.by.id !== cmd.operatorId) {
+    return reject("forbidden", `Only admins may set the status of ${cmd.operatorId}`);
+  }
+  ensureSlot(step, cmd.operatorId);
+  if (step.state.operators[cmd.operatorId].status !== cmd.status) {
+    step.emit({
+      type: "status_changed",
+      operatorId: cmd.operatorId,
+      status: cmd.status,
+      byId: cmd.by.id,
+      byRole: cmd.by.role,
+      at: ctx.now,
+    });
+    if (cmd.status === "offline") {
+      returnChatsOf(step, cmd.operatorId, "requeued: operator went offline", cmd.by);
+    }
+    dispatch(step);
+  }
+  return step.done({ operatorId: cmd.operatorId, status: cmd.status });
+}
+
+function setPriority(step: Step, cmd: Cmd<"set_priority">): Decided<"set_priority"> {
+  const { state, ctx } = step;
+  if (cmd.by.role !== "admin") return reject("forbidden", "Only admins may change priorities");
+  if (!Number.isInteger(cmd.priority)) {
+    return reject("invalid_payload", `Priority ${cmd.priority} is not a whole number`);
+  }
+  const known = queuePosition(state, cmd.chatId) > 0 || Object.hasOwn(state.active, cmd.chatId);
+  if (!known) return reject("not_found", `Chat ${cmd.chatId} is not in queue ${state.name}`);
+  step.emit({
+    type: "priority_changed",
+    chatId: cmd.chatId,
+    priority: cmd.priority,
+    byId: cmd.by.id,
+    byRole: cmd.by.role,
+    at: ctx.now,
+  });
+  return step.done({ chatId: cmd.chatId, priority: cmd.priority });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared steps
+
+/** Admins may set status or capacity of an operator who never connected. */
+function ensureSlot(step: Step, operatorId: string): void {
+  if (step.state.operators[operatorId]) return;
+  step.emit({ type: "operator_connected", operatorId, role: "operator", at: step.ctx.now });
+  step.emit({ type: "operator_lost", operatorId, at: step.ctx.now });
+}
+
+/** Every chat and offer of an operator goes back to the front of the queue. */
+function returnChatsOf(step: Step, operatorId: string, reason: string, by: Caller): void {
+  for (const w of step.state.waiting) {
+    if (w.offer?.operatorId !== operatorId) continue;
+    step.emit({ type: "offer_expired", chatId: w.chatId, operatorId, at: step.ctx.now });
+    step.effects.push(cancelTimer(offerKey(w.chatId)));
+  }
+  for (const [chatId, a] of Object.entries(step.state.active)) {
+    if (a.operatorId === operatorId) returnChat(step, chatId, reason, by);
+  }
+}
+
+function returnChat(step: Step, chatId: string, reason: string, by: Caller): void {
+  const from = step.state.active[chatId].operatorId;
+  step.emit({
+    type: "requeued",
+    chatId,
+    from,
+    reason,
+    byId: by.id,
+    byRole: by.role,
+    at: step.ctx.now,
+  });
+  step.effects.push(tell(SESSION, chatId, {
+    type: "requeue",
+    by: queueCaller(step.state.name),
+    from,
+    reason,
+    actor: by,
+  }));
+}
+
+/** Auto mode: offer each waiting chat without an offer to the best available operator. */
+function dispatch(step: Step): void {
+  if (step.state.config.mode !== "auto") return;
+  for (const chat of step.state.waiting) {
+    if (chat.offer) continue;
+    const operatorId = pickOperator(step.state, chat);
+    if (operatorId === null) continue;
+    const until = step.ctx.now + step.state.config.acceptTimeoutMs;
+    step.emit({ type: "offered", chatId: chat.chatId, operatorId, until, at: step.ctx.now });
+    step.effects.push(offerTimer(chat.chatId, operatorId, until, step.ctx.now));
+  }
+}
+
+const offerKey = (chatId: string) => `offer:${chatId}`;
+const graceKey = (operatorId: string) => `grace:${operatorId}`;
+
+function offerTimer(chatId: string, operatorId: string, until: number, now: number): Effect {
+  return timer(offerKey(chatId), until - now, { type: "offer_expired", chatId, operatorId, until });
+}
+
+function graceTimer(state: QueueState, operatorId: string, lostAt: number, now: number): Effect {
+  return timer(graceKey(operatorId), lostAt + state.config.graceMs - now, {
+    type: "grace_expired",
+    operatorId,
+    lostAt,
+  });
+}
+
+function assignEffect(
+  state: QueueState,
+  chatId: string,
+  operatorId: string,
+  reason: string,
+): Effect {
+  return tell(SESSION, chatId, { type: "assign", by: queueCaller(state.name), operatorId, reason });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,54 +419,228 @@ function claim(state: QueueState, cmd: Cmd<"claim">, ctx: DecideContext): Decide
 
 function evolve(state: QueueState, event: QueueEvent): QueueState {
   switch (event.type) {
+    case "configured":
+      return { ...state, config: event.config };
     case "enqueued": {
-      const { type: _type, ...entry } = event;
-      const rest = state.waiting.filter((w) => w.chatId !== entry.chatId);
-      const at = rest.findIndex((w) => servedBefore(entry, w));
-      const waiting = at < 0 ? [...rest, entry] : [...rest.slice(0, at), entry, ...rest.slice(at)];
-      return { ...state, waiting };
+      const { type: _t, ...rest } = event;
+      const entry: WaitingChat = { ...rest, requeued: false, offer: null, declined: [] };
+      return { ...state, waiting: insertOrdered(state.waiting, entry) };
     }
-    case "claimed":
+    case "offered":
+      return {
+        ...withWaiting(state, event.chatId, {
+          offer: { operatorId: event.operatorId, until: event.until },
+        }),
+        operators: withSlot(
+          state,
+          event.operatorId,
+          (s) => ({ load: s.load + 1, idleSince: event.at }),
+        ),
+      };
+    case "offer_expired": {
+      const w = state.waiting.find((c) => c.chatId === event.chatId)!;
+      return {
+        ...withWaiting(state, event.chatId, {
+          offer: null,
+          declined: [...w.declined, event.operatorId],
+        }),
+        operators: withSlot(state, event.operatorId, (s) => ({ load: s.load - 1 })),
+      };
+    }
+    case "claimed": {
+      const w = state.waiting.find((c) => c.chatId === event.chatId)!;
+      const extra = w.offer?.operatorId === event.operatorId ? 0 : 1;
       return {
         ...state,
-        waiting: state.waiting.filter((w) => w.chatId !== event.chatId),
+        waiting: state.waiting.filter((c) => c.chatId !== event.chatId),
         active: {
           ...state.active,
-          [event.chatId]: { operatorId: event.operatorId, assignedAt: event.at },
+          [event.chatId]: {
+            operatorId: event.operatorId,
+            clientId: w.clientId,
+            assignedAt: event.at,
+            enqueuedAt: w.enqueuedAt,
+            priority: w.priority,
+          },
         },
+        operators: withSlot(
+          state,
+          event.operatorId,
+          (s) => ({ load: s.load + extra, idleSince: event.at }),
+        ),
         servedCount: state.servedCount + 1,
+        waitSumMs: state.waitSumMs + event.waitedMs,
         recentWaits: [...state.recentWaits, event.waitedMs].slice(-RECENT_WAITS_LIMIT),
-      };
-    case "released": {
-      const { [event.chatId]: _gone, ...active } = state.active;
-      return {
-        ...state,
-        waiting: state.waiting.filter((w) => w.chatId !== event.chatId),
-        active,
+        recentClaims: [...state.recentClaims, event.at].slice(-RECENT_CLAIMS_LIMIT),
       };
     }
+    case "released": {
+      const { [event.chatId]: gone, ...active } = state.active;
+      const w = state.waiting.find((c) => c.chatId === event.chatId);
+      const holder = gone?.operatorId ?? w?.offer?.operatorId;
+      return {
+        ...state,
+        waiting: state.waiting.filter((c) => c.chatId !== event.chatId),
+        active,
+        operators: holder
+          ? withSlot(state, holder, (s) => ({ load: s.load - 1 }))
+          : state.operators,
+      };
+    }
+    case "transferred": {
+      const a = state.active[event.chatId];
+      const once = {
+        ...state,
+        operators: withSlot(state, event.from, (s) => ({ load: s.load - 1 })),
+      };
+      return {
+        ...once,
+        active: {
+          ...state.active,
+          [event.chatId]: { ...a, operatorId: event.to, assignedAt: event.at },
+        },
+        operators: withSlot(once, event.to, (s) => ({ load: s.load + 1, idleSince: event.at })),
+      };
+    }
+    case "requeued": {
+      const { [event.chatId]: a, ...active } = state.active;
+      const entry: WaitingChat = {
+        chatId: event.chatId,
+        clientId: a.clientId,
+        priority: a.priority,
+        enqueuedAt: a.enqueuedAt,
+        requeued: true,
+        offer: null,
+        declined: [event.from],
+      };
+      return {
+        ...state,
+        active,
+        waiting: insertOrdered(state.waiting, entry),
+        operators: withSlot(state, event.from, (s) => ({ load: s.load - 1 })),
+      };
+    }
+    case "status_changed":
+      return {
+        ...state,
+        operators: withSlot(state, event.operatorId, () => ({ status: event.status })),
+      };
+    case "capacity_changed":
+      return {
+        ...state,
+        operators: withSlot(state, event.operatorId, () => ({ capacity: event.capacity })),
+      };
+    case "priority_changed": {
+      const w = state.waiting.find((c) => c.chatId === event.chatId);
+      if (w) {
+        return {
+          ...state,
+          waiting: insertOrdered(state.waiting, { ...w, priority: event.priority }),
+        };
+      }
+      const a = state.active[event.chatId];
+      return {
+        ...state,
+        active: { ...state.active, [event.chatId]: { ...a, priority: event.priority } },
+      };
+    }
+    case "operator_connected": {
+      const prev = state.operators[event.operatorId];
+      const slot: OperatorSlot = {
+        role: event.role,
+        status: !prev || prev.status === "offline" ? "online" : prev.status,
+        capacity: prev?.capacity ?? null,
+        connected: true,
+        lostAt: null,
+        load: prev?.load ?? 0,
+        idleSince: prev?.idleSince ?? event.at,
+      };
+      return { ...state, operators: { ...state.operators, [event.operatorId]: slot } };
+    }
+    case "operator_lost":
+      return {
+        ...state,
+        operators: withSlot(
+          state,
+          event.operatorId,
+          () => ({ connected: false, lostAt: event.at }),
+        ),
+      };
+    case "operator_expired":
+      return {
+        ...state,
+        operators: withSlot(state, event.operatorId, () => ({ status: "offline", lostAt: null })),
+      };
   }
 }
 
+function withWaiting(state: QueueState, chatId: string, patch: Partial<WaitingChat>): QueueState {
+  return {
+    ...state,
+    waiting: state.waiting.map((w) => (w.chatId === chatId ? { ...w, ...patch } : w)),
+  };
+}
+
+function withSlot(
+  state: QueueState,
+  operatorId: string,
+  patch: (slot: OperatorSlot) => Partial<OperatorSlot>,
+): Record<string, OperatorSlot> {
+  const slot = state.operators[operatorId];
+  if (!slot) return { ...state.operators };
+  return { ...state.operators, [operatorId]: { ...slot, ...patch(slot) } };
+}
+
 // ---------------------------------------------------------------------------------------------
-// Entity
+// Recovery and entity
 
 function initialState(name: string): QueueState {
-  return { name, waiting: [], active: {}, servedCount: 0, recentWaits: [] };
+  return {
+    name,
+    config: DEFAULT_ROUTING,
+    waiting: [],
+    active: {},
+    operators: {},
+    servedCount: 0,
+    waitSumMs: 0,
+    recentWaits: [],
+    recentClaims: [],
+  };
 }
 
 /**
- * After an unclean stop (crash, partition move) re-send every assignment: the crash may have cut
- * the `assign` effect off after the claim was stored. A session that has it already ignores it;
- * a closed one answers `release`, which drops the stale owner here. After a clean stop the effects
- * ran; a session that still lost one re-enqueues itself on its own recovery, and `enqueue` of an
- * active chat re-sends the assignment.
+ * Timers live in memory, so re-arm open offers and running grace periods. A start-up after any
+ * stop dropped every socket: operators believed connected start their grace period now (the
+ * server re-announces the ones whose sockets are in fact still open). After an unclean stop,
+ * re-send assignments and requeues whose effects a crash may have cut off; receivers ignore
+ * what they already have.
  */
 function onRecover(state: QueueState, ctx: RecoverContext): Effect[] {
-  if (ctx.cleanStop) return [];
-  return Object.entries(state.active).map(([chatId, a]) =>
-    assignEffect(state, chatId, a.operatorId, "reconcile")
-  );
+  const effects: Effect[] = [];
+  for (const w of state.waiting) {
+    if (w.offer) effects.push(offerTimer(w.chatId, w.offer.operatorId, w.offer.until, ctx.now));
+  }
+  for (const [id, slot] of Object.entries(state.operators)) {
+    if (slot.connected) {
+      effects.push(tell(QUEUE, state.name, { type: "operator_lost", operatorId: id }));
+    } else if (slot.lostAt !== null) effects.push(graceTimer(state, id, slot.lostAt, ctx.now));
+  }
+  if (!ctx.cleanStop) {
+    for (const [chatId, a] of Object.entries(state.active)) {
+      effects.push(assignEffect(state, chatId, a.operatorId, "reconcile"));
+    }
+    for (const w of state.waiting) {
+      if (!w.requeued) continue;
+      effects.push(tell(SESSION, w.chatId, {
+        type: "requeue",
+        by: queueCaller(state.name),
+        from: w.declined[0] ?? "",
+        reason: "reconcile",
+        actor: queueCaller(state.name),
+      }));
+    }
+  }
+  return effects;
 }
 
 export type QueueEntity = Entity<QueueState, QueueCommand, QueueEvent, QueueReply>;
@@ -251,4 +651,7 @@ export const queueEntity: QueueEntity = {
   decide,
   evolve,
   onRecover,
+  retainEvents: true,
+  passivate: false,
+  writes: queueAuditWrites,
 };

@@ -20,7 +20,15 @@ import {
 import { isStaff, type Role } from "../src/auth/principal.ts";
 import { type Caller, queueCaller, SESSION } from "./_common.ts";
 import { appendRecent, type RecentBlocks } from "./_recent.ts";
-import { closeEffects, enqueueEffect, openedEffect, releaseEffect } from "./_session_effects.ts";
+import {
+  closedAtOperatorEffect,
+  closeEffects,
+  enqueueEffect,
+  linkClientEffect,
+  openedEffect,
+  releaseEffect,
+} from "./_session_effects.ts";
+import { sessionWrites } from "./_session_writes.ts";
 import { findDuplicate, type SessionView, sessionView, unreadCount } from "./_session_view.ts";
 
 export type { SessionView } from "./_session_view.ts";
@@ -92,7 +100,13 @@ export type SessionCommand =
   | { type: "read"; by: Caller; seq: number }
   | { type: "close"; by: Caller; reason?: string }
   | { type: "rate"; by: Caller; score: number; comment?: string }
-  | { type: "get"; by: Caller };
+  | { type: "get"; by: Caller }
+  /** From the queue only: the owner changes (`actor` is who asked for it). */
+  | { type: "transfer"; by: Caller; from: string; to: string; reason: string; actor: Caller }
+  /** From the queue only: back to the queue (operator offline, transfer to queue). */
+  | { type: "requeue"; by: Caller; from: string; reason: string; actor: Caller }
+  /** A separate lawyer chat was opened for this chat's client. */
+  | { type: "link_lawyer"; by: Caller; lawyerId: string; lawyerChatId: string };
 
 /** Reply of each command, by command type. */
 export interface SessionReplies {
@@ -104,6 +118,9 @@ export interface SessionReplies {
   close: { status: "closed"; closedAt: number };
   rate: { rating: Rating };
   get: SessionView;
+  transfer: { status: "assigned"; operatorId: string } | { status: "closed" };
+  requeue: { status: "queued" } | { status: "closed" };
+  link_lawyer: { seq: number };
 }
 
 export type SessionReply = SessionReplies[keyof SessionReplies];
@@ -135,7 +152,25 @@ export type SessionEvent =
   }
   | { type: "read"; participantId: string; seq: number }
   | { type: "closed"; byId: string; byRole: Role; reason: string | null; at: number }
-  | { type: "rated"; score: number; comment?: string; at: number };
+  | { type: "rated"; score: number; comment?: string; at: number }
+  | {
+    type: "transferred";
+    from: string | null;
+    /** The new owner, or null when the chat went back to the queue. */
+    to: string | null;
+    reason: string;
+    byId: string;
+    byRole: Role;
+    at: number;
+  }
+  | {
+    type: "lawyer_assigned";
+    lawyerId: string;
+    lawyerChatId: string;
+    byId: string;
+    byRole: Role;
+    at: number;
+  };
 
 type Decided<K extends keyof SessionReplies> = Decision<SessionEvent, SessionReplies[K]>;
 type Cmd<K extends SessionCommand["type"]> = Extract<SessionCommand, { type: K }>;
@@ -192,6 +227,24 @@ function decide(
       return close(state, cmd, ctx);
     case "rate":
       return rate(state, cmd, ctx);
+    case "transfer":
+      return transfer(state, cmd, ctx);
+    case "requeue":
+      return requeue(state, cmd, ctx);
+    case "link_lawyer": {
+      const owner = cmd.by.role === "admin" ||
+        (cmd.by.role === "operator" && cmd.by.id === state.operatorId);
+      if (!owner) return forbidden(state, cmd.by);
+      const event: SessionEvent = {
+        type: "lawyer_assigned",
+        lawyerId: cmd.lawyerId,
+        lawyerChatId: cmd.lawyerChatId,
+        byId: cmd.by.id,
+        byRole: cmd.by.role,
+        at: ctx.now,
+      };
+      return accept([event], { seq: ctx.nextSeq });
+    }
     case "get":
       // Staff may look at a waiting chat before taking it.
       if (isParticipant(state, cmd.by) || (isStaff(cmd.by.role) && state.status === "queued")) {
@@ -230,7 +283,8 @@ function create(state: SessionState, cmd: Cmd<"create">, ctx: DecideContext): De
   const effect = start.type === "assigned"
     ? openedEffect(start.operatorId, ctx.id)
     : enqueueEffect(after);
-  return accept([created, start], sessionView(after), [effect]);
+  const lawyerId = start.type === "assigned" ? start.operatorId : undefined;
+  return accept([created, start], sessionView(after), [effect, linkClientEffect(after, lawyerId)]);
 }
 
 function assign(state: SessionState, cmd: Cmd<"assign">, ctx: DecideContext): Decided<"assign"> {
@@ -244,7 +298,18 @@ function assign(state: SessionState, cmd: Cmd<"assign">, ctx: DecideContext): De
   if (state.status === "assigned") {
     // Same operator: a re-sent assignment (after a crash); re-deliver `chat_opened`, no event.
     if (state.operatorId === cmd.operatorId) return accept([], reply, opened);
-    return reject("already_assigned", `Chat ${state.id} is assigned to ${state.operatorId}`);
+    if (cmd.reason !== "reconcile") {
+      return reject("already_assigned", `Chat ${state.id} is assigned to ${state.operatorId}`);
+    }
+    // The queue is the authority: a transfer whose effect was lost in a crash is applied now.
+    return transfer(state, {
+      type: "transfer",
+      by: cmd.by,
+      from: state.operatorId ?? "",
+      to: cmd.operatorId,
+      reason: "reconcile",
+      actor: cmd.by,
+    }, ctx) as Decided<"assign">;
   }
   const event: SessionEvent = {
     type: "assigned",
@@ -316,6 +381,54 @@ function rate(state: SessionState, cmd: Cmd<"rate">, ctx: DecideContext): Decide
   return accept([{ type: "rated", ...rating }], { rating });
 }
 
+function fromQueue(state: SessionState, by: Caller): boolean {
+  return by.role === "admin" && by.id === queueCaller(state.queue).id;
+}
+
+function transfer(
+  state: SessionState,
+  cmd: Cmd<"transfer">,
+  ctx: DecideContext,
+): Decided<"transfer"> {
+  if (!fromQueue(state, cmd.by)) return forbidden(state, cmd.by);
+  if (state.status === "closed") return accept([], { status: "closed" }, [releaseEffect(state)]);
+  const reply = { status: "assigned", operatorId: cmd.to } as const;
+  if (state.status === "assigned" && state.operatorId === cmd.to) {
+    return accept([], reply, [openedEffect(cmd.to, state.id)]);
+  }
+  const event: SessionEvent = {
+    type: "transferred",
+    from: state.operatorId,
+    to: cmd.to,
+    reason: cmd.reason,
+    byId: cmd.actor.id,
+    byRole: cmd.actor.role,
+    at: ctx.now,
+  };
+  const effects = [openedEffect(cmd.to, state.id)];
+  if (state.operatorId !== null) effects.push(closedAtOperatorEffect(state.operatorId, state.id));
+  return accept([event], reply, effects);
+}
+
+function requeue(state: SessionState, cmd: Cmd<"requeue">, ctx: DecideContext): Decided<"requeue"> {
+  if (!fromQueue(state, cmd.by)) return forbidden(state, cmd.by);
+  if (state.status === "closed") return accept([], { status: "closed" }, [releaseEffect(state)]);
+  if (state.status === "queued") return accept([], { status: "queued" });
+  const event: SessionEvent = {
+    type: "transferred",
+    from: state.operatorId,
+    to: null,
+    reason: cmd.reason,
+    byId: cmd.actor.id,
+    byRole: cmd.actor.role,
+    at: ctx.now,
+  };
+  const effects = state.operatorId === null
+    ? []
+    : [closedAtOperatorEffect(state.operatorId, state.id)];
+  return accept([event], { status: "queued" }, effects);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Evolve
 
@@ -364,6 +477,12 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
       const { type: _type, ...rating } = event;
       return { ...s, rating };
     }
+    case "transferred":
+      return event.to === null
+        ? { ...s, status: "queued", operatorId: null, assignedAt: null }
+        : { ...s, status: "assigned", operatorId: event.to, assignedAt: event.at };
+    case "lawyer_assigned":
+      return s;
   }
 }
 
@@ -422,4 +541,5 @@ export const sessionEntity: SessionEntity = {
   decide,
   evolve,
   onRecover,
+  writes: sessionWrites,
 };

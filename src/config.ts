@@ -18,6 +18,10 @@ export const ConfigSchema = z.object({
   RATE_LIMIT_PER_MIN: int(60, 1),
   HISTORY_PAGE_MAX: int(500, 1),
   DEFAULT_QUEUE: z.string().min(1).default("default"),
+  ROUTING_MODE: z.enum(["manual", "auto"]).default("manual"),
+  DEFAULT_CAPACITY: int(5, 0),
+  ACCEPT_TIMEOUT_S: int(30, 1),
+  PRESENCE_GRACE_S: int(30, 0),
   PUBLIC_URL: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
@@ -41,6 +45,10 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   RATE_LIMIT_PER_MIN: "Chat messages per connection per minute (other frames: 10x)",
   HISTORY_PAGE_MAX: "Largest page of the history endpoint",
   DEFAULT_QUEUE: "Name of the queue new chats join",
+  ROUTING_MODE: "manual (operators pick from the queue) or auto (offers to the least loaded)",
+  DEFAULT_CAPACITY: "Open chats an operator may hold, unless an admin sets their own capacity",
+  ACCEPT_TIMEOUT_S: "Auto routing: seconds an operator has to accept an offered chat",
+  PRESENCE_GRACE_S: "Seconds a disconnected operator keeps their chats before they are requeued",
   PUBLIC_URL: "Base URL clients use (for ws_url in responses); default from the request",
   LOG_LEVEL: "debug | info | warn | error",
 };

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   forbidden: { status: 403, retryable: false, text: "Not allowed for this role or chat" },
   not_found: { status: 404, retryable: false, text: "No such chat or resource" },
   already_assigned: { status: 409, retryable: false, text: "Chat is already assigned" },
+  at_capacity: { status: 409, retryable: true, text: "Operator has no room for another chat" },
+  operator_unavailable: { status: 409, retryable: true, text: "Operator is not online" },
   not_in_queue: { status: 409, retryable: false, text: "Chat is not waiting in the queue" },
   chat_closed: { status: 409, retryable: false, text: "Chat is closed" },
   not_closed: { status: 409, retryable: false, text: "Chat must be closed first" },

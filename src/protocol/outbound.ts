@@ -110,6 +110,13 @@ export const ChatTransferredOut = z.object({
   by: Id,
 });
 
+export const LawyerAssignedOut = z.object({
+  ...sessionBase,
+  lawyer_id: Id,
+  lawyer_chat_id: Id,
+  by: Id,
+});
+
 // ---------------------------------------------------------------------------------------------
 // Not stored (no seq)
 
@@ -137,6 +144,12 @@ export const NewChatAvailableOut = z.object({
 export const QueueSnapshotOut = z.object({
   queue: z.string().min(1),
   chats: z.array(z.object(queueEntry)),
+});
+
+/** Auto routing: a chat offered to this operator, to accept before `expires_at`. */
+export const ChatOfferedOut = z.object({
+  ...queueEntry,
+  expires_at: Timestamp,
 });
 
 export const ChatRemovedOut = z.object({
@@ -170,6 +183,7 @@ export const SESSION_EVENT_FRAMES = {
   chat_closed: outbound("chat_closed", ChatClosedOut),
   chat_rated: outbound("chat_rated", ChatRatedOut),
   chat_transferred: outbound("chat_transferred", ChatTransferredOut),
+  lawyer_assigned: outbound("lawyer_assigned", LawyerAssignedOut),
 } as const;
 
 /** Envelope schema per outbound type. */
@@ -183,6 +197,7 @@ export const OUTBOUND_FRAMES = {
   resumed: outbound("resumed", ResumedOut),
   new_chat_available: outbound("new_chat_available", NewChatAvailableOut),
   queue_snapshot: outbound("queue_snapshot", QueueSnapshotOut),
+  chat_offered: outbound("chat_offered", ChatOfferedOut),
   chat_removed: outbound("chat_removed", ChatRemovedOut),
   queue_position: outbound("queue_position", QueuePositionOut),
   operator_status: outbound("operator_status", OperatorStatusOut),

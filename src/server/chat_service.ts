@@ -3,9 +3,17 @@
  * and stored events into frames for the hub. Authorization lives in the actors (they know the
  * chat); this layer only checks what needs no chat state (e.g. staff-only operations).
  */
-import { OPERATOR, QUEUE, SESSION } from "../../actors/_common.ts";
+import { QUEUE, SESSION } from "../../actors/_common.ts";
 import { operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
-import { queueEntity, type QueueEvent, type QueueReplies } from "../../actors/queue.ts";
+import {
+  estimatedWaitSeconds,
+  type QueueCommand,
+  queueEntity,
+  type QueueEvent,
+  type QueueReplies,
+  type QueueState,
+  serviceRate,
+} from "../../actors/queue.ts";
 import {
   sessionEntity,
   type SessionEvent,
@@ -18,7 +26,9 @@ import { frame } from "../protocol/mod.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { Envelope } from "../runtime/entity.ts";
 import type { Hub, StoredFrame } from "./hub.ts";
-import { queueFrame, sessionFrame, type SessionFrameContext } from "./projection.ts";
+import { queueFrames, sessionFrame, type SessionFrameContext } from "./projection.ts";
+
+type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 
 const SYSTEM_CALLER = { id: "system", role: "admin" } as const;
 
@@ -37,6 +47,8 @@ export class ChatService {
   readonly #o: ChatServiceOptions;
   /** Counters for stats and metrics (this process's lifetime). */
   readonly counters = { messages: 0 };
+  /** Last `queue_position` sent per waiting chat ("position:estimate"). */
+  readonly #positions = new Map<string, string>();
 
   constructor(o: ChatServiceOptions) {
     this.#o = o;
@@ -185,22 +197,45 @@ export class ChatService {
 
   // ---- staff presence ----
 
+  /** A staff connection opened: count it, and make sure the queue sees the operator present. */
   async staffConnected(p: Principal): Promise<OperatorReplies["connect"]> {
     if (p.role === "client") throw new AppError("internal", "Clients have no operator actor");
-    return await this.system.ask(operatorEntity, p.id, {
+    const reply = await this.system.ask(operatorEntity, p.id, {
       type: "connect",
       role: p.role,
       ...(p.name ? { name: p.name } : {}),
       bootId: this.#o.bootId,
     }) as OperatorReplies["connect"];
+    await this.system.ask(queueEntity, this.#o.queue, {
+      type: "operator_online",
+      operatorId: p.id,
+      role: p.role,
+    });
+    return reply;
   }
 
-  staffDisconnected(p: Principal): void {
+  /** A staff connection closed; the last one starts the presence grace period in the queue. */
+  async staffDisconnected(p: Principal): Promise<void> {
     try {
-      this.system.tellType(OPERATOR, p.id, { type: "disconnect", bootId: this.#o.bootId });
-    } catch {
-      // Overloaded or shutting down: the next boot id resets the count anyway.
+      const { connections } = await this.system.ask(operatorEntity, p.id, {
+        type: "disconnect",
+        bootId: this.#o.bootId,
+      }) as OperatorReplies["disconnect"];
+      if (connections === 0 && this.hub.connectionsOf(p.id) === 0) {
+        await this.system.ask(queueEntity, this.#o.queue, {
+          type: "operator_lost",
+          operatorId: p.id,
+        });
+      }
+    } catch (err) {
+      // Shutting down or overloaded: a restarted queue starts every grace period itself.
+      if (!(err instanceof AppError)) throw err;
     }
+  }
+
+  /** Applies routing settings from the configuration (stored only when they change). */
+  async configureQueue(config: QueueCommandOf<"configure">["config"]): Promise<void> {
+    await this.system.ask(queueEntity, this.#o.queue, { type: "configure", config });
   }
 
   // ---- stored events to frames ----
@@ -226,9 +261,49 @@ export class ChatService {
 
   #onQueue(envs: Envelope<QueueEvent>[]): void {
     for (const env of envs) {
-      const f = queueFrame(env);
-      if (f) this.hub.toStaff(f);
+      const e = env.event;
+      if (e.type === "operator_lost") {
+        // A restarted queue marks everyone lost; whoever is in fact connected here stays.
+        const role = this.hub.staffRoleOf(e.operatorId);
+        if (role) {
+          this.system.tellType(QUEUE, this.#o.queue, {
+            type: "operator_online",
+            operatorId: e.operatorId,
+            role,
+          });
+        }
+      }
     }
+    const after = this.system.inspect(QUEUE, this.#o.queue)?.state as QueueState | undefined;
+    for (const env of envs) {
+      for (const d of queueFrames(env, after)) {
+        if (d.to === "staff") this.hub.toStaff(d.frame);
+        else this.hub.toUser(d.userId, d.frame);
+      }
+    }
+    if (after) this.#pushPositions(after);
+  }
+
+  /** Sends `queue_position` to each waiting client whose position or estimate changed. */
+  #pushPositions(state: QueueState): void {
+    const rate = serviceRate(state.recentClaims);
+    const seen = new Set<string>();
+    state.waiting.forEach((w, i) => {
+      seen.add(w.chatId);
+      const estimate = estimatedWaitSeconds(i + 1, rate);
+      const key = `${i + 1}:${estimate}`;
+      if (this.#positions.get(w.chatId) === key) return;
+      this.#positions.set(w.chatId, key);
+      this.hub.broadcast(
+        w.chatId,
+        frame("queue_position", {
+          chat_id: w.chatId,
+          position: i + 1,
+          estimated_wait_s: estimate,
+        }),
+      );
+    });
+    for (const id of this.#positions.keys()) if (!seen.has(id)) this.#positions.delete(id);
   }
 
   async #frameContext(chatId: string): Promise<SessionFrameContext> {

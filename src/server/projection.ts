@@ -1,8 +1,8 @@
 /** Stored events as wire frames: session events for chat followers, queue events for staff. */
+import type { QueueEvent, QueueState } from "../../actors/queue.ts";
 import type { SessionEvent } from "../../actors/session.ts";
-import type { QueueEvent } from "../../actors/queue.ts";
-import type { Envelope } from "../runtime/entity.ts";
 import { frame, type OutboundFrame } from "../protocol/mod.ts";
+import type { Envelope } from "../runtime/entity.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -31,7 +31,7 @@ export function sessionFrame(
         ...base,
         client_id: ctx.clientId,
         operator_id: e.operatorId,
-        role: "operator",
+        role: e.reason === "lawyer" ? "lawyer" : "operator",
       });
     case "message":
       return frame("message", {
@@ -56,30 +56,109 @@ export function sessionFrame(
         score: e.score,
         ...(e.comment ? { comment: e.comment } : {}),
       });
+    case "transferred":
+      return frame("chat_transferred", {
+        ...base,
+        ...(e.from ? { from_operator_id: e.from } : {}),
+        ...(e.to ? { to_operator_id: e.to } : {}),
+        to_queue: e.to === null,
+        reason: e.reason,
+        by: e.byId,
+      });
+    case "lawyer_assigned":
+      return frame("lawyer_assigned", {
+        ...base,
+        lawyer_id: e.lawyerId,
+        lawyer_chat_id: e.lawyerChatId,
+        by: e.byId,
+      });
   }
 }
 
-/** Queue events as the staff's live queue view; null for events staff need not see. */
-export function queueFrame(env: Envelope<QueueEvent>): OutboundFrame | null {
+/** Where a queue frame goes: every staff connection, or one user's connections. */
+export type QueueDelivery = { to: "staff"; frame: OutboundFrame } | {
+  to: "user";
+  userId: string;
+  frame: OutboundFrame;
+};
+
+/** Queue events as the staff's live queue view. `after` is the queue state after the event. */
+export function queueFrames(
+  env: Envelope<QueueEvent>,
+  after: QueueState | undefined,
+): QueueDelivery[] {
   const e = env.event;
+  const waitingEntry = (chatId: string) => after?.waiting.find((w) => w.chatId === chatId);
+  const available = (chatId: string): QueueDelivery[] => {
+    const w = waitingEntry(chatId);
+    if (!w) return [];
+    return [{
+      to: "staff",
+      frame: frame("new_chat_available", {
+        chat_id: w.chatId,
+        client_id: w.clientId,
+        priority: w.priority,
+        waiting_since: iso(w.enqueuedAt),
+        position: after!.waiting.indexOf(w) + 1,
+      }),
+    }];
+  };
+  const status = (
+    operatorId: string,
+    s: "online" | "away" | "busy" | "offline",
+  ): QueueDelivery[] => [
+    { to: "staff", frame: frame("operator_status", { operator_id: operatorId, status: s }) },
+  ];
   switch (e.type) {
     case "enqueued":
-      return frame("new_chat_available", {
-        chat_id: e.chatId,
-        client_id: e.clientId,
-        priority: e.priority,
-        waiting_since: iso(e.enqueuedAt),
-      });
+    case "requeued":
+    case "priority_changed":
+      return available(e.chatId);
+    case "offered": {
+      const w = waitingEntry(e.chatId);
+      if (!w) return [];
+      return [{
+        to: "user",
+        userId: e.operatorId,
+        frame: frame("chat_offered", {
+          chat_id: w.chatId,
+          client_id: w.clientId,
+          priority: w.priority,
+          waiting_since: iso(w.enqueuedAt),
+          expires_at: iso(e.until),
+        }),
+      }];
+    }
+    case "offer_expired":
+      return [{
+        to: "user",
+        userId: e.operatorId,
+        frame: frame("chat_removed", { chat_id: e.chatId, reason: "expired" }),
+      }];
     case "claimed":
-      return frame("chat_removed", {
-        chat_id: e.chatId,
-        reason: "assigned",
-        operator_id: e.operatorId,
-      });
+      return [{
+        to: "staff",
+        frame: frame("chat_removed", {
+          chat_id: e.chatId,
+          reason: "assigned",
+          operator_id: e.operatorId,
+        }),
+      }];
     case "released":
       // A chat leaving the waiting list; releasing an active chat changes no queue view.
       return e.from === "waiting"
-        ? frame("chat_removed", { chat_id: e.chatId, reason: "closed" })
-        : null;
+        ? [{ to: "staff", frame: frame("chat_removed", { chat_id: e.chatId, reason: "closed" }) }]
+        : [];
+    case "status_changed":
+      return status(e.operatorId, e.status);
+    case "operator_connected":
+      return status(e.operatorId, after?.operators[e.operatorId]?.status ?? "online");
+    case "operator_expired":
+      return status(e.operatorId, "offline");
+    case "transferred":
+    case "operator_lost":
+    case "capacity_changed":
+    case "configured":
+      return [];
   }
 }

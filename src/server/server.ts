@@ -1,6 +1,7 @@
 /** Builds and starts a node: KV, actor system, hub, chat service, HTTP app. */
 import { Hono } from "hono";
 import { dirname } from "node:path";
+import { clientEntity } from "../../actors/client.ts";
 import { operatorEntity } from "../../actors/operator.ts";
 import { queueEntity } from "../../actors/queue.ts";
 import { sessionEntity } from "../../actors/session.ts";
@@ -51,7 +52,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     kv,
     clock,
     logger: log,
-    entities: [sessionEntity, queueEntity, operatorEntity],
+    entities: [sessionEntity, queueEntity, operatorEntity, clientEntity],
     mailboxCapacity: config.MAILBOX_CAPACITY,
     snapshotEvery: config.SNAPSHOT_EVERY,
     passivateAfterMs: config.PASSIVATE_AFTER_S * 1000,
@@ -70,6 +71,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     queue: config.DEFAULT_QUEUE,
     maxTextLength: config.MAX_TEXT_LENGTH,
     bootId,
+  });
+  // Also recovers the queue at start-up, which starts the grace period of everyone it
+  // believed connected before the restart.
+  await svc.configureQueue({
+    mode: config.ROUTING_MODE,
+    defaultCapacity: config.DEFAULT_CAPACITY,
+    acceptTimeoutMs: config.ACCEPT_TIMEOUT_S * 1000,
+    graceMs: config.PRESENCE_GRACE_S * 1000,
   });
   const auth = new Authenticator({
     secret,

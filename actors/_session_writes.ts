@@ -1,0 +1,74 @@
+/**
+ * KV writes a session event carries in its own atomic: statistics counters and, for admin
+ * actions, audit records. Derived from stored events only, so they stay right across restarts.
+ */
+import type { Envelope, KvWrite } from "../src/runtime/entity.ts";
+import { auditWrites, source } from "./_audit.ts";
+import { type OperatorCounter, statsKeys } from "./_stats.ts";
+import type { SessionEvent, SessionState } from "./session.ts";
+
+const sum = (key: Deno.KvKey, n: number): KvWrite => ({
+  op: "sum",
+  key,
+  n: BigInt(Math.max(0, Math.round(n))),
+});
+const op = (id: string, field: OperatorCounter, n: number) => sum(statsKeys.operator(id, field), n);
+
+export function sessionWrites(
+  before: SessionState,
+  env: Envelope<SessionEvent>,
+  after: SessionState,
+): KvWrite[] {
+  const e = env.event;
+  switch (e.type) {
+    case "created":
+      return [sum(statsKeys.chatsCreated(), 1)];
+    case "message": {
+      const out = [sum(statsKeys.messages(), 1)];
+      const firstResponse = before.firstResponseAt === null && after.firstResponseAt !== null;
+      if (firstResponse && before.assignedAt !== null && e.senderRole !== "client") {
+        out.push(op(e.senderId, "frt_ms", e.at - before.assignedAt), op(e.senderId, "frt_n", 1));
+      }
+      return out;
+    }
+    case "assigned":
+      return [op(e.operatorId, "assigned", 1)];
+    case "transferred":
+      return e.to === null ? [] : [op(e.to, "assigned", 1)];
+    case "closed": {
+      const out = [sum(statsKeys.chatsClosed(), 1)];
+      if (before.operatorId !== null && before.assignedAt !== null) {
+        out.push(op(before.operatorId, "handled", 1));
+        out.push(op(before.operatorId, "resolution_ms", e.at - before.assignedAt));
+      }
+      if (e.byRole === "admin") {
+        out.push(...auditWrites({
+          at: env.at,
+          source: source("session", after.id, env),
+          action: "closed",
+          actor: { id: e.byId, role: e.byRole },
+          chat_id: after.id,
+          operator_ids: before.operatorId ? [before.operatorId] : [],
+          reason: e.reason ?? "closed by an admin",
+        }));
+      }
+      return out;
+    }
+    case "rated":
+      if (after.operatorId === null) return [];
+      return [op(after.operatorId, "rating_sum", e.score), op(after.operatorId, "rating_n", 1)];
+    case "lawyer_assigned":
+      return auditWrites({
+        at: env.at,
+        source: source("session", after.id, env),
+        action: "lawyer_assigned",
+        actor: { id: e.byId, role: e.byRole },
+        chat_id: after.id,
+        operator_ids: [e.lawyerId, e.byId],
+        reason: `lawyer ${e.lawyerId} assigned in chat ${e.lawyerChatId}`,
+      });
+    case "queued":
+    case "read":
+      return [];
+  }
+}
