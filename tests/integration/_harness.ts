@@ -185,16 +185,16 @@ export class WsClient {
       return Promise.reject(new Error(`Socket closed (${this.closeEvent.code})`));
     }
     return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const guard: { timer?: ReturnType<typeof setTimeout> } = {};
       const waiter = {
         test,
         from,
-        resolve: (f: Frame) => (clearTimeout(timer), resolve(f)),
-        reject: (e: Error) => (clearTimeout(timer), reject(e)),
+        resolve: (f: Frame) => (clearTimeout(guard.timer), resolve(f)),
+        reject: (e: Error) => (clearTimeout(guard.timer), reject(e)),
       };
       // Register before arming the guard timer: arming may run pending tasks that deliver it.
       this.#waiters.push(waiter);
-      timer = setTimeout(() => {
+      guard.timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         const seen = this.frames.map((f) => f.type).join(",");
         reject(new Error(`Timed out waiting for a frame; saw: ${seen}`));
