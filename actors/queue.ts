@@ -40,7 +40,13 @@ import {
 } from "./_queue_types.ts";
 
 export * from "./_queue_types.ts";
-export { estimatedWaitSeconds, percentile, queuePosition, serviceRate } from "./_queue_routing.ts";
+export {
+  capacityOf,
+  estimatedWaitSeconds,
+  percentile,
+  queuePosition,
+  serviceRate,
+} from "./_queue_routing.ts";
 
 type Cmd<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 type Decided<K extends keyof QueueReplies> = Decision<QueueEvent, QueueReplies[K]>;

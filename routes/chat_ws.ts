@@ -19,6 +19,7 @@ export function chatWsRoutes(d: RouteDeps): Hono {
     }
     const chatId = c.req.query("chat_id") || undefined;
     const handlerOpts = {
+      routing: d.routing,
       maxFrameBytes: d.config.MAX_FRAME_BYTES,
       rateLimitPerMin: d.config.RATE_LIMIT_PER_MIN,
       now: () => d.svc.system.clock.now(),

@@ -3,11 +3,13 @@ import type { Authenticator } from "../src/auth/mod.ts";
 import type { Config } from "../src/config.ts";
 import type { Logger } from "../src/log.ts";
 import type { ChatService } from "../src/server/chat_service.ts";
+import type { RoutingService } from "../src/server/routing_service.ts";
 
 export interface RouteDeps {
   readonly config: Config;
   readonly auth: Authenticator;
   readonly svc: ChatService;
+  readonly routing: RoutingService;
   readonly log: Logger;
   readonly ready: () => Promise<boolean>;
 }

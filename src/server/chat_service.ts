@@ -256,6 +256,15 @@ export class ChatService {
         this.hub.subscribeUser(owner, chatId, env.seq - 1);
       }
       this.hub.publish(chatId, env.seq, sessionFrame(chatId, env, ctx));
+      if (env.event.type === "transferred") {
+        // The old owner saw the transfer and stops following; the new one gets the full history.
+        const to = env.event.to;
+        this.hub.unsubscribeWhere(
+          chatId,
+          (p) => isStaff(p.role) && p.role !== "admin" && p.id !== to,
+        );
+        if (to !== null) this.hub.resumeUser(to, chatId, 0);
+      }
     }
   }
 

@@ -10,8 +10,10 @@ import { errorFrame, frame, type InboundFrame, parseInbound } from "../protocol/
 import type { ChatService } from "./chat_service.ts";
 import type { Connection } from "./hub.ts";
 import { TokenBucket } from "./rate_limit.ts";
+import type { RoutingService } from "./routing_service.ts";
 
 export interface HandlerOptions {
+  readonly routing: RoutingService;
   readonly maxFrameBytes: number;
   readonly rateLimitPerMin: number;
   readonly now: () => number;
@@ -102,6 +104,7 @@ export class ConnectionHandler {
       ...(query.lastSeq !== undefined ? { resume_from: query.lastSeq } : {}),
     }));
     hub.add(this.conn);
+    this.#o.routing.notePeak(hub.size);
     if (p.role !== "client") await this.#sendQueueSnapshot();
     await Promise.all(follow.map((f) => this.#follow(f.chatId, f.from, f.announce)));
     return true;
@@ -226,10 +229,26 @@ export class ConnectionHandler {
         return this.conn.send(
           frame("pong", { server_time: new Date(this.#o.now()).toISOString() }, f.ref),
         );
-      case "transfer_chat":
-      case "assign_lawyer":
+      case "transfer_chat": {
+        const { chat_id, target_operator_id, to_queue, reason } = f.payload;
+        if ((target_operator_id === undefined) === (to_queue !== true)) {
+          throw new AppError("invalid_payload", "Give either target_operator_id or to_queue: true");
+        }
+        await this.#o.routing.transfer(p, chat_id, to_queue ? null : target_operator_id!, reason);
+        return ack({ chat_id });
+      }
+      case "assign_lawyer": {
+        const r = await this.#o.routing.assignLawyer(p, {
+          chatId: f.payload.chat_id,
+          clientId: f.payload.client_id,
+          lawyerId: f.payload.lawyer_id,
+        });
+        return ack({ chat_id: r.lawyer_chat_id });
+      }
       case "set_status":
-        throw new AppError("not_supported", `${f.type} arrives with the routing release`);
+        if (p.role === "client") throw new AppError("forbidden", "Clients have no status");
+        await this.#o.routing.setStatus(p, p.id, f.payload.status);
+        return ack({});
     }
   }
 }

@@ -132,6 +132,13 @@ export class Hub {
     for (const connId of this.#byUser.get(userId) ?? []) this.subscribe(connId, chatId, lastSeq);
   }
 
+  /** Every connection of `userId` follows the chat and catches up from `lastSeq`. */
+  resumeUser(userId: string, chatId: string, lastSeq: number): void {
+    for (const connId of this.#byUser.get(userId) ?? []) {
+      this.resume(connId, chatId, lastSeq).catch(() => {});
+    }
+  }
+
   unsubscribeUser(userId: string, chatId: string): void {
     for (const connId of this.#byUser.get(userId) ?? []) {
       this.#conns.get(connId)?.subs.delete(chatId);

@@ -15,6 +15,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { type Clock, SystemClock } from "../runtime/clock.ts";
 import { ActorSystem } from "../runtime/system.ts";
 import { ChatService } from "./chat_service.ts";
+import { RoutingService } from "./routing_service.ts";
 import { CLOSE } from "./connection_handler.ts";
 import { installErrorHandling } from "./http.ts";
 import { Hub } from "./hub.ts";
@@ -23,6 +24,7 @@ export interface RunningServer {
   readonly port: number;
   readonly url: string;
   readonly svc: ChatService;
+  readonly routing: RoutingService;
   readonly auth: Authenticator;
   shutdown(): Promise<void>;
 }
@@ -87,10 +89,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   });
 
   let closing = false;
+  const routing = new RoutingService(svc, config.DEFAULT_QUEUE);
   const deps: RouteDeps = {
     config,
     auth,
     svc,
+    routing,
     log,
     ready: async () => {
       if (closing) return false;
@@ -121,6 +125,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     port: addr.port,
     url: `http://${host}:${addr.port}`,
     svc,
+    routing,
     auth,
     async shutdown() {
       if (closing) return;
