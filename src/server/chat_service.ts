@@ -102,6 +102,11 @@ export class ChatService {
     }) as SessionView;
   }
 
+  /** The queue actor's live state, if it is in memory (it is pinned once started). */
+  queueState(): QueueState | undefined {
+    return this.system.inspect(QUEUE, this.#o.queue)?.state as QueueState | undefined;
+  }
+
   get queueName(): string {
     return this.#o.queue;
   }
