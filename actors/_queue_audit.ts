@@ -1,6 +1,7 @@
 /** Which queue events are routing decisions worth an audit record, and how they read. */
 import type { Envelope, KvWrite } from "../src/runtime/entity.ts";
 import { type AuditRecord, auditWrites, source } from "./_audit.ts";
+import { activeOf, slotOf } from "./_queue_routing.ts";
 import type { QueueEvent, QueueState } from "./_queue_types.ts";
 
 export function queueAuditWrites(
@@ -20,7 +21,7 @@ function describe(before: QueueState, e: QueueEvent, after: QueueState): Describ
   const secs = (ms: number) => `${Math.round(ms / 1000)} s`;
   switch (e.type) {
     case "offered": {
-      const slot = before.operators[e.operatorId];
+      const slot = slotOf(before, e.operatorId);
       return {
         action: "offered",
         actor: system,
@@ -42,7 +43,7 @@ function describe(before: QueueState, e: QueueEvent, after: QueueState): Describ
     case "claimed":
       return {
         action: "assigned",
-        actor: { id: e.operatorId, role: before.operators[e.operatorId]?.role ?? "operator" },
+        actor: { id: e.operatorId, role: slotOf(before, e.operatorId)?.role ?? "operator" },
         chat_id: e.chatId,
         operator_ids: [e.operatorId],
         reason: `accepted after waiting ${secs(e.waitedMs)}`,
@@ -106,7 +107,7 @@ function describe(before: QueueState, e: QueueEvent, after: QueueState): Describ
         action: "released",
         actor: system,
         chat_id: e.chatId,
-        operator_ids: e.from === "active" ? [before.active[e.chatId].operatorId] : [],
+        operator_ids: e.from === "active" ? [activeOf(before, e.chatId)!.operatorId] : [],
         reason: e.reason,
       };
     case "configured":
@@ -119,6 +120,7 @@ function describe(before: QueueState, e: QueueEvent, after: QueueState): Describ
       };
     case "enqueued":
     case "operator_connected":
+    case "operator_registered":
       return null;
   }
 }

@@ -1,5 +1,5 @@
 /** Pure routing policy of the queue: ordering, eligibility, choice of operator, estimates. */
-import type { OperatorSlot, QueueState, WaitingChat } from "./_queue_types.ts";
+import type { ActiveChat, OperatorSlot, QueueState, WaitingChat } from "./_queue_types.ts";
 
 /** True when `a` should be served before `b`. */
 export function servedBefore(a: WaitingChat, b: WaitingChat): boolean {
@@ -15,6 +15,16 @@ export function insertOrdered(
   const rest = list.filter((w) => w.chatId !== entry.chatId);
   const at = rest.findIndex((w) => servedBefore(entry, w));
   return at < 0 ? [...rest, entry] : [...rest.slice(0, at), entry, ...rest.slice(at)];
+}
+
+/** The roster entry of an operator; safe for any id (own properties only). */
+export function slotOf(state: QueueState, operatorId: string): OperatorSlot | undefined {
+  return Object.hasOwn(state.operators, operatorId) ? state.operators[operatorId] : undefined;
+}
+
+/** The owner record of a taken chat; safe for any id (own properties only). */
+export function activeOf(state: QueueState, chatId: string): ActiveChat | undefined {
+  return Object.hasOwn(state.active, chatId) ? state.active[chatId] : undefined;
 }
 
 export function capacityOf(state: QueueState, slot: OperatorSlot): number {

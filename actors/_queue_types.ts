@@ -152,5 +152,7 @@ export type QueueEvent =
   | ({ type: "capacity_changed"; operatorId: string; capacity: number | null; at: number } & By)
   | ({ type: "priority_changed"; chatId: string; priority: number; at: number } & By)
   | { type: "operator_connected"; operatorId: string; role: StaffRole; at: number }
+  /** An admin named an operator who never connected: known, offline, not present. */
+  | { type: "operator_registered"; operatorId: string; role: StaffRole; at: number }
   | { type: "operator_lost"; operatorId: string; at: number }
   | { type: "operator_expired"; operatorId: string; at: number };

@@ -19,12 +19,15 @@ import {
 } from "../src/runtime/entity.ts";
 import { type Caller, QUEUE, queueCaller, SESSION } from "./_common.ts";
 import { queueAuditWrites } from "./_queue_audit.ts";
+import { evolve } from "./_queue_evolve.ts";
 import {
+  activeOf,
   canTakeMore,
   capacityOf,
   insertOrdered,
   pickOperator,
   queuePosition,
+  slotOf,
 } from "./_queue_routing.ts";
 import {
   DEFAULT_ROUTING,
@@ -108,6 +111,7 @@ function decide(
     case "set_status":
       return setStatus(step, cmd);
     case "set_capacity": {
+      if (cmd.by.role !== "admin") return reject("forbidden", "Only admins may set capacities");
       if (cmd.capacity !== null && (!Number.isInteger(cmd.capacity) || cmd.capacity < 0)) {
         return reject("invalid_payload", `Capacity ${cmd.capacity} is not a whole number >= 0`);
       }
@@ -126,7 +130,7 @@ function decide(
     case "set_priority":
       return setPriority(step, cmd);
     case "operator_online": {
-      const slot = state.operators[cmd.operatorId];
+      const slot = slotOf(state, cmd.operatorId);
       if (!slot || !slot.connected || slot.lostAt !== null || slot.role !== cmd.role) {
         step.emit({
           type: "operator_connected",
@@ -137,17 +141,17 @@ function decide(
         step.effects.push(cancelTimer(graceKey(cmd.operatorId)));
         dispatch(step);
       }
-      return step.done({ status: step.state.operators[cmd.operatorId].status });
+      return step.done({ status: slotOf(step.state, cmd.operatorId)!.status });
     }
     case "operator_lost": {
-      const slot = state.operators[cmd.operatorId];
+      const slot = slotOf(state, cmd.operatorId);
       if (!slot || !slot.connected) return step.done({ lostAt: slot?.lostAt ?? null });
       step.emit({ type: "operator_lost", operatorId: cmd.operatorId, at: ctx.now });
       step.effects.push(graceTimer(state, cmd.operatorId, ctx.now, ctx.now));
       return step.done({ lostAt: ctx.now });
     }
     case "grace_expired": {
-      const slot = state.operators[cmd.operatorId];
+      const slot = slotOf(state, cmd.operatorId);
       if (!slot || slot.connected || slot.lostAt !== cmd.lostAt) {
         return step.done({ expired: false });
       }
@@ -171,7 +175,9 @@ function decide(
       }));
     case "activeFor":
       return step.done(
-        Object.keys(state.active).filter((id) => state.active[id].operatorId === cmd.operatorId),
+        Object.entries(state.active).filter(([, a]) => a.operatorId === cmd.operatorId).map((
+          [id],
+        ) => id),
       );
   }
 }
@@ -183,7 +189,7 @@ function enqueue(step: Step, cmd: Cmd<"enqueue">): Decided<"enqueue"> {
   if (Object.hasOwn(state.active, cmd.chatId)) {
     // The session still thinks it is queued, so our `assign` to it was lost: send it again.
     step.effects.push(
-      assignEffect(state, cmd.chatId, state.active[cmd.chatId].operatorId, "reconcile"),
+      assignEffect(state, cmd.chatId, activeOf(state, cmd.chatId)!.operatorId, "reconcile"),
     );
     return step.done({ position: 0 });
   }
@@ -197,7 +203,7 @@ function claim(step: Step, cmd: Cmd<"claim">): Decided<"claim"> {
   const { state, ctx } = step;
   const { chatId, operatorId } = cmd;
   if (Object.hasOwn(state.active, chatId)) {
-    if (state.active[chatId].operatorId !== operatorId) {
+    if (activeOf(state, chatId)!.operatorId !== operatorId) {
       return reject("already_assigned", `Chat ${chatId} is already taken by another operator`);
     }
     // The same operator again (a retry): no event; re-send the assignment in case it was lost.
@@ -212,7 +218,7 @@ function claim(step: Step, cmd: Cmd<"claim">): Decided<"claim"> {
   if (waiting.offer && !offeredHere) {
     return reject("already_assigned", `Chat ${chatId} is offered to another operator`);
   }
-  const slot = state.operators[operatorId];
+  const slot = slotOf(state, operatorId);
   if (!slot || slot.status !== "online" || !slot.connected) {
     return reject("operator_unavailable", `Operator ${operatorId} is not online`);
   }
@@ -249,14 +255,14 @@ function release(step: Step, cmd: Cmd<"release">): Decided<"release"> {
 
 function transfer(step: Step, cmd: Cmd<"transfer">): Decided<"transfer"> {
   const { state, ctx } = step;
-  const active = state.active[cmd.chatId];
-  if (!Object.hasOwn(state.active, cmd.chatId)) {
+  const active = activeOf(state, cmd.chatId);
+  if (!active) {
     return reject(
       "invalid_state",
       `Chat ${cmd.chatId} is not assigned, so it cannot be transferred`,
     );
   }
-  if (cmd.by.role !== "admin" && cmd.by.id !== active.operatorId) {
+  if (cmd.by.role !== "admin" && !(isStaffCaller(cmd.by) && cmd.by.id === active.operatorId)) {
     return reject(
       "forbidden",
       `Only the chat's operator or an admin may transfer chat ${cmd.chatId}`,
@@ -271,7 +277,7 @@ function transfer(step: Step, cmd: Cmd<"transfer">): Decided<"transfer"> {
   if (cmd.to === active.operatorId) {
     return reject("invalid_state", `Chat ${cmd.chatId} is already with ${cmd.to}`);
   }
-  const target = state.operators[cmd.to];
+  const target = slotOf(state, cmd.to);
   if (!target || target.status !== "online" || !target.connected) {
     return reject("operator_unavailable", `Operator ${cmd.to} is not online`);
   }
@@ -301,11 +307,11 @@ function transfer(step: Step, cmd: Cmd<"transfer">): Decided<"transfer"> {
 
 function setStatus(step: Step, cmd: Cmd<"set_status">): Decided<"set_status"> {
   const ctx = step.ctx;
-  if (cmd.by.role !== "admin" && cmd.by.id !== cmd.operatorId) {
+  if (cmd.by.role !== "admin" && !(isStaffCaller(cmd.by) && cmd.by.id === cmd.operatorId)) {
     return reject("forbidden", `Only admins may set the status of ${cmd.operatorId}`);
   }
   ensureSlot(step, cmd.operatorId);
-  if (step.state.operators[cmd.operatorId].status !== cmd.status) {
+  if (slotOf(step.state, cmd.operatorId)!.status !== cmd.status) {
     step.emit({
       type: "status_changed",
       operatorId: cmd.operatorId,
@@ -315,7 +321,11 @@ function setStatus(step: Step, cmd: Cmd<"set_status">): Decided<"set_status"> {
       at: ctx.now,
     });
     if (cmd.status === "offline") {
+      step.effects.push(cancelTimer(graceKey(cmd.operatorId)));
       returnChatsOf(step, cmd.operatorId, "requeued: operator went offline", cmd.by);
+    } else if (cmd.status !== "online") {
+      // Away or busy: they keep their chats, but may not accept an open offer any more.
+      withdrawOffers(step, cmd.operatorId);
     }
     dispatch(step);
   }
@@ -346,25 +356,32 @@ function setPriority(step: Step, cmd: Cmd<"set_priority">): Decided<"set_priorit
 
 /** Admins may set status or capacity of an operator who never connected. */
 function ensureSlot(step: Step, operatorId: string): void {
-  if (step.state.operators[operatorId]) return;
-  step.emit({ type: "operator_connected", operatorId, role: "operator", at: step.ctx.now });
-  step.emit({ type: "operator_lost", operatorId, at: step.ctx.now });
+  if (slotOf(step.state, operatorId)) return;
+  step.emit({ type: "operator_registered", operatorId, role: "operator", at: step.ctx.now });
+}
+
+function isStaffCaller(by: Caller): boolean {
+  return by.role === "operator" || by.role === "lawyer" || by.role === "admin";
 }
 
 /** Every chat and offer of an operator goes back to the front of the queue. */
 function returnChatsOf(step: Step, operatorId: string, reason: string, by: Caller): void {
-  for (const w of step.state.waiting) {
-    if (w.offer?.operatorId !== operatorId) continue;
-    step.emit({ type: "offer_expired", chatId: w.chatId, operatorId, at: step.ctx.now });
-    step.effects.push(cancelTimer(offerKey(w.chatId)));
-  }
+  withdrawOffers(step, operatorId);
   for (const [chatId, a] of Object.entries(step.state.active)) {
     if (a.operatorId === operatorId) returnChat(step, chatId, reason, by);
   }
 }
 
+function withdrawOffers(step: Step, operatorId: string): void {
+  for (const w of step.state.waiting) {
+    if (w.offer?.operatorId !== operatorId) continue;
+    step.emit({ type: "offer_expired", chatId: w.chatId, operatorId, at: step.ctx.now });
+    step.effects.push(cancelTimer(offerKey(w.chatId)));
+  }
+}
+
 function returnChat(step: Step, chatId: string, reason: string, by: Caller): void {
-  const from = step.state.active[chatId].operatorId;
+  const from = activeOf(step.state, chatId)!.operatorId;
   step.emit({
     type: "requeued",
     chatId,
@@ -418,183 +435,6 @@ function assignEffect(
   reason: string,
 ): Effect {
   return tell(SESSION, chatId, { type: "assign", by: queueCaller(state.name), operatorId, reason });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Evolve
-
-function evolve(state: QueueState, event: QueueEvent): QueueState {
-  switch (event.type) {
-    case "configured":
-      return { ...state, config: event.config };
-    case "enqueued": {
-      const { type: _t, ...rest } = event;
-      const entry: WaitingChat = { ...rest, requeued: false, offer: null, declined: [] };
-      return { ...state, waiting: insertOrdered(state.waiting, entry) };
-    }
-    case "offered":
-      return {
-        ...withWaiting(state, event.chatId, {
-          offer: { operatorId: event.operatorId, until: event.until },
-        }),
-        operators: withSlot(
-          state,
-          event.operatorId,
-          (s) => ({ load: s.load + 1, idleSince: event.at }),
-        ),
-      };
-    case "offer_expired": {
-      const w = state.waiting.find((c) => c.chatId === event.chatId)!;
-      return {
-        ...withWaiting(state, event.chatId, {
-          offer: null,
-          declined: [...w.declined, event.operatorId],
-        }),
-        operators: withSlot(state, event.operatorId, (s) => ({ load: s.load - 1 })),
-      };
-    }
-    case "claimed": {
-      const w = state.waiting.find((c) => c.chatId === event.chatId)!;
-      const extra = w.offer?.operatorId === event.operatorId ? 0 : 1;
-      return {
-        ...state,
-        waiting: state.waiting.filter((c) => c.chatId !== event.chatId),
-        active: {
-          ...state.active,
-          [event.chatId]: {
-            operatorId: event.operatorId,
-            clientId: w.clientId,
-            assignedAt: event.at,
-            enqueuedAt: w.enqueuedAt,
-            priority: w.priority,
-          },
-        },
-        operators: withSlot(
-          state,
-          event.operatorId,
-          (s) => ({ load: s.load + extra, idleSince: event.at }),
-        ),
-        servedCount: state.servedCount + 1,
-        waitSumMs: state.waitSumMs + event.waitedMs,
-        recentWaits: [...state.recentWaits, event.waitedMs].slice(-RECENT_WAITS_LIMIT),
-        recentClaims: [...state.recentClaims, event.at].slice(-RECENT_CLAIMS_LIMIT),
-      };
-    }
-    case "released": {
-      const { [event.chatId]: gone, ...active } = state.active;
-      const w = state.waiting.find((c) => c.chatId === event.chatId);
-      const holder = gone?.operatorId ?? w?.offer?.operatorId;
-      return {
-        ...state,
-        waiting: state.waiting.filter((c) => c.chatId !== event.chatId),
-        active,
-        operators: holder
-          ? withSlot(state, holder, (s) => ({ load: s.load - 1 }))
-          : state.operators,
-      };
-    }
-    case "transferred": {
-      const a = state.active[event.chatId];
-      const once = {
-        ...state,
-        operators: withSlot(state, event.from, (s) => ({ load: s.load - 1 })),
-      };
-      return {
-        ...once,
-        active: {
-          ...state.active,
-          [event.chatId]: { ...a, operatorId: event.to, assignedAt: event.at },
-        },
-        operators: withSlot(once, event.to, (s) => ({ load: s.load + 1, idleSince: event.at })),
-      };
-    }
-    case "requeued": {
-      const { [event.chatId]: a, ...active } = state.active;
-      const entry: WaitingChat = {
-        chatId: event.chatId,
-        clientId: a.clientId,
-        priority: a.priority,
-        enqueuedAt: a.enqueuedAt,
-        requeued: true,
-        offer: null,
-        declined: [event.from],
-      };
-      return {
-        ...state,
-        active,
-        waiting: insertOrdered(state.waiting, entry),
-        operators: withSlot(state, event.from, (s) => ({ load: s.load - 1 })),
-      };
-    }
-    case "status_changed":
-      return {
-        ...state,
-        operators: withSlot(state, event.operatorId, () => ({ status: event.status })),
-      };
-    case "capacity_changed":
-      return {
-        ...state,
-        operators: withSlot(state, event.operatorId, () => ({ capacity: event.capacity })),
-      };
-    case "priority_changed": {
-      const w = state.waiting.find((c) => c.chatId === event.chatId);
-      if (w) {
-        return {
-          ...state,
-          waiting: insertOrdered(state.waiting, { ...w, priority: event.priority }),
-        };
-      }
-      const a = state.active[event.chatId];
-      return {
-        ...state,
-        active: { ...state.active, [event.chatId]: { ...a, priority: event.priority } },
-      };
-    }
-    case "operator_connected": {
-      const prev = state.operators[event.operatorId];
-      const slot: OperatorSlot = {
-        role: event.role,
-        status: !prev || prev.status === "offline" ? "online" : prev.status,
-        capacity: prev?.capacity ?? null,
-        connected: true,
-        lostAt: null,
-        load: prev?.load ?? 0,
-        idleSince: prev?.idleSince ?? event.at,
-      };
-      return { ...state, operators: { ...state.operators, [event.operatorId]: slot } };
-    }
-    case "operator_lost":
-      return {
-        ...state,
-        operators: withSlot(
-          state,
-          event.operatorId,
-          () => ({ connected: false, lostAt: event.at }),
-        ),
-      };
-    case "operator_expired":
-      return {
-        ...state,
-        operators: withSlot(state, event.operatorId, () => ({ status: "offline", lostAt: null })),
-      };
-  }
-}
-
-function withWaiting(state: QueueState, chatId: string, patch: Partial<WaitingChat>): QueueState {
-  return {
-    ...state,
-    waiting: state.waiting.map((w) => (w.chatId === chatId ? { ...w, ...patch } : w)),
-  };
-}
-
-function withSlot(
-  state: QueueState,
-  operatorId: string,
-  patch: (slot: OperatorSlot) => Partial<OperatorSlot>,
-): Record<string, OperatorSlot> {
-  const slot = state.operators[operatorId];
-  if (!slot) return { ...state.operators };
-  return { ...state.operators, [operatorId]: { ...slot, ...patch(slot) } };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 /** Stored events as wire frames: session events for chat followers, queue events for staff. */
+import { queueCaller } from "../../actors/_common.ts";
 import type { QueueEvent, QueueState } from "../../actors/queue.ts";
 import type { SessionEvent } from "../../actors/session.ts";
 import { frame, type OutboundFrame } from "../protocol/mod.ts";
@@ -63,7 +64,8 @@ export function sessionFrame(
         ...(e.to ? { to_operator_id: e.to } : {}),
         to_queue: e.to === null,
         reason: e.reason,
-        by: e.byId,
+        // The queue acting on its own (grace expiry, reconcile) is "system" on the wire.
+        by: e.byId === queueCaller(ctx.queue).id ? "system" : e.byId,
       });
     case "lawyer_assigned":
       return frame("lawyer_assigned", {
@@ -156,6 +158,7 @@ export function queueFrames(
     case "operator_expired":
       return status(e.operatorId, "offline");
     case "transferred":
+    case "operator_registered":
     case "operator_lost":
     case "capacity_changed":
     case "configured":

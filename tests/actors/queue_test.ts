@@ -1,80 +1,37 @@
+/** Queue actor, pure decide/evolve: claims, roster status and capacity, order, transfers. */
 import assert from "node:assert/strict";
-import type { Effect, Entity } from "../../src/runtime/entity.ts";
-import type { ErrorCode } from "../../src/errors.ts";
+import { type QueueCommand, queueEntity, queuePosition } from "../../actors/mod.ts";
 import {
-  type QueueCommand,
-  queueEntity,
-  type QueueEvent,
-  queuePosition,
-  type QueueReplies,
-  type QueueState,
-  RECENT_WAITS_LIMIT,
-} from "../../actors/mod.ts";
+  admin,
+  assertInvariants,
+  assignTell,
+  claim,
+  deepFreeze,
+  empty,
+  enqueue,
+  ids,
+  loads,
+  online,
+  QUEUE_CALLER,
+  rejected,
+  requeueTell,
+  self,
+  send,
+  status,
+  T0,
+  waiting,
+} from "./_queue_helpers.ts";
 
-// ---------------------------------------------------------------------------------------------
-// Local kit: decide, then fold evolve over the events. Inputs are deep-frozen, so any mutation
-// inside decide or evolve throws.
-
-const T0 = Date.UTC(2026, 0, 1);
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
-
-interface Ran<S, E, R> {
-  state: S;
-  events: readonly E[];
-  reply: R;
-  effects: readonly Effect[];
-}
-
-function run<S, C, E, R>(entity: Entity<S, C, E, R>, state: S, cmd: C, now: number): Ran<S, E, R> {
-  const d = entity.decide(deepFreeze(state), deepFreeze(cmd), { id: "default", now, nextSeq: 1 });
-  if (!d.ok) throw new assert.AssertionError({ message: `Rejected with ${d.code}: ${d.message}` });
-  return { state: d.events.reduce(entity.evolve, state), ...d };
-}
-
-type Cmd<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
-
-function send<K extends QueueCommand["type"]>(
-  state: QueueState,
-  cmd: Cmd<K>,
-  now = T0,
-): Ran<QueueState, QueueEvent, QueueReplies[K]> {
-  return run(queueEntity, state, cmd, now) as Ran<QueueState, QueueEvent, QueueReplies[K]>;
-}
-
-function rejected(state: QueueState, cmd: QueueCommand, now = T0): ErrorCode {
-  const d = queueEntity.decide(deepFreeze(state), cmd, { id: state.name, now, nextSeq: 1 });
-  assert.equal(d.ok, false, `Expected a rejection of ${cmd.type}`);
-  return d.ok ? "internal" : d.code;
-}
-
-const empty = () => queueEntity.initialState("default");
-const enqueue = (s: QueueState, chatId: string, priority = 0, enqueuedAt = T0) =>
-  send(s, { type: "enqueue", chatId, clientId: `client-of-${chatId}`, priority, enqueuedAt });
-const claim = (s: QueueState, chatId: string, operatorId: string, now = T0 + 5_000) =>
-  send(s, { type: "claim", chatId, operatorId }, now);
-const assignTell = (chatId: string, operatorId: string, reason: string): Effect => ({
-  kind: "tell",
-  to: { type: "session", id: chatId },
-  command: {
-    type: "assign",
-    by: { id: "queue:default", role: "admin" },
-    operatorId,
-    reason,
-  },
+const claimCmd = (chatId: string, operatorId: string): QueueCommand => ({
+  type: "claim",
+  chatId,
+  operatorId,
 });
-const ids = (s: QueueState) => s.waiting.map((w) => w.chatId);
 
 // ---------------------------------------------------------------------------------------------
-// enqueue
+// enqueue and order
 
-Deno.test("queue: enqueue adds a waiting chat and replies its 1-based position", () => {
+Deno.test("queue: enqueue replies the 1-based position; again is a no-op; taken re-sends assign", () => {
   const a = enqueue(empty(), "a");
   assert.deepEqual(a.events, [{
     type: "enqueued",
@@ -84,49 +41,69 @@ Deno.test("queue: enqueue adds a waiting chat and replies its 1-based position",
     enqueuedAt: T0,
   }]);
   assert.deepEqual(a.reply, { position: 1 });
-  assert.deepEqual(a.effects, []);
   const b = enqueue(a.state, "b", 0, T0 + 1);
   assert.deepEqual(b.reply, { position: 2 });
-  assert.equal(queuePosition(b.state, "b"), 2);
-  assert.equal(queuePosition(b.state, "nope"), 0);
+  const again = enqueue(b.state, "b", 9, T0 + 99);
+  assert.deepEqual([again.events, again.reply, again.state], [[], { position: 2 }, b.state]);
+  const taken = claim(online(b.state, ["op1"]), "a", "op1").state;
+  const lost = enqueue(taken, "a");
+  assert.deepEqual(lost.events, []);
+  assert.deepEqual(lost.reply, { position: 0 });
+  assert.deepEqual(lost.effects, [assignTell("a", "op1", "reconcile")]);
 });
 
-Deno.test("queue: enqueue of a chat already waiting is accepted with no events", () => {
-  const s = enqueue(enqueue(empty(), "a").state, "b", 0, T0 + 1).state;
-  const again = enqueue(s, "b", 9, T0 + 99);
-  assert.deepEqual(again.events, []);
-  assert.deepEqual(again.reply, { position: 2 });
-  assert.deepEqual(again.state, s);
+Deno.test("queue: order is priority first, then requeued before new, then FIFO by enqueuedAt", () => {
+  let s = online(empty(), ["op1"]);
+  s = enqueue(s, "old", 0, T0).state;
+  s = enqueue(s, "new", 0, T0 + 20).state;
+  s = enqueue(s, "urgent", 5, T0 + 30).state;
+  s = enqueue(s, "back", 0, T0 + 10).state;
+  s = claim(s, "back", "op1").state;
+  s = send(s, { type: "transfer", chatId: "back", to: null, reason: "r", by: self("op1") }).state;
+  s = enqueue(s, "older", 0, T0 - 10).state; // e.g. re-enqueued after a crash
+  assert.deepEqual(ids(s), ["urgent", "back", "older", "old", "new"]);
+  assert.equal(queuePosition(s, "old"), 4);
 });
 
-Deno.test("queue: enqueue of a taken chat stores nothing and re-sends the lost assignment", () => {
-  const s = claim(enqueue(empty(), "a").state, "a", "op1").state;
-  const again = enqueue(s, "a");
-  assert.deepEqual(again.events, []);
-  assert.deepEqual(again.reply, { position: 0 });
-  assert.deepEqual(again.effects, [assignTell("a", "op1", "reconcile")]);
-});
-
-Deno.test("queue: waiting chats are ordered by priority, then by the longest wait", () => {
-  let s = empty();
-  s = enqueue(s, "low-old", 0, T0).state;
-  s = enqueue(s, "low-new", 0, T0 + 20).state;
-  s = enqueue(s, "high-new", 5, T0 + 30).state;
-  s = enqueue(s, "mid", 1, T0 + 10).state;
-  s = enqueue(s, "low-older", 0, T0 - 10).state; // e.g. re-enqueued after a crash
-  s = enqueue(s, "high-old", 5, T0 + 1).state;
-  assert.deepEqual(ids(s), ["high-old", "high-new", "mid", "low-older", "low-old", "low-new"]);
-  assert.equal(queuePosition(s, "mid"), 3);
-  // Equal priority and time keep arrival order.
-  s = enqueue(s, "low-new-2", 0, T0 + 20).state;
-  assert.deepEqual(ids(s).slice(-2), ["low-new", "low-new-2"]);
+Deno.test("queue: set_priority only by an admin, and it re-orders the waiting list", () => {
+  const s = waiting(empty(), ["a", "b", "c"]);
+  const cmd: QueueCommand = { type: "set_priority", chatId: "c", priority: 2, by: self("op1") };
+  assert.equal(rejected(s, cmd), "forbidden");
+  assert.equal(rejected(s, { ...cmd, by: { id: "c1", role: "client" } }), "forbidden");
+  assert.equal(rejected(s, { ...cmd, by: admin, chatId: "ghost" }), "not_found");
+  assert.equal(rejected(s, { ...cmd, by: admin, priority: 1.5 }), "invalid_payload");
+  const r = send(s, { ...cmd, by: admin }, T0 + 7);
+  assert.deepEqual(r.events, [{
+    type: "priority_changed",
+    chatId: "c",
+    priority: 2,
+    byId: "adm",
+    byRole: "admin",
+    at: T0 + 7,
+  }]);
+  assert.deepEqual(ids(r.state), ["c", "a", "b"]);
+  const down = send(r.state, { ...cmd, by: admin, chatId: "a", priority: -1 }).state;
+  assert.deepEqual(ids(down), ["c", "b", "a"]);
 });
 
 // ---------------------------------------------------------------------------------------------
-// claim: one owner per chat
+// claim
 
-Deno.test("queue: claim takes a waiting chat, records the wait and tells the session", () => {
-  const s = enqueue(enqueue(empty(), "a").state, "b").state;
+Deno.test("queue: claim needs an operator in the roster, online and connected", () => {
+  let s = waiting(empty(), ["a"]);
+  assert.equal(rejected(s, claimCmd("a", "stranger")), "operator_unavailable");
+  s = online(s, ["op1", "op2", "op3"]);
+  s = status(s, "op1", "away").state;
+  s = status(s, "op2", "busy").state;
+  s = send(s, { type: "operator_lost", operatorId: "op3" }).state;
+  for (const op of ["op1", "op2", "op3"]) {
+    assert.equal(rejected(s, claimCmd("a", op)), "operator_unavailable", op);
+  }
+  assert.equal(rejected(s, claimCmd("ghost", "op1")), "not_in_queue");
+});
+
+Deno.test("queue: claim takes a waiting chat, records the wait, counts load and tells the session", () => {
+  const s = online(waiting(empty(), ["a", "b"]), ["op1"]);
   const r = claim(s, "a", "op1", T0 + 5_000);
   assert.deepEqual(r.events, [{
     type: "claimed",
@@ -138,18 +115,42 @@ Deno.test("queue: claim takes a waiting chat, records the wait and tells the ses
   assert.deepEqual(r.reply, { chatId: "a", operatorId: "op1" });
   assert.deepEqual(r.effects, [assignTell("a", "op1", "accepted")]);
   assert.deepEqual(ids(r.state), ["b"]);
-  assert.deepEqual(r.state.active, { a: { operatorId: "op1", assignedAt: T0 + 5_000 } });
-  assert.equal(r.state.servedCount, 1);
-  assert.deepEqual(r.state.recentWaits, [5_000]);
+  assert.deepEqual(r.state.active.a, {
+    operatorId: "op1",
+    clientId: "client-of-a",
+    assignedAt: T0 + 5_000,
+    enqueuedAt: T0,
+    priority: 0,
+  });
+  assert.equal(r.state.operators.op1.load, 1);
+  assert.equal(r.state.operators.op1.idleSince, T0 + 5_000);
+  assert.deepEqual([r.state.servedCount, r.state.recentWaits], [1, [5_000]]);
 });
 
-Deno.test("queue: a second operator claiming the same chat gets already_assigned", () => {
-  const s = claim(enqueue(empty(), "a").state, "a", "op1").state;
-  assert.equal(rejected(s, { type: "claim", chatId: "a", operatorId: "op2" }), "already_assigned");
+Deno.test("queue: load < capacity: default capacity from config, per-operator set_capacity", () => {
+  let s = online(waiting(empty(), ["a", "b", "c", "d", "e", "f", "g"]), ["op1"]);
+  for (const c of ["a", "b", "c", "d", "e"]) s = claim(s, c, "op1").state;
+  assert.equal(s.operators.op1.load, 5);
+  assert.equal(rejected(s, claimCmd("f", "op1")), "at_capacity");
+  const up = send(s, { type: "set_capacity", operatorId: "op1", capacity: 6, by: admin });
+  assert.deepEqual(up.events.map((e) => e.type), ["capacity_changed"]);
+  s = claim(up.state, "f", "op1").state;
+  assert.equal(rejected(s, claimCmd("g", "op1")), "at_capacity");
+  const cmd: QueueCommand = { type: "set_capacity", operatorId: "op1", capacity: 1.5, by: admin };
+  assert.equal(rejected(s, cmd), "invalid_payload");
+  assert.equal(rejected(s, { ...cmd, capacity: -1 }), "invalid_payload");
+  assert.equal(rejected(s, { ...cmd, capacity: 9, by: self("op1") }), "forbidden");
+  // Back to the default (5): holding 6 the operator takes nothing more, but keeps what they have.
+  s = send(s, { ...cmd, capacity: null }).state;
+  assert.equal(s.operators.op1.capacity, null);
+  assert.equal(rejected(s, claimCmd("g", "op1")), "at_capacity");
+  assert.equal(Object.keys(s.active).length, 6);
 });
 
-Deno.test("queue: the same operator claiming again is accepted with no events and re-sends assign", () => {
-  const s = claim(enqueue(empty(), "a").state, "a", "op1").state;
+Deno.test("queue: one owner per chat; the same operator again is an idempotent retry", () => {
+  let s = online(waiting(empty(), ["a"]), ["op1", "op2"]);
+  s = claim(s, "a", "op1").state;
+  assert.equal(rejected(s, claimCmd("a", "op2")), "already_assigned");
   const again = claim(s, "a", "op1", T0 + 9_000);
   assert.deepEqual(again.events, []);
   assert.deepEqual(again.reply, { chatId: "a", operatorId: "op1" });
@@ -157,61 +158,187 @@ Deno.test("queue: the same operator claiming again is accepted with no events an
   assert.deepEqual(again.state, s);
 });
 
-Deno.test("queue: of many operators accepting the same chat at once exactly one wins", () => {
-  let s = enqueue(empty(), "a").state;
-  const winners: string[] = [];
-  const losers: ErrorCode[] = [];
-  for (let i = 0; i < 50; i++) {
-    const d = queueEntity.decide(s, { type: "claim", chatId: "a", operatorId: `op${i}` }, {
-      id: "default",
-      now: T0 + 1,
-      nextSeq: i + 2,
-    });
-    if (d.ok) {
-      winners.push(`op${i}`);
-      s = d.events.reduce(queueEntity.evolve, s);
-    } else losers.push(d.code);
+Deno.test("queue: of 50 operators accepting the same chat at once exactly one wins", () => {
+  const opIds = Array.from({ length: 50 }, (_, i) => `op${i}`);
+  let s = online(waiting(empty(), ["a"]), opIds);
+  const codes: string[] = [];
+  for (const op of opIds) {
+    const d = queueEntity.decide(s, claimCmd("a", op), { id: "default", now: T0, nextSeq: 1 });
+    if (d.ok) s = d.events.reduce(queueEntity.evolve, s);
+    codes.push(d.ok ? `won:${op}` : d.code);
   }
-  assert.deepEqual(winners, ["op0"]);
-  assert.equal(losers.length, 49);
-  assert.ok(losers.every((c) => c === "already_assigned"));
-  assert.deepEqual(ids(s), []);
-});
-
-Deno.test("queue: claim of a chat that is not waiting is not_in_queue", () => {
-  assert.equal(
-    rejected(empty(), { type: "claim", chatId: "ghost", operatorId: "op1" }),
-    "not_in_queue",
-  );
-  const released = send(enqueue(empty(), "a").state, {
-    type: "release",
-    chatId: "a",
-    reason: "closed",
-  });
-  assert.equal(
-    rejected(released.state, { type: "claim", chatId: "a", operatorId: "op1" }),
-    "not_in_queue",
-  );
-});
-
-Deno.test("queue: recentWaits keeps only the last 100 waits", () => {
-  let s = empty();
-  for (let i = 0; i < RECENT_WAITS_LIMIT + 3; i++) {
-    s = enqueue(s, `c${i}`, 0, T0).state;
-    s = claim(s, `c${i}`, "op1", T0 + i).state;
-  }
-  assert.equal(s.recentWaits.length, RECENT_WAITS_LIMIT);
-  assert.equal(s.recentWaits[0], 3);
-  assert.equal(s.recentWaits.at(-1), RECENT_WAITS_LIMIT + 2);
-  assert.equal(s.servedCount, RECENT_WAITS_LIMIT + 3);
+  assert.deepEqual(codes, ["won:op0", ...opIds.slice(1).map(() => "already_assigned")]);
+  assertInvariants(s);
 });
 
 // ---------------------------------------------------------------------------------------------
-// release, snapshot, activeFor
+// status
 
-Deno.test("queue: release drops a waiting or a taken chat", () => {
-  let s = enqueue(enqueue(empty(), "a").state, "b").state;
+Deno.test("queue: set_status by the operator themselves or an admin; others are forbidden", () => {
+  const s = online(empty(), ["op1", "op2"]);
+  const cmd: QueueCommand = {
+    type: "set_status",
+    operatorId: "op1",
+    status: "away",
+    by: self("op2"),
+  };
+  assert.equal(rejected(s, cmd), "forbidden");
+  assert.equal(rejected(s, { ...cmd, by: { id: "law", role: "lawyer" } }), "forbidden");
+  const mine = status(s, "op1", "away", self("op1"), T0 + 3);
+  assert.deepEqual(mine.events, [{
+    type: "status_changed",
+    operatorId: "op1",
+    status: "away",
+    byId: "op1",
+    byRole: "operator",
+    at: T0 + 3,
+  }]);
+  assert.equal(status(s, "op1", "busy", admin).state.operators.op1.status, "busy");
+  // The same status again stores nothing.
+  assert.deepEqual(status(mine.state, "op1", "away").events, []);
+});
+
+Deno.test("queue: away and busy operators keep their chats", () => {
+  let s = online(waiting(empty(), ["a", "b"]), ["op1", "op2"]);
+  s = claim(claim(s, "a", "op1").state, "b", "op2").state;
+  s = status(s, "op1", "away").state;
+  s = status(s, "op2", "busy", admin).state;
+  assert.deepEqual(Object.keys(s.active), ["a", "b"]);
+  assert.deepEqual(loads(s), { op1: 1, op2: 1 });
+});
+
+Deno.test("queue: offline requeues every chat of the operator to the front, keeping enqueuedAt", () => {
+  let s = online(waiting(empty(), ["a", "b", "c", "d"], T0), ["op1", "op2"]);
+  s = claim(s, "c", "op1").state;
   s = claim(s, "a", "op1").state;
+  s = claim(s, "b", "op2").state;
+  const r = status(s, "op1", "offline", self("op1"), T0 + 60_000);
+  const reason = "requeued: operator went offline";
+  const requeued = (chatId: string) => ({
+    type: "requeued",
+    chatId,
+    from: "op1",
+    reason,
+    byId: "op1",
+    byRole: "operator",
+    at: T0 + 60_000,
+  });
+  assert.deepEqual(r.events.slice(1), [requeued("c"), requeued("a")]);
+  assert.deepEqual(r.effects, [
+    // Going offline ends any running presence lease of the operator.
+    { kind: "cancel_timer", key: "grace:op1" },
+    requeueTell("c", "op1", reason, self("op1")),
+    requeueTell("a", "op1", reason, self("op1")),
+  ]);
+  assert.deepEqual(ids(r.state), ["a", "c", "d"]);
+  assert.deepEqual(r.state.waiting.map((w) => [w.enqueuedAt, w.requeued]), [
+    [T0, true],
+    [T0 + 2, true],
+    [T0 + 3, false],
+  ]);
+  assert.deepEqual(Object.keys(r.state.active), ["b"]);
+  assert.deepEqual(loads(r.state), { op1: 0, op2: 1 });
+  assert.equal(rejected(r.state, claimCmd("d", "op1")), "operator_unavailable");
+});
+
+// ---------------------------------------------------------------------------------------------
+// transfer
+
+function twoChats() {
+  let s = online(waiting(empty(), ["a", "b"]), ["op1", "op2", "op3"]);
+  s = claim(s, "a", "op1").state;
+  return claim(s, "b", "op3").state;
+}
+
+Deno.test("queue: transfer only by the owner or an admin, only of an assigned chat", () => {
+  const s = twoChats();
+  const cmd: QueueCommand = {
+    type: "transfer",
+    chatId: "a",
+    to: "op2",
+    reason: "r",
+    by: self("op2"),
+  };
+  assert.equal(rejected(s, cmd), "forbidden");
+  assert.equal(rejected(s, { ...cmd, by: { id: "c1", role: "client" } }), "forbidden");
+  assert.equal(rejected(waiting(s, ["w"]), { ...cmd, chatId: "w", by: admin }), "invalid_state");
+  assert.equal(rejected(s, { ...cmd, by: self("op1"), to: "op1" }), "invalid_state");
+  assert.ok(send(s, { ...cmd, by: self("op1") }).events.length === 1);
+  assert.ok(send(s, { ...cmd, by: admin }).events.length === 1);
+});
+
+Deno.test("queue: transfer to a named operator needs them online, connected and with room", () => {
+  let s = twoChats();
+  const cmd: QueueCommand = { type: "transfer", chatId: "a", to: "op2", reason: "r", by: admin };
+  assert.equal(rejected(s, { ...cmd, to: "stranger" }), "operator_unavailable");
+  assert.equal(rejected(status(s, "op2", "away").state, cmd), "operator_unavailable");
+  const lost = send(s, { type: "operator_lost", operatorId: "op2" }).state;
+  assert.equal(rejected(lost, cmd), "operator_unavailable");
+  s = send(s, { type: "set_capacity", operatorId: "op3", capacity: 1, by: admin }).state;
+  assert.equal(rejected(s, { ...cmd, to: "op3" }), "at_capacity");
+});
+
+Deno.test("queue: transfer moves the chat, its load, and tells the session", () => {
+  const r = send(twoChats(), {
+    type: "transfer",
+    chatId: "a",
+    to: "op2",
+    reason: "needs billing",
+    by: self("op1"),
+  }, T0 + 9_000);
+  assert.deepEqual(r.events, [{
+    type: "transferred",
+    chatId: "a",
+    from: "op1",
+    to: "op2",
+    reason: "needs billing",
+    at: T0 + 9_000,
+    byId: "op1",
+    byRole: "operator",
+  }]);
+  assert.deepEqual(r.effects, [{
+    kind: "tell",
+    to: { type: "session", id: "a" },
+    command: {
+      type: "transfer",
+      by: QUEUE_CALLER,
+      from: "op1",
+      to: "op2",
+      reason: "needs billing",
+      actor: self("op1"),
+    },
+  }]);
+  assert.deepEqual(r.reply, { chatId: "a", to: "op2" });
+  assert.equal(r.state.active.a.operatorId, "op2");
+  assert.equal(r.state.active.a.assignedAt, T0 + 9_000);
+  assert.equal(r.state.active.a.enqueuedAt, T0);
+  assert.deepEqual(loads(r.state), { op1: 0, op2: 1, op3: 1 });
+});
+
+Deno.test("queue: transfer to the queue (to: null) requeues at the front", () => {
+  const s = waiting(twoChats(), ["later"], T0 + 100);
+  const r = send(s, { type: "transfer", chatId: "a", to: null, reason: "wrong dept", by: admin });
+  assert.deepEqual(r.events, [{
+    type: "requeued",
+    chatId: "a",
+    from: "op1",
+    reason: "wrong dept",
+    byId: "adm",
+    byRole: "admin",
+    at: T0,
+  }]);
+  assert.deepEqual(r.effects, [requeueTell("a", "op1", "wrong dept", admin)]);
+  assert.deepEqual(r.reply, { chatId: "a", to: null });
+  assert.deepEqual(ids(r.state), ["a", "later"]);
+  assert.deepEqual(r.state.waiting[0].declined, ["op1"]);
+  assert.equal(r.state.operators.op1.load, 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// release, snapshot, purity
+
+Deno.test("queue: release drops a waiting or a taken chat; an unknown one is a no-op", () => {
+  let s = claim(online(waiting(empty(), ["a", "b"]), ["op1"]), "a", "op1").state;
   const r1 = send(s, { type: "release", chatId: "a", reason: "closed" });
   assert.deepEqual(r1.events, [{
     type: "released",
@@ -219,87 +346,42 @@ Deno.test("queue: release drops a waiting or a taken chat", () => {
     reason: "closed",
     from: "active",
   }]);
-  assert.deepEqual(r1.reply, { released: true });
-  assert.deepEqual(r1.state.active, {});
-  const r2 = send(r1.state, { type: "release", chatId: "b", reason: "closed" });
-  assert.deepEqual(r2.events, [{
-    type: "released",
-    chatId: "b",
-    reason: "closed",
-    from: "waiting",
-  }]);
-  assert.deepEqual(r2.state.waiting, []);
-  assert.equal(r2.state.servedCount, 1);
-});
-
-Deno.test("queue: release of an unknown chat is a no-op", () => {
-  const s = enqueue(empty(), "a").state;
-  const r = send(s, { type: "release", chatId: "ghost", reason: "closed" });
-  assert.deepEqual(r.events, []);
-  assert.deepEqual(r.effects, []);
-  assert.deepEqual(r.reply, { released: false });
-  assert.deepEqual(r.state, s);
-  // Ids that look like Object.prototype members are just unknown chats.
-  assert.deepEqual(send(s, { type: "release", chatId: "constructor", reason: "x" }).events, []);
+  assert.equal(r1.state.operators.op1.load, 0);
+  s = send(r1.state, { type: "release", chatId: "b", reason: "closed" }).state;
+  assert.deepEqual([s.waiting, s.active], [[], {}]);
+  for (const chatId of ["ghost", "constructor"]) {
+    const r = send(s, { type: "release", chatId, reason: "x" });
+    assert.deepEqual([r.events, r.reply, r.state], [[], { released: false }, s]);
+  }
 });
 
 Deno.test("queue: snapshot and activeFor report without storing anything", () => {
-  let s = enqueue(enqueue(enqueue(empty(), "a").state, "b").state, "c", 2).state;
-  s = claim(s, "a", "op1", T0 + 10).state;
-  s = claim(s, "b", "op2", T0 + 20).state;
+  let s = claim(online(waiting(empty(), ["a", "b", "c"]), ["op1"]), "a", "op1").state;
+  s = claim(s, "c", "op1").state;
   const snap = send(s, { type: "snapshot" });
   assert.deepEqual(snap.events, []);
-  assert.deepEqual(snap.reply, {
-    waiting: [{ chatId: "c", clientId: "client-of-c", priority: 2, enqueuedAt: T0 }],
-    active: {
-      a: { operatorId: "op1", assignedAt: T0 + 10 },
-      b: { operatorId: "op2", assignedAt: T0 + 20 },
-    },
-  });
-  s = claim(s, "c", "op1", T0 + 30).state;
-  const mine = send(s, { type: "activeFor", operatorId: "op1" });
-  assert.deepEqual(mine.events, []);
-  assert.deepEqual(mine.reply, ["a", "c"]);
+  assert.deepEqual(snap.reply.waiting.map((w) => w.chatId), ["b"]);
+  assert.deepEqual(Object.keys(snap.reply.active), ["a", "c"]);
+  assert.equal(snap.reply.operators.op1.load, 2);
+  assert.deepEqual(send(s, { type: "activeFor", operatorId: "op1" }).reply, ["a", "c"]);
   assert.deepEqual(send(s, { type: "activeFor", operatorId: "nobody" }).reply, []);
 });
 
-// ---------------------------------------------------------------------------------------------
-// recovery and invariants
-
-Deno.test("queue: recovery after a crash re-sends the assignment of every taken chat", () => {
-  let s = enqueue(enqueue(enqueue(empty(), "a").state, "b").state, "c").state;
-  s = claim(s, "a", "op1").state;
-  s = claim(s, "b", "op2").state;
-  const crash = { id: "default", now: T0 + 60_000, nextSeq: 6, cleanStop: false };
-  assert.deepEqual(queueEntity.onRecover?.(s, crash), [
-    assignTell("a", "op1", "reconcile"),
-    assignTell("b", "op2", "reconcile"),
-  ]);
-  assert.deepEqual(queueEntity.onRecover?.(s, { ...crash, cleanStop: true }), []);
-  assert.deepEqual(queueEntity.onRecover?.(empty(), crash), []);
-});
-
-Deno.test("queue: state survives a JSON round-trip unchanged", () => {
-  let s = enqueue(enqueue(empty(), "a", 1).state, "b").state;
-  s = claim(s, "a", "op1").state;
+Deno.test("queue: state survives JSON; decide and evolve never mutate their input", () => {
+  const s = twoChats();
   assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
-  assert.deepEqual(JSON.parse(JSON.stringify(empty())), empty());
-});
-
-Deno.test("queue: decide and evolve never mutate the state they are given", () => {
-  let s = enqueue(enqueue(empty(), "a").state, "b").state;
-  s = claim(s, "a", "op1").state;
   const copy = structuredClone(s);
   const frozen = deepFreeze(structuredClone(s));
   const cmds: QueueCommand[] = [
     { type: "enqueue", chatId: "c", clientId: "x", priority: 3, enqueuedAt: T0 },
-    { type: "enqueue", chatId: "a", clientId: "x", priority: 0, enqueuedAt: T0 },
-    { type: "claim", chatId: "b", operatorId: "op2" },
-    { type: "claim", chatId: "a", operatorId: "op1" },
+    claimCmd("a", "op1"),
     { type: "release", chatId: "a", reason: "closed" },
-    { type: "release", chatId: "b", reason: "closed" },
+    { type: "transfer", chatId: "a", to: "op2", reason: "r", by: admin },
+    { type: "transfer", chatId: "a", to: null, reason: "r", by: admin },
+    { type: "set_status", operatorId: "op1", status: "offline", by: admin },
+    { type: "set_priority", chatId: "b", priority: 4, by: admin },
+    { type: "operator_lost", operatorId: "op2" },
     { type: "snapshot" },
-    { type: "activeFor", operatorId: "op1" },
   ];
   for (const cmd of cmds) {
     const d = queueEntity.decide(frozen, cmd, { id: "default", now: T0 + 1, nextSeq: 1 });
@@ -307,4 +389,36 @@ Deno.test("queue: decide and evolve never mutate the state they are given", () =
     d.events.reduce(queueEntity.evolve, frozen);
   }
   assert.deepEqual(frozen, copy);
+});
+
+Deno.test("queue: ids named like Object.prototype members are ordinary operators and chats", () => {
+  let s = online(waiting(empty(), ["constructor", "toString"], T0), ["toString", "hasOwnProperty"]);
+  assert.equal(s.operators["toString" as string].status, "online");
+  s = claim(s, "constructor", "toString").state;
+  s = claim(s, "toString", "hasOwnProperty").state;
+  assert.deepEqual(Object.keys(s.active).sort(), ["constructor", "toString"]);
+  assert.deepEqual(loads(s), { hasOwnProperty: 1, toString: 1 });
+});
+
+Deno.test("queue: a client whose id equals the owner's cannot transfer or set the owner's status", () => {
+  let s = online(waiting(empty(), ["a"], T0), ["op1", "op2"]);
+  s = claim(s, "a", "op1").state;
+  const asClient = { id: "op1", role: "client" } as const;
+  assert.equal(
+    rejected(s, { type: "transfer", chatId: "a", to: "op2", reason: "x", by: asClient }),
+    "forbidden",
+  );
+  assert.equal(
+    rejected(s, { type: "set_status", operatorId: "op1", status: "away", by: asClient }),
+    "forbidden",
+  );
+});
+
+Deno.test("queue: an admin naming an unknown operator registers them offline without a grace timer", () => {
+  const r = send(empty(), { type: "set_capacity", operatorId: "newbie", capacity: 2, by: admin });
+  assert.deepEqual(r.events.map((e) => e.type), ["operator_registered", "capacity_changed"]);
+  assert.equal(r.effects.length, 0);
+  assert.equal(r.state.operators.newbie.status, "offline");
+  assert.equal(r.state.operators.newbie.connected, false);
+  assert.equal(r.state.operators.newbie.lostAt, null);
 });

@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
 import { BLOCK, recentList } from "../../actors/_recent.ts";
-import type { Effect, Entity } from "../../src/runtime/entity.ts";
+import type { Effect } from "../../src/runtime/entity.ts";
 import type { ErrorCode } from "../../src/errors.ts";
+import { ActorTestKit } from "../../src/runtime/testkit.ts";
+import {
+  counter,
+  deepFreeze,
+  listValues,
+  probe,
+  type Ran,
+  rejectedBy,
+  run as decideFold,
+  T0,
+} from "./_queue_helpers.ts";
 import {
   type Caller,
   isParticipant,
@@ -15,37 +26,16 @@ import {
 } from "../../actors/mod.ts";
 
 // ---------------------------------------------------------------------------------------------
-// Local kit: decide, then fold evolve over the events. Inputs are deep-frozen, so any mutation
-// inside decide or evolve throws.
+// Local kit (see _queue_helpers.ts): decide, then fold evolve over the events. Inputs are
+// deep-frozen, so any mutation inside decide or evolve throws.
 
-const T0 = Date.UTC(2026, 0, 1);
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
-
-interface Ran<S, E, R> {
-  state: S;
-  events: readonly E[];
-  reply: R;
-  effects: readonly Effect[];
-}
-
-function run<S, C, E, R>(
-  entity: Entity<S, C, E, R>,
-  state: S,
-  cmd: C,
+const run = (
+  e: typeof sessionEntity,
+  s: SessionState,
+  cmd: SessionCommand,
   now: number,
   nextSeq: number,
-): Ran<S, E, R> {
-  const d = entity.decide(deepFreeze(state), deepFreeze(cmd), { id: "chat-1", now, nextSeq });
-  if (!d.ok) throw new assert.AssertionError({ message: `Rejected with ${d.code}: ${d.message}` });
-  return { state: d.events.reduce(entity.evolve, state), ...d };
-}
+) => decideFold(e, s, cmd, { id: "chat-1", now, nextSeq });
 
 type Cmd<K extends SessionCommand["type"]> = Extract<SessionCommand, { type: K }>;
 
@@ -62,15 +52,8 @@ function send<K extends SessionCommand["type"]>(
   >;
 }
 
-function rejected(state: SessionState, cmd: SessionCommand, now = T0): ErrorCode {
-  const d = sessionEntity.decide(deepFreeze(state), cmd, {
-    id: state.id,
-    now,
-    nextSeq: state.seq + 1,
-  });
-  assert.equal(d.ok, false, `Expected a rejection of ${cmd.type}`);
-  return d.ok ? "internal" : d.code;
-}
+const rejected = (state: SessionState, cmd: SessionCommand, now = T0): ErrorCode =>
+  rejectedBy(sessionEntity, state, cmd, { id: state.id, now, nextSeq: state.seq + 1 });
 
 const client: Caller = { id: "c1", role: "client" };
 const otherClient: Caller = { id: "c2", role: "client" };
@@ -113,6 +96,10 @@ Deno.test("session: create of a support chat emits created then queued and asks 
     kind: "tell",
     to: { type: "queue", id: "default" },
     command: { type: "enqueue", chatId: "chat-1", clientId: "c1", priority: 3, enqueuedAt: T0 },
+  }, {
+    kind: "tell",
+    to: { type: "client", id: "c1" },
+    command: { type: "chat_linked", chatId: "chat-1", kind: "support", createdAt: T0 },
   }]);
 });
 
@@ -133,6 +120,17 @@ Deno.test("session: create of a lawyer chat starts assigned to the lawyer and te
     kind: "tell",
     to: { type: "operator", id: "law1" },
     command: { type: "chat_opened", chatId: "chat-1" },
+  }, {
+    kind: "tell",
+    to: { type: "client", id: "c1" },
+    command: {
+      type: "chat_linked",
+      chatId: "chat-1",
+      kind: "lawyer",
+      createdAt: T0,
+      lawyerId: "law1",
+      linkedChatId: "chat-0",
+    },
   }]);
   assert.ok(isParticipant(r.state, lawyer));
 });
@@ -246,6 +244,141 @@ Deno.test("session: assign from anyone but the chat's own queue is forbidden", (
     assert.equal(rejected(queued(), cmd), "forbidden", by.id);
   }
   assert.deepEqual(queueCaller("default"), queueActor);
+});
+
+// ---------------------------------------------------------------------------------------------
+// transfer, requeue and lawyers
+
+const transferCmd = (to: string, actor: Caller = op): Cmd<"transfer"> => ({
+  type: "transfer",
+  by: queueActor,
+  from: "op1",
+  to,
+  reason: "billing",
+  actor,
+});
+const requeueCmd: Cmd<"requeue"> = {
+  type: "requeue",
+  by: queueActor,
+  from: "op1",
+  reason: "requeued: operator went offline",
+  actor: op,
+};
+const opened = (operatorId: string): Effect => ({
+  kind: "tell",
+  to: { type: "operator", id: operatorId },
+  command: { type: "chat_opened", chatId: "chat-1" },
+});
+const closedAt = (operatorId: string): Effect => ({
+  kind: "tell",
+  to: { type: "operator", id: operatorId },
+  command: { type: "chat_closed", chatId: "chat-1" },
+});
+const release: Effect = {
+  kind: "tell",
+  to: { type: "queue", id: "default" },
+  command: { type: "release", chatId: "chat-1", reason: "closed" },
+};
+
+Deno.test("session: transfer and requeue are accepted only from the chat's own queue", () => {
+  for (const by of [op, op2, admin, client, { id: "queue:other", role: "admin" } as const]) {
+    assert.equal(rejected(assigned(), { ...transferCmd("op2"), by }), "forbidden", by.id);
+    assert.equal(rejected(assigned(), { ...requeueCmd, by }), "forbidden", by.id);
+  }
+});
+
+Deno.test("session: transferred moves the owner; the old operator loses write access at once", () => {
+  const r = send(assigned(), transferCmd("op2", admin), T0 + 50);
+  assert.deepEqual(r.events, [{
+    type: "transferred",
+    from: "op1",
+    to: "op2",
+    reason: "billing",
+    byId: "adm",
+    byRole: "admin",
+    at: T0 + 50,
+  }]);
+  assert.deepEqual(r.reply, { status: "assigned", operatorId: "op2" });
+  assert.deepEqual(r.effects, [opened("op2"), closedAt("op1")]);
+  assert.deepEqual([r.state.status, r.state.operatorId, r.state.assignedAt], [
+    "assigned",
+    "op2",
+    T0 + 50,
+  ]);
+  assert.equal(rejected(r.state, { type: "message", by: op, text: "still here?" }), "forbidden");
+  assert.equal(say(r.state, op2, "hello, I take over").events.length, 1);
+  // Sent again (a retry of the queue's effect): nothing new, chat_opened re-delivered.
+  const again = send(r.state, transferCmd("op2", admin));
+  assert.deepEqual([again.events, again.effects], [[], [opened("op2")]]);
+});
+
+Deno.test("session: requeue sends the chat back to queued with no owner", () => {
+  const r = send(assigned(), requeueCmd, T0 + 60);
+  assert.deepEqual(r.events, [{
+    type: "transferred",
+    from: "op1",
+    to: null,
+    reason: "requeued: operator went offline",
+    byId: "op1",
+    byRole: "operator",
+    at: T0 + 60,
+  }]);
+  assert.deepEqual(r.reply, { status: "queued" });
+  assert.deepEqual(r.effects, [closedAt("op1")]);
+  assert.deepEqual([r.state.status, r.state.operatorId, r.state.queuedAt], ["queued", null, T0]);
+  assert.equal(rejected(r.state, { type: "message", by: op, text: "x" }), "forbidden");
+  assert.equal(say(r.state, client, "hello?").events.length, 1);
+  const again = send(r.state, requeueCmd);
+  assert.deepEqual([again.events, again.reply, again.effects], [[], { status: "queued" }, []]);
+  const next = { type: "assign", by: queueActor, operatorId: "op2", reason: "auto" } as const;
+  assert.equal(send(r.state, next).state.operatorId, "op2");
+});
+
+Deno.test("session: a closed chat answers transfer and requeue with a release and no event", () => {
+  for (const cmd of [transferCmd("op2"), requeueCmd]) {
+    const r = send(closed(), cmd);
+    assert.deepEqual([r.events, r.reply, r.effects], [[], { status: "closed" }, [release]]);
+  }
+});
+
+Deno.test("session: a reconcile assign to another operator adopts the queue's owner as a transfer", () => {
+  const cmd = { type: "assign", by: queueActor, operatorId: "op2", reason: "reconcile" } as const;
+  const r = send(assigned(), cmd, T0 + 70);
+  assert.deepEqual(r.events, [{
+    type: "transferred",
+    from: "op1",
+    to: "op2",
+    reason: "reconcile",
+    byId: "queue:default",
+    byRole: "admin",
+    at: T0 + 70,
+  }]);
+  assert.deepEqual(r.reply, { status: "assigned", operatorId: "op2" });
+  assert.deepEqual(r.effects, [opened("op2"), closedAt("op1")]);
+});
+
+Deno.test("session: link_lawyer by the owning operator or an admin logs lawyer_assigned", () => {
+  const s = assigned();
+  const cmd: Cmd<"link_lawyer"> = {
+    type: "link_lawyer",
+    by: op,
+    lawyerId: "law1",
+    lawyerChatId: "c9",
+  };
+  const r = send(s, cmd, T0 + 80);
+  assert.deepEqual(r.events, [{
+    type: "lawyer_assigned",
+    lawyerId: "law1",
+    lawyerChatId: "c9",
+    byId: "op1",
+    byRole: "operator",
+    at: T0 + 80,
+  }]);
+  assert.deepEqual(r.reply, { seq: s.seq + 1 });
+  assert.equal(r.state.seq, s.seq + 1);
+  assert.equal(send(s, { ...cmd, by: admin }).events.length, 1);
+  for (const by of [op2, client, lawyer]) assert.equal(rejected(s, { ...cmd, by }), "forbidden");
+  assert.equal(rejected(queued(), cmd), "forbidden", "no owner yet");
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -570,4 +703,74 @@ Deno.test("session: decide and evolve never mutate the state they are given", ()
   const rated = send(closed(), { type: "rate", by: client, score: 3 });
   assert.equal(rated.state.rating?.score, 3);
   assert.deepEqual(frozen, copy);
+});
+
+// ---------------------------------------------------------------------------------------------
+// KV writes (test kit on an in-memory KV)
+
+async function sessionKit() {
+  const entities = ["queue", "operator", "client"].map((t) => probe(t).entity);
+  return await ActorTestKit.create(sessionEntity, "chat-1", { entities });
+}
+const assignCmd: SessionCommand = {
+  type: "assign",
+  by: queueActor,
+  operatorId: "op1",
+  reason: "accepted",
+};
+
+Deno.test("session writes: message count, first response, handled, resolution and rating counters", async () => {
+  const kit = await sessionKit();
+  const stat = (...key: string[]) => counter(kit.kv, ["stats", ...key]);
+  await kit.run(createCmd);
+  await kit.clock.advance(1_000);
+  await kit.run(assignCmd);
+  await kit.clock.advance(4_000);
+  await kit.run({ type: "message", by: client, text: "help" });
+  await kit.clock.advance(2_000);
+  await kit.run({ type: "message", by: op, text: "on it" });
+  await kit.clock.advance(2_000);
+  await kit.run({ type: "message", by: op, text: "done" });
+  assert.equal(await stat("messages"), 3);
+  assert.deepEqual([await stat("op", "op1", "frt_ms"), await stat("op", "op1", "frt_n")], [
+    6_000,
+    1,
+  ]);
+  assert.equal(await stat("op", "op1", "assigned"), 1);
+  await kit.clock.advance(1_000);
+  await kit.run({ type: "close", by: op });
+  assert.equal(await stat("op", "op1", "handled"), 1);
+  assert.equal(await stat("op", "op1", "resolution_ms"), 9_000);
+  assert.deepEqual([await stat("chats_created"), await stat("chats_closed")], [1, 1]);
+  await kit.run({ type: "rate", by: client, score: 4 });
+  assert.deepEqual([await stat("op", "op1", "rating_sum"), await stat("op", "op1", "rating_n")], [
+    4,
+    1,
+  ]);
+  assert.deepEqual(
+    await listValues(kit.kv, ["audit"]),
+    [],
+    "an operator's close is no admin action",
+  );
+  await kit.close();
+});
+
+Deno.test("session writes: an admin close stores an audit record by chat and by operator", async () => {
+  const kit = await sessionKit();
+  await kit.run(createCmd);
+  await kit.run(assignCmd);
+  await kit.clock.advance(5_000);
+  await kit.run({ type: "close", by: admin, reason: "abusive language" });
+  const byChat = await listValues(kit.kv, ["audit", "chat", "chat-1"]);
+  assert.deepEqual(byChat, [{
+    at: T0 + 5_000,
+    source: "session/chat-1#4",
+    action: "closed",
+    actor: { id: "adm", role: "admin" },
+    chat_id: "chat-1",
+    operator_ids: ["op1"],
+    reason: "abusive language",
+  }]);
+  assert.deepEqual(await listValues(kit.kv, ["audit", "op", "op1"]), byChat);
+  await kit.close();
 });
