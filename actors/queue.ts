@@ -24,22 +24,17 @@ import {
   activeOf,
   canTakeMore,
   capacityOf,
-  insertOrdered,
   pickOperator,
   queuePosition,
   slotOf,
 } from "./_queue_routing.ts";
 import {
   DEFAULT_ROUTING,
-  type OperatorSlot,
   type QueueCommand,
   type QueueEvent,
   type QueueReplies,
   type QueueReply,
   type QueueState,
-  RECENT_CLAIMS_LIMIT,
-  RECENT_WAITS_LIMIT,
-  type WaitingChat,
 } from "./_queue_types.ts";
 
 export * from "./_queue_types.ts";

@@ -298,6 +298,17 @@ export class ChatService {
     if (after) this.#pushPositions(after);
   }
 
+  /** The `queue_position` frame of a waiting chat, from the queue's live state; null if not waiting. */
+  positionFrame(chatId: string, state = this.queueState()) {
+    const i = state?.waiting.findIndex((w) => w.chatId === chatId) ?? -1;
+    if (!state || i < 0) return null;
+    return frame("queue_position", {
+      chat_id: chatId,
+      position: i + 1,
+      estimated_wait_s: estimatedWaitSeconds(i + 1, serviceRate(state.recentClaims)),
+    });
+  }
+
   /** Sends `queue_position` to each waiting client whose position or estimate changed. */
   #pushPositions(state: QueueState): void {
     const rate = serviceRate(state.recentClaims);

@@ -107,6 +107,9 @@ export class ConnectionHandler {
     this.#o.routing.notePeak(hub.size);
     if (p.role !== "client") await this.#sendQueueSnapshot();
     await Promise.all(follow.map((f) => this.#follow(f.chatId, f.from, f.announce)));
+    // A client waiting in the queue learns its place now, not only at the next change.
+    const position = p.role === "client" ? this.#svc.positionFrame(p.chatId!) : null;
+    if (position && !this.#closed) this.conn.send(position);
     return true;
   }
 

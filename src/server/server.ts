@@ -6,9 +6,9 @@ import { operatorEntity } from "../../actors/operator.ts";
 import { queueEntity } from "../../actors/queue.ts";
 import { sessionEntity } from "../../actors/session.ts";
 import { chatWsRoutes } from "../../routes/chat_ws.ts";
-import { chatRoutes } from "../../routes/chats.ts";
 import type { RouteDeps } from "../../routes/deps.ts";
 import { healthRoutes } from "../../routes/health.ts";
+import { apiRoutes } from "../../routes/openapi.ts";
 import { Authenticator, resolveSecret } from "../auth/mod.ts";
 import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
@@ -106,7 +106,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const app = new Hono();
   installErrorHandling(app, log);
   app.route("/", healthRoutes(deps));
-  app.route("/api/v1/chat", chatRoutes(deps));
+  app.route("/", apiRoutes(deps));
   app.route("/api/v1/chat", chatWsRoutes(deps));
 
   const ac = new AbortController();

@@ -1,0 +1,241 @@
+/**
+ * Ops tasks against a running server's admin REST: `deno task ops <command> [args] [--json]`.
+ * Reads CHAT_URL (default http://127.0.0.1:8080) and ADMIN_TOKEN (an admin JWT, e.g. from
+ * `deno task token --role admin --sub ops`). Exit codes: 0 done, 1 the server refused or could
+ * not be reached (the coded error is printed), 2 usage error.
+ */
+import {
+  renderAudit,
+  renderError,
+  renderOperator,
+  renderOperators,
+  renderQueue,
+  renderStats,
+} from "./_ops_output.ts";
+import { integer, parseArgs, type Parsed, UsageError } from "./_ops_args.ts";
+
+const USAGE = `Usage: deno task ops <command> [args] [--json]
+
+Commands:
+  queue                                          waiting and active chats
+  operators                                      operators: status, load, capacity, counters
+  stats                                          global and per-operator statistics
+  audit [--chat ID | --operator ID] [--limit N]  audit records, newest first (limit 1..1000)
+  transfer <chat_id> (--to <operator> | <operator> | --queue) --reason "…"
+                                                 move an assigned chat (admin: forced)
+  close <chat_id> [--reason "…"]                 close a chat
+  priority <chat_id> <n>                         set a chat's priority (higher goes first)
+  status <operator_id> <online|away|busy|offline> [--capacity N|default]
+                                                 set an operator's status (and capacity)
+
+Options:
+  --json   print the server's JSON as is (for scripts)
+  --help   show this help
+
+Environment: CHAT_URL (default http://127.0.0.1:8080), ADMIN_TOKEN (admin JWT, required).`;
+
+const STATUSES = ["online", "away", "busy", "offline"];
+
+interface Request {
+  readonly method: "GET" | "POST";
+  readonly path: string;
+  readonly body?: Record<string, unknown>;
+}
+
+interface Command {
+  /** How many arguments follow the command: exactly n, or from min to max. */
+  readonly positionals: number | readonly [number, number];
+  readonly options: readonly string[];
+  request(args: string[], opt: (name: string) => string | undefined): Request;
+  render(data: unknown): string;
+}
+
+type Row = Record<string, unknown>;
+
+const COMMANDS: Record<string, Command> = {
+  queue: {
+    positionals: 0,
+    options: [],
+    request: () => ({ method: "GET", path: "queue" }),
+    render: (d) => renderQueue(d as Row),
+  },
+  operators: {
+    positionals: 0,
+    options: [],
+    request: () => ({ method: "GET", path: "operators" }),
+    render: (d) => renderOperators(d as Row[]),
+  },
+  stats: {
+    positionals: 0,
+    options: [],
+    request: () => ({ method: "GET", path: "stats" }),
+    render: (d) => renderStats(d as Row),
+  },
+  audit: {
+    positionals: 0,
+    options: ["chat", "operator", "limit"],
+    request: (_, opt) => {
+      const q = new URLSearchParams();
+      if (opt("chat") && opt("operator")) {
+        throw new UsageError("Give --chat or --operator, not both");
+      }
+      if (opt("chat")) q.set("chat_id", opt("chat")!);
+      if (opt("operator")) q.set("operator_id", opt("operator")!);
+      if (opt("limit")) q.set("limit", String(integer("--limit", opt("limit")!, 1)));
+      return { method: "GET", path: `audit${q.size ? `?${q}` : ""}` };
+    },
+    render: (d) => renderAudit(d as Row[]),
+  },
+  transfer: {
+    positionals: [1, 2],
+    options: ["to", "queue", "reason"],
+    request: ([chat, operator], opt) => {
+      if (operator !== undefined && opt("to") !== undefined) {
+        throw new UsageError("Give the operator once: as an argument or with --to");
+      }
+      const to = operator ?? opt("to");
+      if ((to === undefined) === (opt("queue") === undefined)) {
+        throw new UsageError("Give exactly one of --to <operator> or --queue");
+      }
+      if (!opt("reason")?.trim()) throw new UsageError('--reason "…" is required');
+      const target = to === undefined ? { to_queue: true } : { target_operator_id: to };
+      return {
+        method: "POST",
+        path: "transfer-chat",
+        body: { chat_id: chat, ...target, reason: opt("reason") },
+      };
+    },
+    render: (d) => {
+      const r = d as Row;
+      return r.to_queue
+        ? `Chat ${r.chat_id} returned to the queue.`
+        : `Chat ${r.chat_id} transferred to ${r.target_operator_id}.`;
+    },
+  },
+  close: {
+    positionals: 1,
+    options: ["reason"],
+    request: ([chat], opt) => ({
+      method: "POST",
+      path: "close-chat",
+      body: { chat_id: chat, ...(opt("reason") ? { reason: opt("reason") } : {}) },
+    }),
+    render: (d) => `Chat ${(d as Row).chat_id} closed at ${(d as Row).closed_at}.`,
+  },
+  priority: {
+    positionals: 2,
+    options: [],
+    request: ([chat, n]) => ({
+      method: "POST",
+      path: "update-queue-priority",
+      body: { chat_id: chat, priority: integer("Priority", n) },
+    }),
+    render: (d) => `Chat ${(d as Row).chat_id} now has priority ${(d as Row).priority}.`,
+  },
+  status: {
+    positionals: 2,
+    options: ["capacity"],
+    request: ([operator, status], opt) => {
+      if (!STATUSES.includes(status)) {
+        throw new UsageError(`Status must be one of ${STATUSES.join(", ")} (got ${status})`);
+      }
+      const cap = opt("capacity");
+      const capacity = cap === undefined
+        ? {}
+        : { capacity: cap === "default" ? null : integer("--capacity", cap, 0) };
+      return {
+        method: "POST",
+        path: "update-operator-status",
+        body: { operator_id: operator, status, ...capacity },
+      };
+    },
+    render: (d) => renderOperator(d as Row),
+  },
+};
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const consoleIo: Io = { out: (t) => console.log(t), err: (t) => console.error(t) };
+
+/** Runs one ops command; returns the exit code. */
+export async function main(
+  args: readonly string[],
+  env: { get(key: string): string | undefined },
+  io: Io = consoleIo,
+): Promise<number> {
+  const usage = (
+    msg: string,
+  ) => (io.err(`error: ${msg}\nRun "deno task ops --help" for usage.`), 2);
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(args);
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+  const [name, ...rest] = parsed.positionals;
+  if (parsed.options.has("help") || name === "help") return io.out(USAGE), 0;
+  if (name === undefined) return usage("No command given");
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!cmd) return usage(`Unknown command ${name}`);
+  for (const o of parsed.options.keys()) {
+    if (o !== "json" && !cmd.options.includes(o)) return usage(`${name} does not take --${o}`);
+  }
+  const [min, max] = typeof cmd.positionals === "number"
+    ? [cmd.positionals, cmd.positionals]
+    : cmd.positionals;
+  if (rest.length < min || rest.length > max) {
+    const n = min === max ? `${min}` : `${min} to ${max}`;
+    return usage(`${name} takes ${n} argument(s), got ${rest.length}`);
+  }
+  const opt = (o: string) => {
+    const v = parsed.options.get(o);
+    return v === undefined ? undefined : String(v);
+  };
+  let req: Request;
+  try {
+    req = cmd.request(rest, opt);
+  } catch (e) {
+    if (e instanceof UsageError) return usage(e.message);
+    throw e;
+  }
+  const token = env.get("ADMIN_TOKEN");
+  if (!token) {
+    return usage("ADMIN_TOKEN is not set (an admin JWT: deno task token --role admin --sub ops)");
+  }
+  const base = (env.get("CHAT_URL") || "http://127.0.0.1:8080").replace(/\/+$/, "");
+  if (!URL.canParse(base)) return usage(`CHAT_URL is not a URL: ${base}`);
+  const url = `${base}/api/v1/chat/admin/${req.path}`;
+
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: req.method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(req.body ? { "content-type": "application/json" } : {}),
+      },
+      ...(req.body ? { body: JSON.stringify(req.body) } : {}),
+    });
+  } catch (e) {
+    io.err(`error: cannot reach ${base}: ${(e as Error).message}`);
+    return 1;
+  }
+  const text = await res.text();
+  let data: unknown = text;
+  try {
+    data = JSON.parse(text);
+  } catch { /* not JSON: shown as text */ }
+  const json = parsed.options.has("json");
+  if (!res.ok) {
+    if (json) io.out(JSON.stringify(data, null, 2));
+    io.err(renderError(res.status, data));
+    return 1;
+  }
+  io.out(json ? JSON.stringify(data, null, 2) : cmd.render(data));
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args, Deno.env));
