@@ -169,6 +169,11 @@ export function parseInbound(raw: string): ParseInboundResult {
   } catch {
     return { ok: false, code: "bad_json", message: "Frame is not valid JSON." };
   }
+  return parseInboundValue(data);
+}
+
+/** Validates an already decoded frame (e.g. from socket.io, which carries JSON values). */
+export function parseInboundValue(data: unknown): ParseInboundResult {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     return {
       ok: false,

@@ -6,7 +6,14 @@
 import type { Principal } from "../auth/principal.ts";
 import { AppError, toAppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { errorFrame, frame, type InboundFrame, parseInbound } from "../protocol/mod.ts";
+import {
+  errorFrame,
+  frame,
+  type InboundFrame,
+  type OutboundFrame,
+  parseInbound,
+  parseInboundValue,
+} from "../protocol/mod.ts";
 import type { ChatService } from "./chat_service.ts";
 import type { Connection } from "./hub.ts";
 import { TokenBucket } from "./rate_limit.ts";
@@ -19,6 +26,14 @@ export interface HandlerOptions {
   readonly now: () => number;
   readonly log: Logger;
 }
+
+/** What handling one inbound frame produced: its reply, and work that must follow the reply. */
+export interface Outcome {
+  readonly reply: OutboundFrame | null;
+  readonly after?: () => Promise<void>;
+}
+
+const NOTHING: Outcome = { reply: null };
 
 /** Close codes (documented in PROTOCOL.md). */
 export const CLOSE = { policy: 1008, tooBig: 1009, internal: 1011, goingAway: 1001 } as const;
@@ -133,7 +148,7 @@ export class ConnectionHandler {
     }));
   }
 
-  /** Handles one inbound text frame. Never throws. */
+  /** Handles one inbound WebSocket text frame and sends the reply. Never throws. */
   async onText(raw: string): Promise<void> {
     if (
       raw.length > this.#o.maxFrameBytes ||
@@ -143,24 +158,37 @@ export class ConnectionHandler {
       this.conn.close(CLOSE.tooBig, "frame_too_large");
       return;
     }
-    if (!(await this.#ready) || this.#closed) return;
-    const parsed = parseInbound(raw);
+    await this.deliver(await this.handle(raw));
+  }
+
+  /** Sends a handled frame's reply on this connection, then runs what follows it (a replay). */
+  async deliver(outcome: Outcome): Promise<void> {
+    if (outcome.reply && !this.#closed) this.conn.send(outcome.reply);
+    await outcome.after?.();
+  }
+
+  /**
+   * Handles one inbound frame (JSON text, or an already decoded value from transports that carry
+   * JSON) and returns its reply (`ack`, `error` or `pong`) for the transport to deliver, plus
+   * work that must follow the reply. Never throws.
+   */
+  async handle(input: string | { value: unknown }): Promise<Outcome> {
+    if (!(await this.#ready) || this.#closed) return NOTHING;
+    const parsed = typeof input === "string" ? parseInbound(input) : parseInboundValue(input.value);
     if (!parsed.ok) {
-      this.conn.send(errorFrame(new AppError(parsed.code, parsed.message), parsed.ref));
-      return;
+      return { reply: errorFrame(new AppError(parsed.code, parsed.message), parsed.ref) };
     }
     const f = parsed.frame;
     const bucket = f.type === "message" ? this.#messages : this.#frames;
     if (f.type !== "ping" && !bucket.take()) {
-      this.conn.send(errorFrame(new AppError("rate_limited"), f.ref));
-      return;
+      return { reply: errorFrame(new AppError("rate_limited"), f.ref) };
     }
     try {
-      await this.#dispatch(f);
+      return await this.#dispatch(f);
     } catch (err) {
       const e = toAppError(err);
       if (e.code === "internal") this.#o.log.error("frame failed", { type: f.type, err });
-      if (!this.#closed) this.conn.send(errorFrame(e, f.ref));
+      return this.#closed ? NOTHING : { reply: errorFrame(e, f.ref) };
     }
   }
 
@@ -184,10 +212,11 @@ export class ConnectionHandler {
     return id;
   }
 
-  async #dispatch(f: InboundFrame): Promise<void> {
+  async #dispatch(f: InboundFrame): Promise<Outcome> {
     const p = this.principal;
-    const ack = (payload: Record<string, unknown>) =>
-      this.conn.send(frame("ack", { for: f.type, ...payload }, f.ref));
+    const ack = (payload: Record<string, unknown>): Outcome => ({
+      reply: frame("ack", { for: f.type, ...payload }, f.ref),
+    });
     switch (f.type) {
       case "message": {
         const chatId = this.#chatOf(f.payload.chat_id);
@@ -215,8 +244,8 @@ export class ConnectionHandler {
       case "resume": {
         const chatId = this.#chatOf(f.payload.chat_id);
         const view = await this.#svc.view(p, chatId);
-        ack({ chat_id: chatId });
-        return await this.#follow(chatId, Math.min(f.payload.last_seq, view.seq), true);
+        const from = Math.min(f.payload.last_seq, view.seq);
+        return { ...ack({ chat_id: chatId }), after: () => this.#follow(chatId, from, true) };
       }
       case "close_chat": {
         const chatId = this.#chatOf(f.payload.chat_id);
@@ -229,9 +258,9 @@ export class ConnectionHandler {
         return ack({ chat_id: chatId });
       }
       case "ping":
-        return this.conn.send(
-          frame("pong", { server_time: new Date(this.#o.now()).toISOString() }, f.ref),
-        );
+        return {
+          reply: frame("pong", { server_time: new Date(this.#o.now()).toISOString() }, f.ref),
+        };
       case "transfer_chat": {
         const { chat_id, target_operator_id, to_queue, reason } = f.payload;
         if ((target_operator_id === undefined) === (to_queue !== true)) {
