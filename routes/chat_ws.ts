@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { AppError } from "../src/errors.ts";
 import { ConnectionHandler } from "../src/server/connection_handler.ts";
-import { tokenOf } from "../src/server/http.ts";
+import { tokenKeyOf, tokenOf } from "../src/server/http.ts";
 import { upgradeDeno } from "../src/server/ws_deno.ts";
 import type { RouteDeps } from "./deps.ts";
 
@@ -18,18 +18,17 @@ export function chatWsRoutes(d: RouteDeps): Hono {
       throw new AppError("invalid_payload", "last_seq must be a non-negative integer");
     }
     const chatId = c.req.query("chat_id") || undefined;
-    const handlerOpts = {
-      routing: d.routing,
-      maxFrameBytes: d.config.MAX_FRAME_BYTES,
-      rateLimitPerMin: d.config.RATE_LIMIT_PER_MIN,
-      now: () => d.svc.system.clock.now(),
-      log: d.log,
-    };
+    const token = tokenOf(c);
     return upgradeDeno(
       c.req.raw,
-      d.auth.authenticate(tokenOf(c)),
-      (conn) => new ConnectionHandler(d.svc, conn, handlerOpts),
+      d.auth.authenticate(token),
+      (conn) => new ConnectionHandler(d.svc, conn, d.handlerOptions),
       { chatId, lastSeq },
+      {
+        tokenKey: tokenKeyOf(token),
+        idleTimeoutS: d.config.HEARTBEAT_S,
+        maxBufferedBytes: d.config.SEND_QUEUE_MAX_BYTES,
+      },
     );
   });
   return app;

@@ -3,6 +3,7 @@ import type { Authenticator } from "../src/auth/mod.ts";
 import type { Config } from "../src/config.ts";
 import type { Logger } from "../src/log.ts";
 import type { ChatService } from "../src/server/chat_service.ts";
+import type { HandlerOptions } from "../src/server/connection_handler.ts";
 import type { RoutingService } from "../src/server/routing_service.ts";
 
 export interface RouteDeps {
@@ -10,6 +11,8 @@ export interface RouteDeps {
   readonly auth: Authenticator;
   readonly svc: ChatService;
   readonly routing: RoutingService;
+  /** Shared by every transport's connection handlers. */
+  readonly handlerOptions: HandlerOptions;
   readonly log: Logger;
   readonly ready: () => Promise<boolean>;
 }

@@ -8,6 +8,11 @@ export const ERROR_CODES = {
   unknown_type: { status: 400, retryable: false, text: "Frame type is not known" },
   invalid_payload: { status: 400, retryable: false, text: "Payload does not match the schema" },
   text_too_long: { status: 413, retryable: false, text: "Message text is over the limit" },
+  too_many_connections: {
+    status: 429,
+    retryable: true,
+    text: "Too many open connections for this token",
+  },
   rate_limited: { status: 429, retryable: true, text: "Too many messages; slow down" },
   unauthorized: { status: 401, retryable: false, text: "Token is missing, forged or expired" },
   forbidden: { status: 403, retryable: false, text: "Not allowed for this role or chat" },

@@ -106,6 +106,9 @@ export const SetStatusIn = z.looseObject({
 /** `ping` may omit its payload; it then parses as `{}`. */
 export const PingIn = z.looseObject({}).default({});
 
+/** The answer to a server heartbeat `ping`; it gets no reply. */
+export const PongIn = z.looseObject({ id: z.string().min(1).max(64) });
+
 function inbound<T extends string, P extends z.ZodType>(type: T, payload: P) {
   return z.object({ type: z.literal(type), payload, ref: Ref.optional() });
 }
@@ -123,6 +126,7 @@ export const INBOUND_FRAMES = {
   rate: inbound("rate", RateIn),
   set_status: inbound("set_status", SetStatusIn),
   ping: inbound("ping", PingIn),
+  pong: inbound("pong", PongIn),
 } as const;
 
 export type InboundType = keyof typeof INBOUND_FRAMES;

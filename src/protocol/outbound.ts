@@ -50,6 +50,9 @@ export const ErrorOut = z.object({
 
 export const PongOut = z.object({ server_time: Timestamp });
 
+/** Server heartbeat; clients that answer `pong {id}` let the server measure latency. */
+export const PingOut = z.object({ id: z.string().min(1).max(64), server_time: Timestamp });
+
 // ---------------------------------------------------------------------------------------------
 // Session events: stored per chat, each with a gap-free `seq`
 
@@ -192,6 +195,7 @@ export const OUTBOUND_FRAMES = {
   ack: outbound("ack", AckOut),
   error: outbound("error", ErrorOut),
   pong: outbound("pong", PongOut),
+  ping: outbound("ping", PingOut),
   ...SESSION_EVENT_FRAMES,
   typing: outbound("typing", TypingOut),
   resumed: outbound("resumed", ResumedOut),

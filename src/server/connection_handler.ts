@@ -18,10 +18,17 @@ import type { ChatService } from "./chat_service.ts";
 import type { Connection } from "./hub.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import type { RoutingService } from "./routing_service.ts";
+import { pingLatency } from "./metrics.ts";
+import type { Clock, TimerId } from "../runtime/clock.ts";
 
 export interface HandlerOptions {
   readonly routing: RoutingService;
   readonly maxFrameBytes: number;
+  /** Heartbeat period: a `ping` is sent this often; answers feed the latency metric. */
+  readonly heartbeatMs: number;
+  readonly maxConnectionsPerToken: number;
+  /** Timers for heartbeats (the injected clock). */
+  readonly clock: Clock;
   readonly rateLimitPerMin: number;
   readonly now: () => number;
   readonly log: Logger;
@@ -36,7 +43,14 @@ export interface Outcome {
 const NOTHING: Outcome = { reply: null };
 
 /** Close codes (documented in PROTOCOL.md). */
-export const CLOSE = { policy: 1008, tooBig: 1009, internal: 1011, goingAway: 1001 } as const;
+export const CLOSE = {
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  internal: 1011,
+  slowConsumer: 4001,
+  tooManyConnections: 4002,
+} as const;
 
 const encoder = new TextEncoder();
 
@@ -47,6 +61,9 @@ export class ConnectionHandler {
   readonly #messages: TokenBucket;
   readonly #frames: TokenBucket;
   #ready: Promise<boolean> = Promise.resolve(false);
+  #beat: TimerId | null = null;
+  #beats = 0;
+  readonly #pings = new Map<string, number>();
   #closed = false;
   /** Staff: the operator actor counted this connection, so closing it must uncount it. */
   #counted = false;
@@ -68,7 +85,12 @@ export class ConnectionHandler {
     this.#ready = this.#open(query).catch((err) => {
       const e = toAppError(err);
       this.conn.send(errorFrame(e));
-      this.conn.close(e.code === "internal" ? CLOSE.internal : CLOSE.policy, e.code);
+      const code = e.code === "too_many_connections"
+        ? CLOSE.tooManyConnections
+        : e.code === "internal"
+        ? CLOSE.internal
+        : CLOSE.policy;
+      this.conn.close(code, e.code);
       return false;
     });
     return this.#ready;
@@ -77,6 +99,12 @@ export class ConnectionHandler {
   async #open(query: { chatId?: string; lastSeq?: number }): Promise<boolean> {
     const p = this.principal;
     const hub = this.#svc.hub;
+    if (hub.connectionsOfToken(this.conn.tokenKey) >= this.#o.maxConnectionsPerToken) {
+      throw new AppError(
+        "too_many_connections",
+        `This token already has ${this.#o.maxConnectionsPerToken} open connections`,
+      );
+    }
     const follow: Array<{ chatId: string; from: number; announce: boolean }> = [];
     if (p.role === "client") {
       if (query.chatId !== undefined && query.chatId !== p.chatId) {
@@ -119,6 +147,7 @@ export class ConnectionHandler {
       ...(query.lastSeq !== undefined ? { resume_from: query.lastSeq } : {}),
     }));
     hub.add(this.conn);
+    this.#scheduleBeat();
     this.#o.routing.notePeak(hub.size);
     if (p.role !== "client") await this.#sendQueueSnapshot();
     await Promise.all(follow.map((f) => this.#follow(f.chatId, f.from, f.announce)));
@@ -201,9 +230,24 @@ export class ConnectionHandler {
   onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#beat !== null) this.#o.clock.clearTimeout(this.#beat);
     this.#svc.hub.remove(this.conn.id);
     // Also when the open failed after the count went up (e.g. a forbidden chat_id).
     if (this.#counted) this.#svc.staffDisconnected(this.principal);
+  }
+
+  #scheduleBeat(): void {
+    if (this.#closed) return;
+    this.#beat = this.#o.clock.setTimeout(() => {
+      this.#beat = null;
+      if (this.#closed) return;
+      const id = `h${++this.#beats}`;
+      this.#pings.set(id, performance.now());
+      // Keep only the latest few unanswered pings (old clients never answer).
+      if (this.#pings.size > 3) this.#pings.delete(this.#pings.keys().next().value!);
+      this.conn.send(frame("ping", { id, server_time: new Date(this.#o.now()).toISOString() }));
+      this.#scheduleBeat();
+    }, this.#o.heartbeatMs);
   }
 
   #chatOf(chatId: string | undefined): string {
@@ -256,6 +300,14 @@ export class ConnectionHandler {
         const chatId = this.#chatOf(f.payload.chat_id);
         await this.#svc.rate(p, chatId, f.payload.score, f.payload.comment);
         return ack({ chat_id: chatId });
+      }
+      case "pong": {
+        const sentAt = this.#pings.get(f.payload.id);
+        if (sentAt !== undefined) {
+          this.#pings.delete(f.payload.id);
+          pingLatency.observe(performance.now() - sentAt);
+        }
+        return NOTHING; // an answer to our heartbeat gets no reply
       }
       case "ping":
         return {

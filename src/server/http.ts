@@ -23,3 +23,13 @@ export function tokenOf(c: Context): string | undefined {
   if (h?.toLowerCase().startsWith("bearer ")) return h.slice(7).trim();
   return c.req.query("token") ?? undefined;
 }
+
+/** A short key for a token (FNV-1a, 64-bit): groups connections per token without keeping it. */
+export function tokenKeyOf(token: string | undefined): string {
+  let h = 0xcbf29ce484222325n;
+  for (let i = 0; i < (token ?? "").length; i++) {
+    h ^= BigInt(token!.charCodeAt(i));
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16);
+}

@@ -13,11 +13,15 @@ import type { OutboundFrame } from "../protocol/mod.ts";
 export interface Connection {
   readonly id: string;
   readonly principal: Principal;
+  /** Identifies the token the connection opened with (for the per-token limit). */
+  readonly tokenKey: string;
   /**
    * Queues a frame for the peer. Must not throw. `text` is the frame already serialized as JSON,
    * when the caller has it (one event sent to many connections is serialized once).
    */
   send(frame: OutboundFrame, text?: string): void;
+  /** Resolves when the peer has read enough of what was sent (replays wait on it). */
+  drained?(): Promise<void>;
   close(code: number, reason: string): void;
 }
 
@@ -61,6 +65,7 @@ export class Hub {
   readonly #byChat = new Map<string, Set<string>>();
   readonly #byUser = new Map<string, Set<string>>();
   readonly #staff = new Set<string>();
+  readonly #byToken = new Map<string, Set<string>>();
   peakConnections = 0;
 
   constructor(read: FrameReader) {
@@ -70,6 +75,7 @@ export class Hub {
   add(conn: Connection): void {
     this.#conns.set(conn.id, { conn, subs: new Map(), closed: false });
     addTo(this.#byUser, conn.principal.id, conn.id);
+    addTo(this.#byToken, conn.tokenKey, conn.id);
     if (conn.principal.role !== "client") this.#staff.add(conn.id);
     this.peakConnections = Math.max(this.peakConnections, this.#conns.size);
   }
@@ -82,6 +88,7 @@ export class Hub {
     this.#conns.delete(connId);
     for (const chatId of st.subs.keys()) removeFrom(this.#byChat, chatId, connId);
     removeFrom(this.#byUser, st.conn.principal.id, connId);
+    removeFrom(this.#byToken, st.conn.tokenKey, connId);
     this.#staff.delete(connId);
     return true;
   }
@@ -93,6 +100,10 @@ export class Hub {
       if (role && role !== "client") return role;
     }
     return undefined;
+  }
+
+  connectionsOfToken(tokenKey: string): number {
+    return this.#byToken.get(tokenKey)?.size ?? 0;
   }
 
   connectionsOf(userId: string): number {
@@ -253,6 +264,8 @@ export class Hub {
           if (!following() || seq !== sub.lastSeq + 1) continue;
           sub.lastSeq = seq;
           st.conn.send(frame);
+          // Stored history goes at the reader's pace (live frames keep the slow-consumer rule).
+          if (st.conn.drained) await st.conn.drained();
         }
         if (page.length === PAGE) continue;
         if (!following()) break;

@@ -95,6 +95,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     auth,
     svc,
     routing,
+    handlerOptions: {
+      routing,
+      maxFrameBytes: config.MAX_FRAME_BYTES,
+      rateLimitPerMin: config.RATE_LIMIT_PER_MIN,
+      heartbeatMs: config.HEARTBEAT_S * 1000,
+      maxConnectionsPerToken: config.MAX_CONNECTIONS_PER_TOKEN,
+      clock,
+      now: () => clock.now(),
+      log,
+    },
     log,
     ready: async () => {
       if (closing) return false;

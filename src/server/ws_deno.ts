@@ -5,26 +5,37 @@ import { errorFrame, type OutboundFrame } from "../protocol/mod.ts";
 import { CLOSE, type ConnectionHandler } from "./connection_handler.ts";
 import type { Connection } from "./hub.ts";
 
-/** Bytes a socket may have queued before it counts as a slow consumer and is closed. */
-export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-export const CLOSE_SLOW_CONSUMER = 4001;
 /** Frames a client may send before its token is checked; more closes the socket (1008). */
 export const MAX_EARLY_FRAMES = 64;
 
 export class DenoWsConnection implements Connection {
   readonly id = crypto.randomUUID();
   readonly principal: Principal;
+  readonly tokenKey: string;
   readonly #ws: WebSocket;
+  readonly #maxBuffered: number;
+  readonly #onClosed: () => void;
 
-  constructor(ws: WebSocket, principal: Principal) {
+  /** `onClosed` runs as soon as we close: a peer that does not read never completes the close. */
+  constructor(
+    ws: WebSocket,
+    principal: Principal,
+    tokenKey: string,
+    maxBufferedBytes: number,
+    onClosed: () => void,
+  ) {
     this.#ws = ws;
     this.principal = principal;
+    this.tokenKey = tokenKey;
+    this.#maxBuffered = maxBufferedBytes;
+    this.#onClosed = onClosed;
   }
 
   send(frame: OutboundFrame, text?: string): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
-    if (this.#ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.close(CLOSE_SLOW_CONSUMER, "slow_consumer");
+    // A bounded send queue: a peer that does not read is disconnected, not buffered forever.
+    if (this.#ws.bufferedAmount > this.#maxBuffered) {
+      this.close(CLOSE.slowConsumer, "slow_consumer");
       return;
     }
     try {
@@ -34,23 +45,44 @@ export class DenoWsConnection implements Connection {
     }
   }
 
+  /**
+   * Resolves once the socket's queue is below a quarter of the bound, so replays of stored
+   * history go at the peer's pace instead of tripping the slow-consumer rule.
+   */
+  async drained(): Promise<void> {
+    while (
+      this.#ws.readyState === WebSocket.OPEN && this.#ws.bufferedAmount > this.#maxBuffered / 4
+    ) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   close(code: number, reason: string): void {
     try {
       this.#ws.close(code, reason);
     } catch {
       // Already closing.
     }
+    this.#onClosed();
   }
 }
 
 /** Upgrades the request; auth failures are told as an `error` frame and close code 1008. */
+export interface UpgradeOptions {
+  readonly tokenKey: string;
+  /** Deno pings a socket silent for this long and closes it if no pong comes (reaping). */
+  readonly idleTimeoutS: number;
+  readonly maxBufferedBytes: number;
+}
+
 export function upgradeDeno(
   req: Request,
   auth: Promise<Principal>,
   makeHandler: (conn: Connection) => ConnectionHandler,
   query: { chatId?: string; lastSeq?: number },
+  o: UpgradeOptions,
 ): Response {
-  const { socket, response } = Deno.upgradeWebSocket(req);
+  const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: o.idleTimeoutS });
   let handler: ConnectionHandler | null = null;
   let gone = false;
   const early: string[] = [];
@@ -70,7 +102,9 @@ export function upgradeDeno(
         socket.close(CLOSE.policy, error.code);
         return;
       }
-      handler = makeHandler(new DenoWsConnection(socket, principal!));
+      handler = makeHandler(
+        new DenoWsConnection(socket, principal!, o.tokenKey, o.maxBufferedBytes, () => closed()),
+      );
       void handler.open(query);
       for (const raw of early.splice(0)) void handler.onText(raw);
     });

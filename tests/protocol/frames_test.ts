@@ -40,6 +40,7 @@ const VALID_INBOUND: Record<InboundType, unknown> = {
   rate: { chat_id: "c1", score: 5, comment: "Thanks" },
   set_status: { status: "away" },
   ping: {},
+  pong: { id: "h1" },
 };
 
 for (const type of INBOUND_TYPES) {
@@ -58,6 +59,7 @@ Deno.test("inbound type list covers exactly the documented types", () => {
     "close_chat",
     "message",
     "ping",
+    "pong",
     "rate",
     "read",
     "resume",
@@ -208,6 +210,7 @@ Deno.test("outbound builder examples validate against the outbound schema", () =
     frame("ack", { for: "read", chat_id: "c1", last_read_seq: 4, unread: 0 }, "r-2"),
     frame("error", { code: "rate_limited", message: "Slow down", retryable: true }, "r-3"),
     frame("pong", { server_time: TS }),
+    frame("ping", { id: "h1", server_time: TS }),
     frame("chat_created", {
       chat_id: "c1",
       seq: 1,

@@ -12,7 +12,10 @@ class FakeConn implements Connection {
   closedWith: { code: number; reason: string } | null = null;
   #waiters: Array<{ seq: number; resolve: () => void }> = [];
 
-  constructor(readonly id: string, readonly principal: Principal) {}
+  readonly tokenKey: string;
+  constructor(readonly id: string, readonly principal: Principal) {
+    this.tokenKey = `token-of-${id}`;
+  }
 
   send(f: OutboundFrame): void {
     this.sent.push(f);
