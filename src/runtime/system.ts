@@ -6,6 +6,7 @@ import { AppError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { type Clock, SystemClock, type TimerId } from "./clock.ts";
 import { GroupCommitter, type KvCheck } from "./committer.ts";
+import { Deadlines, KeyedTimers } from "./_timers.ts";
 import type {
   ActorAddress,
   AnyEntity,
@@ -57,8 +58,6 @@ export interface SystemStats {
 }
 
 const EFFECT_RETRY_MS = [5, 20, 100, 500, 2000];
-/** Granularity of ask timeouts; a timeout never fires early, at most this much late. */
-const DEADLINE_TICK_MS = 100;
 
 export class ActorSystem {
   readonly clock: Clock;
@@ -77,10 +76,9 @@ export class ActorSystem {
   readonly #onEffect?: ActorSystemOptions["onEffect"];
   readonly #fence?: ActorSystemOptions["fence"];
   #sweepTimer: TimerId | null = null;
-  /** Pending asks by deadline, rounded up to {@link DEADLINE_TICK_MS}: one timer for all. */
-  readonly #deadlines = new Map<number, Set<Message>>();
-  #deadlineTimer: { id: TimerId; at: number } | null = null;
-  readonly #timers = new Map<string, TimerId>();
+  /** Pending asks by deadline: one clock timer for all of them. */
+  readonly #deadlines: Deadlines<Message>;
+  readonly #timers: KeyedTimers;
   #closing = false;
   readonly #counters = { restarts: 0, dispatchErrors: 0, passivations: 0, recoveries: 0 };
 
@@ -98,6 +96,12 @@ export class ActorSystem {
     };
     for (const e of opts.entities) this.#entities.set(e.type, e);
     this.#onEffect = opts.onEffect;
+    this.#timers = new KeyedTimers(this.clock);
+    this.#deadlines = new Deadlines<Message>(this.clock, (msg) => {
+      if (msg.settled) return;
+      msg.settled = true;
+      msg.reject?.(msg.timeout?.() ?? new AppError("timeout"));
+    });
     this.#fence = opts.fence;
     this.#armSweep();
   }
@@ -120,16 +124,16 @@ export class ActorSystem {
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? this.#opts.askTimeoutMs;
-      let bucket: Set<Message> | undefined;
+      let untrack: (() => void) | undefined;
       const msg: Message = {
         command,
         settled: false,
         resolve: (v) => {
-          bucket?.delete(msg);
+          untrack?.();
           resolve(v);
         },
         reject: (e) => {
-          bucket?.delete(msg);
+          untrack?.();
           reject(e);
         },
       };
@@ -137,8 +141,7 @@ export class ActorSystem {
       if (!msg.settled) {
         msg.timeout = () =>
           new AppError("timeout", `No reply from ${type} ${id} within ${timeoutMs} ms`);
-        bucket = this.#deadlineBucket(this.clock.now() + timeoutMs);
-        bucket.add(msg);
+        untrack = this.#deadlines.add(msg, this.clock.now() + timeoutMs);
       }
     });
   }
@@ -205,13 +208,9 @@ export class ActorSystem {
     await Promise.all(cells.map((c) => this.#idle(c)));
     await Promise.all(cells.map((c) => this.#passivate(c)));
     await this.committer.flushed();
-    if (this.#deadlineTimer) this.clock.clearTimeout(this.#deadlineTimer.id);
-    this.#deadlineTimer = null;
-    for (const id of this.#timers.values()) this.clock.clearTimeout(id);
     this.#timers.clear();
     const gone = new AppError("unavailable", "Server is shutting down");
-    for (const set of this.#deadlines.values()) for (const m of set) this.#fail(m, gone);
-    this.#deadlines.clear();
+    for (const m of this.#deadlines.clear()) this.#fail(m, gone);
   }
 
   // ---- internals ----
@@ -365,9 +364,12 @@ export class ActorSystem {
     for (const effect of effects) {
       if (effect.kind === "tell") this.#deliver(effect.to, effect.command, 0);
       else if (effect.kind === "timer") {
-        this.#setTimer(from, effect.key, effect.delayMs, effect.command);
-      } else if (effect.kind === "cancel_timer") this.#clearTimer(from, effect.key);
-      else {
+        this.#timers.set(this.#timerKey(from, effect.key), effect.delayMs, () => {
+          if (!this.#closing) this.#deliver(from, effect.command, 0);
+        });
+      } else if (effect.kind === "cancel_timer") {
+        this.#timers.cancel(this.#timerKey(from, effect.key));
+      } else {
         try {
           this.#onEffect?.(effect, from);
         } catch (err) {
@@ -394,62 +396,13 @@ export class ActorSystem {
     this.log.error("effect delivery failed", { ...to, code: msg.error.code });
   }
 
-  #setTimer(owner: ActorAddress, key: string, delayMs: number, command: unknown): void {
-    this.#clearTimer(owner, key);
-    const k = `${owner.type}\u0000${owner.id}\u0000${key}`;
-    const id = this.clock.setTimeout(() => {
-      this.#timers.delete(k);
-      if (!this.#closing) this.#deliver(owner, command, 0);
-    }, Math.max(0, delayMs));
-    this.#timers.set(k, id);
-  }
-
-  #clearTimer(owner: ActorAddress, key: string): void {
-    const k = `${owner.type}\u0000${owner.id}\u0000${key}`;
-    const id = this.#timers.get(k);
-    if (id === undefined) return;
-    this.clock.clearTimeout(id);
-    this.#timers.delete(k);
+  #timerKey(owner: ActorAddress, key: string): string {
+    return `${owner.type}\u0000${owner.id}\u0000${key}`;
   }
 
   /** Actor timers pending (tests and diagnostics). */
   get pendingTimers(): number {
     return this.#timers.size;
-  }
-
-  #deadlineBucket(deadline: number): Set<Message> {
-    const at = Math.ceil(deadline / DEADLINE_TICK_MS) * DEADLINE_TICK_MS;
-    let set = this.#deadlines.get(at);
-    if (!set) {
-      this.#deadlines.set(at, set = new Set());
-      if (!this.#deadlineTimer || at < this.#deadlineTimer.at) this.#armDeadlines(at);
-    }
-    return set;
-  }
-
-  #armDeadlines(at: number): void {
-    if (this.#deadlineTimer) this.clock.clearTimeout(this.#deadlineTimer.id);
-    const id = this.clock.setTimeout(() => this.#expire(), Math.max(0, at - this.clock.now()));
-    this.#deadlineTimer = { id, at };
-  }
-
-  #expire(): void {
-    this.#deadlineTimer = null;
-    const now = this.clock.now();
-    let next = Infinity;
-    for (const [at, set] of this.#deadlines) {
-      if (at > now) {
-        next = Math.min(next, at);
-        continue;
-      }
-      this.#deadlines.delete(at);
-      for (const msg of set) {
-        if (msg.settled) continue;
-        msg.settled = true;
-        msg.reject?.(msg.timeout?.() ?? new AppError("timeout"));
-      }
-    }
-    if (next !== Infinity) this.#armDeadlines(next);
   }
 
   #armSweep(): void {
