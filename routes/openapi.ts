@@ -16,6 +16,7 @@ import { adminRoutes } from "./admin.ts";
 import { chatRoutes } from "./chats.ts";
 import { commonRoutes } from "./common.ts";
 import type { RouteDeps } from "./deps.ts";
+import { sseRoutes } from "./sse.ts";
 
 type Registry = OpenAPIHono<ApiEnv>["openAPIRegistry"];
 
@@ -30,6 +31,7 @@ export function apiRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
   api.route("/api/v1/chat", chatRoutes(d));
   api.route("/api/v1/chat", commonRoutes(d));
   api.route("/api/v1/chat/admin", adminRoutes(d));
+  api.route("/api/v1/chat", sseRoutes(d));
   describePlainRoutes(api.openAPIRegistry);
 
   let doc: unknown = null;

@@ -42,6 +42,17 @@ export interface Outcome {
 
 const NOTHING: Outcome = { reply: null };
 
+/** What a connection asks for when it opens. */
+export interface OpenQuery {
+  readonly chatId?: string;
+  readonly lastSeq?: number;
+  /** Staff: more chats to catch up, each from its last seq (SSE's multi-chat `Last-Event-ID`). */
+  readonly resume?: ReadonlyMap<string, number>;
+}
+
+const isUnseen = (err: unknown) =>
+  err instanceof AppError && (err.code === "forbidden" || err.code === "not_found");
+
 /** Close codes (documented in PROTOCOL.md). */
 export const CLOSE = {
   goingAway: 1001,
@@ -80,8 +91,11 @@ export class ConnectionHandler {
     return this.conn.principal;
   }
 
+  /** Told of every chat this connection starts to follow and the seq it follows it from. */
+  onFollow: ((chatId: string, fromSeq: number) => void) | null = null;
+
   /** Sends `connected`, joins the hub and catches up the chats this user follows. */
-  open(query: { chatId?: string; lastSeq?: number }): Promise<boolean> {
+  open(query: OpenQuery): Promise<boolean> {
     this.#ready = this.#open(query).catch((err) => {
       const e = toAppError(err);
       this.conn.send(errorFrame(e));
@@ -96,7 +110,7 @@ export class ConnectionHandler {
     return this.#ready;
   }
 
-  async #open(query: { chatId?: string; lastSeq?: number }): Promise<boolean> {
+  async #open(query: OpenQuery): Promise<boolean> {
     const p = this.principal;
     const hub = this.#svc.hub;
     if (hub.connectionsOfToken(this.conn.tokenKey) >= this.#o.maxConnectionsPerToken) {
@@ -128,14 +142,26 @@ export class ConnectionHandler {
         openChats.map((id) => this.#svc.peek(id).catch(() => null)),
       );
       for (const v of views) if (v) follow.push({ chatId: v.chatId, from: v.seq, announce: false });
+      const resumeAt = (chatId: string, from: number) => {
+        const known = follow.find((f) => f.chatId === chatId);
+        if (known) Object.assign(known, { from, announce: true });
+        else follow.push({ chatId, from, announce: true });
+      };
       if (query.chatId !== undefined && query.lastSeq !== undefined) {
         const view = await this.#svc.view(p, query.chatId);
         // As for clients: a last_seq beyond the chat's end would hold back every live event.
-        const from = Math.min(query.lastSeq, view.seq);
-        const known = follow.find((f) => f.chatId === query.chatId);
-        if (known) Object.assign(known, { from, announce: true });
-        else follow.push({ chatId: query.chatId, from, announce: true });
+        resumeAt(query.chatId, Math.min(query.lastSeq, view.seq));
       }
+      // A multi-chat cursor skips the chats this user may no longer see (e.g. transferred away).
+      const cursor = await Promise.all(
+        [...query.resume ?? []].map(([chatId, seq]) =>
+          this.#svc.view(p, chatId).then(
+            (v) => ({ chatId, from: Math.min(seq, v.seq) }),
+            (err) => (isUnseen(err) ? null : Promise.reject(err)),
+          )
+        ),
+      );
+      for (const c of cursor) if (c) resumeAt(c.chatId, c.from);
     }
     if (this.#closed) return false;
     this.conn.send(frame("connected", {
@@ -158,6 +184,7 @@ export class ConnectionHandler {
   }
 
   async #follow(chatId: string, from: number, announce: boolean): Promise<void> {
+    this.onFollow?.(chatId, from);
     const to = await this.#svc.hub.resume(this.conn.id, chatId, from);
     if (announce && !this.#closed) {
       this.conn.send(frame("resumed", { chat_id: chatId, from_seq: from, to_seq: to }));

@@ -9,6 +9,7 @@ import { chatWsRoutes } from "../../routes/chat_ws.ts";
 import type { RouteDeps } from "../../routes/deps.ts";
 import { healthRoutes } from "../../routes/health.ts";
 import { apiRoutes } from "../../routes/openapi.ts";
+import { webRoutes } from "../../routes/web.ts";
 import { Authenticator, resolveSecret } from "../auth/mod.ts";
 import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
@@ -19,6 +20,7 @@ import { RoutingService } from "./routing_service.ts";
 import { CLOSE } from "./connection_handler.ts";
 import { installErrorHandling } from "./http.ts";
 import { Hub } from "./hub.ts";
+import { attachSocketIo } from "./socketio.ts";
 
 export interface RunningServer {
   readonly port: number;
@@ -118,7 +120,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   app.route("/", healthRoutes(deps));
   app.route("/", apiRoutes(deps));
   app.route("/api/v1/chat", chatWsRoutes(deps));
+  app.route("/", webRoutes());
 
+  // socket.io (polling and its WebSocket upgrade) on the same port, routed before Hono.
+  const sio = attachSocketIo(deps);
   const ac = new AbortController();
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const httpServer = Deno.serve({
@@ -126,7 +131,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     hostname: config.HOST,
     signal: ac.signal,
     onListen: (addr) => resolve(addr as Deno.NetAddr),
-  }, app.fetch);
+  }, (req, info) => sio.owns(req) ? sio.fetch(req, info) : app.fetch(req, info));
   const addr = await listening;
   const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
   log.info("listening", { url: `http://${host}:${addr.port}`, kv: config.KV_PATH, boot: bootId });
@@ -141,6 +146,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (closing) return;
       closing = true;
       hub.closeAll(CLOSE.goingAway, "server_shutdown");
+      sio.close();
       ac.abort();
       await httpServer.finished.catch(() => {});
       await system.shutdown();

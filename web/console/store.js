@@ -1,0 +1,216 @@
+// @ts-check
+/**
+ * The console's state, built from protocol frames: the waiting queue, offers (auto routing), the
+ * operator's chats with their events, unread counts, read and typing state. Dispatches `change`
+ * after every update; the views re-render from it.
+ */
+
+/** @typedef {import("../transports.js").Frame} Frame */
+/**
+ * @typedef {{ chat_id: string, client_id: string, priority: number, waiting_since: string,
+ *   position?: number, expires_at?: string }} QueueEntry
+ * @typedef {{ id: string, clientId: string, status: "active" | "waiting" | "closed" | "gone",
+ *   operatorId: string | null, events: Map<number, Frame>, readByMe: number, peerRead: number,
+ *   peerTypingUntil: number, rating: { score: number, comment?: string } | null,
+ *   lastActivity: number, mine: boolean }} ChatState
+ */
+
+export class Store extends EventTarget {
+  /** @type {{ user_id: string, role: string } | null} */
+  me = null;
+  /** @type {string} */
+  myStatus = "online";
+  /** @type {Map<string, QueueEntry>} */
+  queue = new Map();
+  /** @type {Map<string, QueueEntry>} */
+  offers = new Map();
+  /** @type {Map<string, ChatState>} */
+  chats = new Map();
+  /** @type {string | null} */
+  activeId = null;
+  #storageKey = "";
+
+  /** Remembers which chats this operator has open (per tab), so a reload finds them again. */
+  restore(/** @type {string} */ userId) {
+    this.#storageKey = `supportchat.console.chats.${userId}`;
+    try {
+      const ids = JSON.parse(sessionStorage.getItem(this.#storageKey) ?? "[]");
+      for (const id of Array.isArray(ids) ? ids : []) this.chat(String(id));
+    } catch { /* nothing stored */ }
+    return this.mine().map((c) => c.id);
+  }
+
+  #save() {
+    if (!this.#storageKey) return;
+    const ids = [...this.chats.values()].filter((c) => c.mine).map((c) => c.id);
+    sessionStorage.setItem(this.#storageKey, JSON.stringify(ids));
+  }
+
+  changed() {
+    this.dispatchEvent(new Event("change"));
+  }
+
+  /** This operator's chats (accepted, transferred to them, or restored), for the list. */
+  mine() {
+    return [...this.chats.values()].filter((c) => c.mine);
+  }
+
+  /**
+   * The state of a chat, created empty if new. `mine`: the chat is (or was) this operator's and
+   * belongs in the list; events of other chats are kept aside until one becomes mine.
+   */
+  chat(/** @type {string} */ id, mine = true) {
+    let c = this.chats.get(id);
+    if (c && mine && !c.mine) {
+      c.mine = true;
+      this.#save();
+    }
+    if (!c) {
+      c = {
+        id,
+        clientId: "",
+        status: "active",
+        operatorId: null,
+        events: new Map(),
+        readByMe: 0,
+        peerRead: 0,
+        peerTypingUntil: 0,
+        rating: null,
+        lastActivity: 0,
+        mine,
+      };
+      this.chats.set(id, c);
+      this.#save();
+    }
+    return c;
+  }
+
+  dismiss(/** @type {string} */ id) {
+    this.chats.delete(id);
+    if (this.activeId === id) this.activeId = null;
+    this.#save();
+    this.changed();
+  }
+
+  /** Unread messages from the client in a chat. */
+  unread(/** @type {ChatState} */ c) {
+    let n = 0;
+    for (const f of c.events.values()) {
+      if (f.type === "message" && f.payload.sender_id !== this.me?.user_id) {
+        if (f.payload.seq > c.readByMe) n++;
+      }
+    }
+    return n;
+  }
+
+  /** The newest message not written by me (what `read` reports). */
+  lastIncomingSeq(/** @type {ChatState} */ c) {
+    let top = 0;
+    for (const f of c.events.values()) {
+      if (f.type === "message" && f.payload.sender_id !== this.me?.user_id) {
+        top = Math.max(top, f.payload.seq);
+      }
+    }
+    return top;
+  }
+
+  /**
+   * Applies one frame. Returns the id of a chat that became mine (to load its history), if any.
+   * @param {Frame} f
+   * @returns {string | null}
+   */
+  apply(f) {
+    const p = f.payload ?? {};
+    let adopted = null;
+    switch (f.type) {
+      case "connected":
+        this.me = { user_id: p.user_id, role: p.role };
+        break;
+      case "queue_snapshot":
+        this.queue = new Map(p.chats.map((/** @type {QueueEntry} */ c) => [c.chat_id, c]));
+        break;
+      case "new_chat_available":
+        this.queue.set(p.chat_id, /** @type {QueueEntry} */ (p));
+        break;
+      case "chat_offered":
+        this.offers.set(p.chat_id, /** @type {QueueEntry} */ (p));
+        break;
+      case "chat_removed":
+        this.queue.delete(p.chat_id);
+        this.offers.delete(p.chat_id);
+        break;
+      case "operator_status":
+        if (p.operator_id === this.me?.user_id) this.myStatus = p.status;
+        break;
+      case "typing": {
+        const c = this.chats.get(p.chat_id);
+        if (c && p.user_id !== this.me?.user_id) {
+          c.peerTypingUntil = p.is_typing ? Date.now() + 8000 : 0;
+        }
+        break;
+      }
+      default:
+        if (typeof p.seq === "number" && p.chat_id && f.type !== "ack") {
+          adopted = this.#session(f);
+        }
+    }
+    this.changed();
+    return adopted;
+  }
+
+  /** @param {Frame} f */
+  #session(f) {
+    const p = f.payload;
+    const me = this.me?.user_id;
+    const toMe = (f.type === "chat_assigned" && p.operator_id === me) ||
+      (f.type === "chat_transferred" && p.to_operator_id === me);
+    const wasMine = this.chats.get(p.chat_id)?.mine ?? false;
+    const c = this.chat(p.chat_id, toMe);
+    const newest = c.events.size === 0 || p.seq > Math.max(...c.events.keys());
+    c.events.set(p.seq, f);
+    if (newest) this.#evolve(c, f);
+    else {
+      // An older event (history arriving after live ones): rebuild the state in seq order.
+      Object.assign(c, { status: "active", operatorId: null, rating: null, peerRead: 0 });
+      for (const seq of [...c.events.keys()].sort((a, b) => a - b)) {
+        this.#evolve(c, /** @type {Frame} */ (c.events.get(seq)));
+      }
+    }
+    return toMe || (c.mine && !wasMine) ? c.id : null;
+  }
+
+  /** Applies one session event to a chat's state (events in seq order). */
+  #evolve(/** @type {ChatState} */ c, /** @type {Frame} */ f) {
+    const p = f.payload;
+    const me = this.me?.user_id;
+    c.lastActivity = Math.max(c.lastActivity, Date.parse(p.timestamp) || 0);
+    if (p.client_id) c.clientId = p.client_id;
+    switch (f.type) {
+      case "chat_queued":
+        c.status = "waiting";
+        break;
+      case "chat_assigned":
+        c.operatorId = p.operator_id;
+        c.status = p.operator_id === me ? "active" : "gone";
+        break;
+      case "chat_transferred":
+        c.operatorId = p.to_queue ? null : p.to_operator_id;
+        c.status = p.to_operator_id === me ? "active" : p.to_queue ? "waiting" : "gone";
+        break;
+      case "chat_closed":
+        c.status = "closed";
+        c.peerTypingUntil = 0;
+        break;
+      case "chat_rated":
+        c.rating = { score: p.score, comment: p.comment };
+        break;
+      case "read":
+        if (p.user_id === me) c.readByMe = Math.max(c.readByMe, p.last_read_seq);
+        else c.peerRead = Math.max(c.peerRead, p.last_read_seq);
+        break;
+      case "message":
+        if (p.sender_id !== me) c.peerTypingUntil = 0;
+        break;
+    }
+  }
+}
