@@ -30,6 +30,8 @@ export const ConnectedOut = z.object({
   server_time: Timestamp,
   connection_id: Id,
   resume_from: SeqCursor.optional(),
+  /** Staff: the chats assigned to this user right now (a new tab or device can list them). */
+  open_chats: z.array(Id).optional(),
 });
 
 export const AckOut = z.object({

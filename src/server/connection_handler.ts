@@ -120,6 +120,7 @@ export class ConnectionHandler {
       );
     }
     const follow: Array<{ chatId: string; from: number; announce: boolean }> = [];
+    const openNow: string[] = [];
     if (p.role === "client") {
       if (query.chatId !== undefined && query.chatId !== p.chatId) {
         throw new AppError("forbidden", `This token does not open chat ${query.chatId}`);
@@ -141,7 +142,11 @@ export class ConnectionHandler {
       const views = await Promise.all(
         openChats.map((id) => this.#svc.peek(id).catch(() => null)),
       );
-      for (const v of views) if (v) follow.push({ chatId: v.chatId, from: v.seq, announce: false });
+      for (const v of views) {
+        if (!v) continue;
+        follow.push({ chatId: v.chatId, from: v.seq, announce: false });
+        if (v.operatorId === p.id && v.status !== "closed") openNow.push(v.chatId);
+      }
       const resumeAt = (chatId: string, from: number) => {
         const known = follow.find((f) => f.chatId === chatId);
         if (known) Object.assign(known, { from, announce: true });
@@ -171,6 +176,7 @@ export class ConnectionHandler {
       server_time: new Date(this.#o.now()).toISOString(),
       connection_id: this.conn.id,
       ...(query.lastSeq !== undefined ? { resume_from: query.lastSeq } : {}),
+      ...(p.role === "client" ? {} : { open_chats: openNow }),
     }));
     hub.add(this.conn);
     this.#scheduleBeat();

@@ -49,3 +49,19 @@ Deno.test("a client chat is queued, accepted, talked in, closed and rated over W
   await client.close();
   await op.close();
 });
+
+Deno.test("a new staff connection lists the chats assigned to that user in connected", async () => {
+  await using server = await startTestServer();
+  const token = await server.staffToken("op-tabs");
+  const first = await WsClient.connect(server.wsUrl(token));
+  const [a, b] = [await server.createChat("ca"), await server.createChat("cb")];
+  assert.equal((await first.request("accept_chat", { chat_id: a.chat_id })).type, "ack");
+  assert.equal((await first.request("accept_chat", { chat_id: b.chat_id })).type, "ack");
+  const client = await WsClient.connect(b.ws_url);
+  assert.equal((await client.request("close_chat", {})).type, "ack");
+  await first.next((f) => f.type === "chat_closed");
+  const second = await WsClient.connect(server.wsUrl(token));
+  const hello = second.ofType("connected")[0];
+  assert.deepEqual(hello.payload.open_chats, [a.chat_id], "open, and only the open ones");
+  for (const s of [client, first, second]) await s.close();
+});

@@ -94,6 +94,8 @@ function connect(/** @type {string} */ t) {
     const adopted = store.apply(f);
     if (adopted) c.track(adopted, 0); // a chat became mine: load its whole history
     if (f.type === "connected") {
+      // Load the history of every chat the server says is mine (a new tab knows none yet).
+      for (const id of f.payload.open_chats ?? []) c.track(id, 0);
       onConnected(f, first);
       first = false;
     }

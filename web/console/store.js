@@ -125,6 +125,8 @@ export class Store extends EventTarget {
     switch (f.type) {
       case "connected":
         this.me = { user_id: p.user_id, role: p.role };
+        // The chats assigned to me right now, also those this tab has never seen.
+        for (const id of p.open_chats ?? []) this.chat(id, true);
         break;
       case "queue_snapshot":
         this.queue = new Map(p.chats.map((/** @type {QueueEntry} */ c) => [c.chat_id, c]));
