@@ -96,7 +96,7 @@ export class Journal {
     extra: readonly KvWrite[] = [],
   ): Promise<void> {
     const mutations = this.encodeEvents(type, id, envelopes);
-    for (const w of extra) mutations.push(toMutation(w));
+    for (const w of coalesceSums(extra)) mutations.push(toMutation(w));
     return this.#commitInBatches(mutations, checks);
   }
 
@@ -220,6 +220,27 @@ export class Journal {
       i += n;
     }
   }
+}
+
+/** Sums on the same key become one (a batch of 50 messages adds 50 to a counter once). */
+export function coalesceSums(writes: readonly KvWrite[]): KvWrite[] {
+  const out: KvWrite[] = [];
+  const sums = new Map<string, { key: Deno.KvKey; n: bigint; at: number }>();
+  for (const w of writes) {
+    if (w.op !== "sum") {
+      out.push(w);
+      continue;
+    }
+    const k = JSON.stringify(w.key);
+    const prev = sums.get(k);
+    if (prev) prev.n += w.n;
+    else {
+      sums.set(k, { key: w.key, n: w.n, at: out.length });
+      out.push(w);
+    }
+  }
+  for (const { key, n, at } of sums.values()) out[at] = { op: "sum", key, n };
+  return out;
 }
 
 function toMutation(w: KvWrite): KvMutation {
