@@ -143,3 +143,25 @@ export function nextCommit(
     }, timeoutMs);
   });
 }
+
+/**
+ * Has the operator send large messages, twenty in flight at a time, until the server has dropped
+ * every client connection (a stalled reader) or `batches` ran out. Every message must be acked.
+ * Returns whether the clients were dropped. Bounded by a count, not by time.
+ */
+export async function floodUntilClientsDropped(
+  server: TestServer,
+  op: WsClient,
+  chatId: string,
+  text: string,
+  batches = 250,
+): Promise<boolean> {
+  for (let batch = 0; batch < batches; batch++) {
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, () => op.request("message", { chat_id: chatId, text })),
+    );
+    for (const r of replies) assert.equal(r.type, "ack");
+    if (server.svc.hub.countByRole().client === 0) return true;
+  }
+  return false;
+}

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import { startTestServer, WsClient } from "./_harness.ts";
+import { floodUntilClientsDropped } from "./_util.ts";
 
 Deno.test("the server pings every HEARTBEAT_S and answered pings feed the latency metric", async () => {
   const clock = new ManualClock();
@@ -68,16 +69,8 @@ Deno.test("a client that stops reading is disconnected (4001) instead of growing
   assert.equal((await op.request("accept_chat", { chat_id: chat.chat_id })).type, "ack");
   const stalled = await stalledPeer(chat.ws_url);
   const text = "x".repeat(8000);
-  // Send until the server gives up on the stalled client: bounded by a count, not by time.
-  // Twenty in flight at a time: the stalled peer is fed far faster than any reader would need.
-  let dropped = false;
-  for (let batch = 0; batch < 250 && !dropped; batch++) {
-    const replies = await Promise.all(
-      Array.from({ length: 20 }, () => op.request("message", { chat_id: chat.chat_id, text })),
-    );
-    for (const r of replies) assert.equal(r.type, "ack");
-    dropped = server.svc.hub.countByRole().client === 0;
-  }
+  // The stalled peer is fed far faster than any reader would need, until the server gives up.
+  const dropped = await floodUntilClientsDropped(server, op, chat.chat_id, text);
   assert.ok(dropped, "the stalled client was disconnected");
   // Everything acknowledged is stored: a fresh connection can resume all of it.
   const again = await WsClient.connect(chat.ws_url + "&last_seq=0");

@@ -3,7 +3,14 @@ import { operatorEntity, type OperatorState } from "../../actors/operator.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import { type Frame, startTestServer } from "./_harness.ts";
 import { cursorOf, hubRemoved, SSE_PATH, SseClient, sseUrl, stalledStream } from "./_sse_client.ts";
-import { assignedChat, nextCommit, range, sendMessages, Sockets } from "./_util.ts";
+import {
+  assignedChat,
+  floodUntilClientsDropped,
+  nextCommit,
+  range,
+  sendMessages,
+  Sockets,
+} from "./_util.ts";
 
 const isResumed = (chatId: string) => (f: Frame) =>
   f.type === "resumed" && f.payload.chat_id === chatId;
@@ -300,14 +307,7 @@ Deno.test("SSE: a reader that stops reading gets a final overloaded error and is
   assert.equal((await op.request("accept_chat", { chat_id: chat.chat_id })).type, "ack");
   const stalled = await stalledStream(sseUrl(server, chat.client_token));
   const text = "x".repeat(8000);
-  let dropped = false;
-  for (let batch = 0; batch < 250 && !dropped; batch++) {
-    const replies = await Promise.all(
-      Array.from({ length: 20 }, () => op.request("message", { chat_id: chat.chat_id, text })),
-    );
-    for (const r of replies) assert.equal(r.type, "ack");
-    dropped = server.svc.hub.countByRole().client === 0;
-  }
+  const dropped = await floodUntilClientsDropped(server, op, chat.chat_id, text);
   assert.ok(dropped, "the stalled stream was dropped");
   // Reading now, the peer finds the error as the stream's last event, then the stream's end.
   const decoder = new TextDecoder();
