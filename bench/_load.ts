@@ -4,7 +4,10 @@
  * receives them. The send time (performance.now()) travels in the text, so the operator side
  * measures client-to-operator latency on the same clock.
  */
+import type { ClientPeer, Transport } from "./_client_peer.ts";
 import { type ClientKind, type CreatedChat, type ErrorLog, Peer, staffWsUrl } from "./_peer.ts";
+import { SioPeer } from "./_sio_peer.ts";
+import { SsePeer } from "./_sse_peer.ts";
 
 export interface Counters {
   sent: number;
@@ -48,12 +51,15 @@ export class Pair {
   constructor(
     readonly idx: number,
     readonly chatId: string,
-    readonly client: Peer,
+    readonly client: ClientPeer,
     readonly op: Peer,
   ) {}
 }
 
-/** Opens client and operator sockets; the operator accepts; both see `chat_assigned`. */
+/**
+ * Opens the client (over `transport`) and the operator (WebSocket); the operator accepts; both
+ * see `chat_assigned`.
+ */
 export async function setUpPair(
   idx: number,
   chat: CreatedChat,
@@ -61,8 +67,13 @@ export async function setUpPair(
   baseUrl: string,
   errors: ErrorLog,
   kind: ClientKind,
+  transport: Transport = "ws",
 ): Promise<Pair> {
-  const client = await Peer.open(chat.ws_url, errors, kind);
+  const client: ClientPeer = transport === "sse"
+    ? await SsePeer.open(baseUrl, chat.ws_url, errors)
+    : transport.startsWith("socketio")
+    ? await SioPeer.open(baseUrl, chat.ws_url, errors, transport === "socketio-polling")
+    : await Peer.open(chat.ws_url, errors, kind);
   const op = await Peer.open(staffWsUrl(baseUrl, staffToken), errors, kind);
   const isMine = (f: { payload: Record<string, unknown> }) => f.payload.chat_id === chat.chat_id;
   const clientAssigned = client.waitFor("chat_assigned", isMine);

@@ -1,5 +1,6 @@
 /** Command-line options of `deno task bench` (parsed with node:util parseArgs). */
 import { parseArgs } from "node:util";
+import { type Transport, TRANSPORTS } from "./_client_peer.ts";
 import type { ClientKind } from "./_peer.ts";
 
 export const HELP = `deno task bench [options]
@@ -21,6 +22,10 @@ export const HELP = `deno task bench [options]
   --json            machine-readable output on stdout (logs stay on stderr)
   --client raw|std  load-generator socket: lean RFC 6455 client or the
                     standard WebSocket class                                 [raw]
+  --transport ws|sse|socketio|socketio-polling
+                    the clients' transport (operators stay on WebSocket): SSE
+                    stream + one POST per message, socket.io over WebSocket
+                    or over HTTP long-polling                                [ws]
   --server real|null  the real server, or the storage-free calibration relay [real]
   --server-stats    run the server through bench/_stats_main.ts: group-commit
                     figures, thread CPU, event-loop lag, V8 heap
@@ -48,6 +53,7 @@ export interface Options {
   gc: boolean;
   nullRelay: boolean;
   client: ClientKind;
+  transport: Transport;
 }
 
 export function parseOptions(args: string[]): Options {
@@ -71,6 +77,7 @@ export function parseOptions(args: string[]): Options {
       "server-gc": { type: "boolean", default: false },
       server: { type: "string", default: "real" },
       client: { type: "string", default: "raw" },
+      transport: { type: "string", default: "ws" },
       env: { type: "string", multiple: true, default: [] },
       help: { type: "boolean", default: false },
     },
@@ -107,5 +114,6 @@ export function parseOptions(args: string[]): Options {
     gc: a["server-gc"],
     nullRelay: oneOf("server", a.server, ["real", "null"]) === "null",
     client: oneOf("client", a.client, ["raw", "std"]) as ClientKind,
+    transport: oneOf("transport", a.transport, TRANSPORTS) as Transport,
   };
 }

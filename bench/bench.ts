@@ -27,7 +27,9 @@ const opt = parseOptions(Deno.args);
 const idle = Math.max(0, opt.sockets - 2 * opt.pairs);
 const log = (msg: string) => console.error(`[bench] ${msg}`);
 
-await ensureFdLimit(2 * opt.pairs + idle + 512);
+// SSE: one keep-alive connection per POST in flight besides the streams.
+const posts = opt.transport === "sse" ? opt.pairs * opt.inflight : 0;
+await ensureFdLimit(2 * opt.pairs + idle + posts + 512);
 
 let current: ChildServer | null = null;
 const abort = async (why: string, code: number) => {
@@ -57,7 +59,7 @@ async function runOnce(run: number): Promise<RunResult> {
     env: opt.env,
   });
   const errors = new ErrorLog();
-  const peers: Peer[] = [];
+  const peers: Array<{ closing: boolean; close(): void }> = [];
   try {
     log(`run ${run}: server pid ${server.pid} at ${server.url}`);
     const inspector = server.inspectorUrl ? await Inspector.connect(server.inspectorUrl) : null;
@@ -92,14 +94,18 @@ async function runOnce(run: number): Promise<RunResult> {
         role: "operator",
         ttlSeconds: 3600,
       });
-      const p = await setUpPair(i, chats[i], token, server.url, errors, opt.client);
+      const p = await setUpPair(i, chats[i], token, server.url, errors, opt.client, opt.transport);
       peers.push(p.client, p.op);
       return p;
     });
     const socketsS = (performance.now() - t) / 1000;
     const sockets = idlePeers.length + 2 * pairs.length;
     const rssAfter = await rss(1500);
-    log(`  ${sockets} sockets open; measuring for ${opt.durationMs / 1000} s`);
+    log(
+      `  ${sockets} sockets open (clients: ${opt.transport}); measuring for ${
+        opt.durationMs / 1000
+      } s`,
+    );
 
     const profiler = opt.prof ? inspector : null;
     let otherFrames: Record<string, number> = {};
