@@ -30,7 +30,9 @@ export const HELP = `deno task bench [options]
   --server-stats    run the server through bench/_stats_main.ts: group-commit
                     figures, thread CPU, event-loop lag, V8 heap
   --server-prof F   CPU profile of the server over the window, written to F
+                    (the attached inspector itself slows the server down)
   --server-gc       force a full GC in the server before each RSS reading
+                    (the inspector is attached only for those moments)
   --env K=V         extra server environment (repeatable), e.g. SNAPSHOT_EVERY=1000
 `;
 

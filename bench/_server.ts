@@ -123,7 +123,9 @@ export async function startChildServer(o: ServerOptions = {}): Promise<ChildServ
         inspectorSeen.resolve();
         return;
       }
-      if (/^(Debugger listening|Visit chrome|Deno is listening)/.test(line)) return;
+      if (/^(Debugger listening|Debugger session|Visit chrome|Deno is listening)/.test(line)) {
+        return;
+      }
       console.error(`[server] ${line}`);
     });
     let latest: ServerStats | null = null;

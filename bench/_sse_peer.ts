@@ -1,8 +1,7 @@
 /**
  * The client side of a pair over SSE (`--transport sse`): one `fetch` event stream per client
- * (frames from its `data:` lines) and one `POST …/sse/send` per frame sent, its answer being the
- * reply frame (`ack`/`error`). POSTs go through fetch's keep-alive pool, as many at once as the
- * load keeps in flight.
+ * (frames from its `data:` lines) and `POST …/sse/send` for what it sends: one POST in flight per
+ * client, carrying every frame queued meanwhile as a batch; its answer is the array of replies.
  */
 import { chatParams, FramePeer } from "./_client_peer.ts";
 import type { ErrorLog } from "./_peer.ts";
@@ -13,6 +12,8 @@ export class SsePeer extends FramePeer {
   readonly #ctl = new AbortController();
   #sendUrl = "";
   #onEnd: ((why: string) => void) | null = null;
+  readonly #queue: string[] = [];
+  #posting = false;
 
   private constructor(errors: ErrorLog) {
     super(errors);
@@ -86,19 +87,40 @@ export class SsePeer extends FramePeer {
     this.#post(text);
   }
 
-  /** POSTs one frame; the reply frame in the answer goes through dispatch like a stream frame. */
+  /**
+   * Queues one frame. One POST is in flight per client; frames queued meanwhile go together as a
+   * batch (a JSON array, up to 100) in the next POST, whose answer is the array of replies.
+   */
   #post(text: string): void {
-    fetch(this.#sendUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: text,
-    }).then(async (res) => {
-      const body = await res.text();
-      if (res.status === 200) this.dispatch(body);
-      else if (res.status !== 204) this.#fail(`http_${res.status}`, body);
-    }, (err) => {
-      if (!this.closing) this.#fail("post_failed", String(err));
-    });
+    this.#queue.push(text);
+    if (!this.#posting) void this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    this.#posting = true;
+    while (this.#queue.length > 0 && !this.closing) {
+      const batch = this.#queue.splice(0, 100);
+      try {
+        const res = await fetch(this.#sendUrl, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: `[${batch.join(",")}]`,
+        });
+        const body = await res.text();
+        if (res.status !== 200) {
+          for (let i = 0; i < batch.length; i++) this.#fail(`http_${res.status}`, body);
+          continue;
+        }
+        for (const reply of JSON.parse(body) as unknown[]) {
+          if (reply !== null) this.dispatch(JSON.stringify(reply));
+        }
+      } catch (err) {
+        if (!this.closing) {
+          for (let i = 0; i < batch.length; i++) this.#fail("post_failed", String(err));
+        }
+      }
+    }
+    this.#posting = false;
   }
 
   /** A send that got no reply frame, reported as an error frame so the load counts it. */

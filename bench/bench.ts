@@ -62,11 +62,20 @@ async function runOnce(run: number): Promise<RunResult> {
   const peers: Array<{ closing: boolean; close(): void }> = [];
   try {
     log(`run ${run}: server pid ${server.pid} at ${server.url}`);
-    const inspector = server.inspectorUrl ? await Inspector.connect(server.inspectorUrl) : null;
+    // An attached inspector slows Deno down (it reports network events to the session), so
+    // --server-gc attaches only around each RSS reading; --server-prof stays attached.
+    const inspector = opt.prof && server.inspectorUrl
+      ? await Inspector.connect(server.inspectorUrl)
+      : null;
     /** RSS after a pause (and, with --server-gc, a forced full GC). */
     const rss = async (pauseMs: number) => {
       await sleep(pauseMs);
-      if (opt.gc) await inspector!.collectGarbage();
+      if (opt.gc) {
+        const gc = inspector ?? await Inspector.connect(server.inspectorUrl!);
+        await gc.collectGarbage();
+        if (gc !== inspector) gc.close();
+        await sleep(200);
+      }
       return await server.rssKb();
     };
     const rssStart = await rss(500);
@@ -107,7 +116,7 @@ async function runOnce(run: number): Promise<RunResult> {
       } s`,
     );
 
-    const profiler = opt.prof ? inspector : null;
+    const profiler = inspector;
     let otherFrames: Record<string, number> = {};
     const cpu = { server: 0, bench: 0, machine: 0 };
     const statsAt: Array<ServerStats | null> = [];

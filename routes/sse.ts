@@ -56,19 +56,30 @@ export function sseRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
       throw new AppError("invalid_state", "Unknown connection_id: open the event stream first");
     }
     const max = d.config.MAX_FRAME_BYTES;
-    const text = await readBounded(c.req.raw, max);
-    if (text === null) {
+    // One frame, or a batch (a JSON array) of up to MAX_BATCH frames in one request.
+    const text = await readBounded(c.req.raw, max * BATCH_BYTES_FACTOR);
+    if (text === null || (text.length > max && !text.trimStart().startsWith("["))) {
       const e = new AppError("invalid_payload", `The frame is larger than ${max} bytes`);
       return c.json({ error: e.toWire() }, 413);
     }
-    const outcome = await stream.handler.handle(text);
-    // What follows the reply (a resume's replay) flows on the stream.
-    outcome.after?.().catch((err) => d.log.error("sse follow-up failed", { err }));
-    if (outcome.reply) return c.json(outcome.reply, 200);
-    if (stream.conn.closed) {
-      throw new AppError("invalid_state", "The event stream has ended: open it again");
+    const batch = parseBatch(text);
+    if (batch === null) {
+      const outcome = await stream.handler.handle(text);
+      // What follows the reply (a resume's replay) flows on the stream.
+      outcome.after?.().catch((err) => d.log.error("sse follow-up failed", { err }));
+      if (outcome.reply) return c.json(outcome.reply, 200);
+      if (stream.conn.closed) {
+        throw new AppError("invalid_state", "The event stream has ended: open it again");
+      }
+      return c.body(null, 204); // an answer to a heartbeat `ping` gets no reply
     }
-    return c.body(null, 204); // an answer to a heartbeat `ping` gets no reply
+    // All frames are handed over at once, in order (as frames arriving on a WebSocket are), so
+    // their commands reach the actors in order and share group commits.
+    const outcomes = await Promise.all(batch.map((value) => stream.handler.handle({ value })));
+    void (async () => {
+      for (const o of outcomes) await o.after?.();
+    })().catch((err) => d.log.error("sse follow-up failed", { err }));
+    return c.json(outcomes.map((o) => o.reply), 200);
   });
 
   return app;
@@ -211,4 +222,23 @@ function describe(registry: Registry): void {
       413: json(ErrorSchema, "`invalid_payload`: the frame is over MAX_FRAME_BYTES"),
     },
   });
+}
+
+/** Frames one POST may carry as a JSON array, and its body limit in frames' worth of bytes. */
+export const MAX_BATCH = 100;
+const BATCH_BYTES_FACTOR = 4;
+
+/** A JSON array body as its frames; null for a single frame. Oversized batches are refused. */
+function parseBatch(text: string): unknown[] | null {
+  if (!text.trimStart().startsWith("[")) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError("bad_json", "Request body is not valid JSON");
+  }
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_BATCH) {
+    throw new AppError("invalid_payload", `A batch holds 1 to ${MAX_BATCH} frames`);
+  }
+  return value;
 }

@@ -14,6 +14,9 @@ export { DEFAULT_CLIENT_TOKEN_TTL_MS } from "./client_token.ts";
 
 /** Fixed secret for local development only; never use it in production. */
 export const DEV_SECRET = "dev-secret-change-me-not-for-production";
+/** Verified tokens remembered (oldest forgotten first). */
+const VERIFIED_CACHE_MAX = 10_000;
+
 /** Shortest `JWT_SECRET` accepted. */
 export const MIN_SECRET_LENGTH = 32;
 
@@ -49,6 +52,7 @@ export class Authenticator {
   readonly #secret: string;
   readonly #ttlMs: number;
   readonly #clock: { now(): number };
+  readonly #verified = new Map<string, Principal>();
 
   constructor(options: AuthenticatorOptions) {
     if (options.secret === "") throw new Error("Authenticator secret must not be empty");
@@ -60,12 +64,27 @@ export class Authenticator {
     this.#clock = options.clock;
   }
 
-  /** Verifies either kind of token; throws AppError("unauthorized") when it is not valid. */
+  /**
+   * Verifies either kind of token; throws AppError("unauthorized") when it is not valid. Tokens
+   * that verified are remembered until they expire (bounded), so repeated requests with the same
+   * token (SSE sends, REST polling) skip the HMAC; expiry is still checked on every use.
+   */
   async authenticate(token: string | undefined | null): Promise<Principal> {
     if (token === undefined || token === null || token === "") {
       throw new AppError("unauthorized", "Token is missing");
     }
     const now = this.#clock.now();
+    const cached = this.#verified.get(token);
+    if (cached && cached.expiresAt > now) return cached;
+    const principal = await this.#verify(token, now);
+    if (this.#verified.size >= VERIFIED_CACHE_MAX) {
+      this.#verified.delete(this.#verified.keys().next().value!);
+    }
+    this.#verified.set(token, principal);
+    return principal;
+  }
+
+  async #verify(token: string, now: number): Promise<Principal> {
     if (isClientToken(token)) {
       const c = await verifyClientToken(token, this.#secret, now, this.#ttlMs);
       return { id: c.clientId, role: "client", chatId: c.chatId, expiresAt: c.expiresAt };

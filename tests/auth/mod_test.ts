@@ -169,3 +169,24 @@ Deno.test("the token script prints usage for --help", async () => {
   assert.equal(code, 0);
   assert.match(stdout, /^Usage: deno task token/);
 });
+
+Deno.test("Authenticator.authenticate() remembers a verified token but still refuses it once expired", async () => {
+  let now = Date.UTC(2026, 0, 1);
+  const auth = new Authenticator({
+    secret: "a-secret-of-at-least-32-characters-long",
+    clientTokenTtlMs: 60_000,
+    clock: { now: () => now },
+  });
+  const staff = await auth.mintStaffToken({ sub: "op-1", role: "operator", ttlSeconds: 60 });
+  const { token: client } = await auth.issueClientToken("chat-1", "c-1");
+  assert.equal((await auth.authenticate(staff)).id, "op-1");
+  assert.equal((await auth.authenticate(client)).chatId, "chat-1");
+  assert.equal((await auth.authenticate(staff)).id, "op-1", "served again (from the cache)");
+  now += 61_000;
+  for (const t of [staff, client]) {
+    await assert.rejects(
+      auth.authenticate(t),
+      (e: unknown) => e instanceof AppError && e.code === "unauthorized",
+    );
+  }
+});

@@ -232,7 +232,9 @@ Deno.test("SSE: bad frames by POST get the same coded errors as on the WebSocket
   const badText = await s.request("message", { text: 42 });
   assert.equal(badText.payload.code, "invalid_payload");
   assert.match(badText.payload.message as string, /payload\.text/);
-  assert.equal((await reply("[1,2,3]")).payload.code, "invalid_payload");
+  // A JSON array is a batch: each of its items is judged as a frame of its own.
+  const batch = (await s.post("[1,2,3]")).body as unknown as Frame[];
+  assert.deepEqual(batch.map((f) => f.payload.code), Array(3).fill("invalid_payload"));
   const big = await s.post(JSON.stringify({ type: "message", payload: { text: "x".repeat(7e4) } }));
   assert.deepEqual([big.status, big.code], [413, "invalid_payload"]);
   assert.equal((await s.request("message", { text: "still here" })).type, "ack");
@@ -331,4 +333,32 @@ Deno.test("SSE: a reader that stops reading gets a final overloaded error and is
   const toSeq = resumed.payload.to_seq as number;
   assert.ok(toSeq > 1048576 / 8000, `replayed ${toSeq} events`);
   assert.deepEqual(again.seqs(chat.chat_id), range(1, toSeq));
+});
+
+Deno.test("SSE: one POST may carry a batch of frames; replies come back in order", async () => {
+  await using server = await startTestServer();
+  await using sockets = new Sockets();
+  const { chat, op } = await assignedChat(server, sockets);
+  await using s = await SseClient.connect(sseUrl(server, chat.client_token));
+  const frames = [1, 2, 3].map((i) => ({
+    type: "message",
+    payload: { text: `batched ${i}`, client_msg_id: `b-${i}` },
+    ref: `r-${i}`,
+  }));
+  const res = await s.post(JSON.stringify([...frames, { type: "ping", payload: {} }]));
+  assert.equal(res.status, 200);
+  const replies = res.body as unknown as Frame[];
+  assert.deepEqual(replies.map((f) => [f.type, f.ref]), [
+    ["ack", "r-1"],
+    ["ack", "r-2"],
+    ["ack", "r-3"],
+    ["pong", undefined],
+  ]);
+  const seqs = replies.slice(0, 3).map((f) => f.payload.seq as number);
+  assert.deepEqual(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2], "stored in the order sent");
+  for (const i of [1, 2, 3]) {
+    await op.next((f) => f.type === "message" && f.payload.message === `batched ${i}`);
+  }
+  const tooMany = await s.post(JSON.stringify(Array(101).fill(frames[0])));
+  assert.deepEqual([tooMany.status, tooMany.code], [400, "invalid_payload"]);
 });
