@@ -148,7 +148,10 @@ export const NewChatAvailableOut = z.object({
 
 export const QueueSnapshotOut = z.object({
   queue: z.string().min(1),
+  /** The first chats to be served (at most 500), in order. */
   chats: z.array(z.object(queueEntry)),
+  /** How many chats wait in all (may be more than `chats` lists). */
+  total: z.number().int().nonnegative().optional(),
 });
 
 /** Auto routing: a chat offered to this operator, to accept before `expires_at`. */

@@ -34,6 +34,9 @@ export interface HandlerOptions {
   readonly log: Logger;
 }
 
+/** Waiting chats listed in a `queue_snapshot`; the frame also says how many wait in all. */
+export const QUEUE_SNAPSHOT_MAX = 500;
+
 /** What handling one inbound frame produced: its reply, and work that must follow the reply. */
 export interface Outcome {
   readonly reply: OutboundFrame | null;
@@ -197,11 +200,16 @@ export class ConnectionHandler {
     }
   }
 
+  /**
+   * The head of the queue for a staff connection: at most {@link QUEUE_SNAPSHOT_MAX} chats (the
+   * next to be served) and the total, read from the pinned queue actor's state without a copy.
+   */
   async #sendQueueSnapshot(): Promise<void> {
-    const snap = await this.#svc.queueSnapshot();
+    const waiting = (this.#svc.queueState() ?? await this.#svc.queueSnapshot()).waiting;
     this.conn.send(frame("queue_snapshot", {
       queue: this.#svc.queueName,
-      chats: snap.waiting.map((w) => ({
+      total: waiting.length,
+      chats: waiting.slice(0, QUEUE_SNAPSHOT_MAX).map((w) => ({
         chat_id: w.chatId,
         client_id: w.clientId,
         priority: w.priority,
