@@ -91,7 +91,7 @@ function renderQueue(store, act) {
     )
   );
   byId("queue").replaceChildren(...items);
-  byId("queue-count").textContent = String(entries.length);
+  byId("queue-count").textContent = String(entries.length + store.queueUnlisted);
   show(byId("queue-empty"), entries.length === 0);
 }
 

@@ -22,6 +22,8 @@ export class Store extends EventTarget {
   myStatus = "online";
   /** @type {Map<string, QueueEntry>} */
   queue = new Map();
+  /** Chats waiting beyond those listed (a snapshot lists at most the first 500). */
+  queueUnlisted = 0;
   /** @type {Map<string, QueueEntry>} */
   offers = new Map();
   /** @type {Map<string, ChatState>} */
@@ -130,6 +132,7 @@ export class Store extends EventTarget {
         break;
       case "queue_snapshot":
         this.queue = new Map(p.chats.map((/** @type {QueueEntry} */ c) => [c.chat_id, c]));
+        this.queueUnlisted = Math.max(0, (p.total ?? p.chats.length) - p.chats.length);
         break;
       case "new_chat_available":
         this.queue.set(p.chat_id, /** @type {QueueEntry} */ (p));
