@@ -3,6 +3,7 @@
  * that looks at the frame's prefix only; other frames are parsed only when someone waits for
  * their type, so idle sockets and large queue snapshots cost the bench almost nothing.
  */
+import { FramePeer } from "./_client_peer.ts";
 import { RawWs, type Socket } from "./_rawws.ts";
 
 export interface Frame {
@@ -35,42 +36,24 @@ export class ErrorLog {
   }
 }
 
-interface Waiter {
-  type: string;
-  test: (f: Frame) => boolean;
-  resolve: (f: Frame) => void;
-}
-
 export type ClientKind = "raw" | "std";
 
-export class Peer {
+/** The WebSocket client of a pair (and every operator): frames dispatched as in `FramePeer`. */
+export class Peer extends FramePeer {
   readonly ws: Socket;
-  /** Returns true when it consumed the frame. Set for the measured phase. */
-  fast: ((raw: string) => boolean) | null = null;
-  /** Set by the bench before it closes sockets itself. */
-  closing = false;
-  #waiters: Waiter[] = [];
 
   private constructor(ws: Socket, errors: ErrorLog) {
+    super(errors);
     this.ws = ws;
     ws.onText = (raw) => {
       if (this.fast?.(raw)) return;
-      const type = raw.slice(9, raw.indexOf('"', 9)); // frames start with {"type":"
-      if (type === "error") errors.addFrame(raw);
-      else if (type === "ping") { // the server's heartbeat: answer as a real client would
+      if (raw.startsWith('{"type":"ping"')) { // the server's heartbeat: answer as a client would
         const id = (JSON.parse(raw) as Frame).payload?.id;
         if (typeof id === "string") {
           ws.send(`{"type":"pong","payload":{"id":${JSON.stringify(id)}}}`);
         }
       }
-      if (errors.other) errors.other.set(type, (errors.other.get(type) ?? 0) + 1);
-      if (!this.#waiters.some((w) => w.type === type || w.type === "*")) return;
-      const f = JSON.parse(raw) as Frame;
-      this.#waiters = this.#waiters.filter((w) => {
-        if ((w.type !== type && w.type !== "*") || !w.test(f)) return true;
-        w.resolve(f);
-        return false;
-      });
+      this.dispatch(raw, true);
     };
     ws.onClose = (code, reason) => {
       if (!this.closing) errors.add(`closed_${code}`, reason || "socket closed by server");
@@ -103,18 +86,6 @@ export class Peer {
     } finally {
       peer.#onClose = null;
     }
-  }
-
-  /** The next frame of `type` ("*" = any) that passes `test`. */
-  waitFor(type: string, test: (f: Frame) => boolean, timeoutMs = 15_000): Promise<Frame> {
-    return new Promise((resolve, reject) => {
-      const w: Waiter = { type, test, resolve: (f) => (clearTimeout(timer), resolve(f)) };
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((x) => x !== w);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${type}`));
-      }, timeoutMs);
-      this.#waiters.push(w);
-    });
   }
 
   sendRaw(text: string): void {
