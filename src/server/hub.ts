@@ -150,13 +150,6 @@ export class Hub {
     }
   }
 
-  unsubscribeUser(userId: string, chatId: string): void {
-    for (const connId of this.#byUser.get(userId) ?? []) {
-      this.#conns.get(connId)?.subs.delete(chatId);
-      removeFrom(this.#byChat, chatId, connId);
-    }
-  }
-
   /** Stops every connection of the chat whose principal `drop` selects from following it. */
   unsubscribeWhere(chatId: string, drop: (p: Principal) => boolean): void {
     for (const connId of [...(this.#byChat.get(chatId) ?? [])]) {
