@@ -11,6 +11,7 @@ import {
   newApi,
   SECURITY,
   SECURITY_SCHEMES,
+  StreamQuery,
 } from "../src/server/openapi.ts";
 import { adminRoutes } from "./admin.ts";
 import { chatRoutes } from "./chats.ts";
@@ -88,13 +89,7 @@ function describePlainRoutes(registry: Registry): void {
     summary: "WebSocket upgrade: the chat protocol (frames `{type, payload, ref?}`)",
     tags,
     security: SECURITY,
-    request: {
-      query: z.object({
-        token: z.string().optional(),
-        chat_id: z.string().optional(),
-        last_seq: z.coerce.number().int().min(0).optional(),
-      }),
-    },
+    request: { query: StreamQuery },
     responses: {
       101: { description: "Switching protocols" },
       400: ERRORS[400],

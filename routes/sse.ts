@@ -12,7 +12,15 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError } from "../src/errors.ts";
 import { tokenKeyOf, tokenOf } from "../src/server/http.ts";
-import { type ApiEnv, ERRORS, ErrorSchema, json, newApi, SECURITY } from "../src/server/openapi.ts";
+import {
+  type ApiEnv,
+  ERRORS,
+  ErrorSchema,
+  json,
+  newApi,
+  SECURITY,
+  StreamQuery,
+} from "../src/server/openapi.ts";
 import type { Principal } from "../src/auth/principal.ts";
 import type { OpenQuery } from "../src/server/connection_handler.ts";
 import { SseStreams } from "../src/server/sse.ts";
@@ -167,10 +175,7 @@ function describe(registry: Registry): void {
     tags,
     security: SECURITY,
     request: {
-      query: z.object({
-        token: z.string().optional(),
-        chat_id: z.string().optional(),
-        last_seq: z.coerce.number().int().min(0).optional(),
+      query: StreamQuery.extend({
         last_event_id: z.string().optional()
           .openapi({ description: "As the Last-Event-ID header" }),
       }),

@@ -118,6 +118,13 @@ export const ERRORS = {
 } as const;
 
 /** Both ways to present a token. */
+/** Query of the streaming endpoints (WebSocket and SSE): token, chat and resume point. */
+export const StreamQuery = z.object({
+  token: z.string().optional(),
+  chat_id: z.string().optional(),
+  last_seq: z.coerce.number().int().min(0).optional(),
+});
+
 export const SECURITY: Record<string, string[]>[] = [{ bearerAuth: [] }, { tokenQuery: [] }];
 
 export const SECURITY_SCHEMES = {
