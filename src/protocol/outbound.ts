@@ -52,6 +52,12 @@ export const ErrorOut = z.object({
 
 export const PongOut = z.object({ server_time: Timestamp });
 
+/**
+ * socket.io only (which has no close codes): why the server is about to end the connection, with
+ * the code and reason a WebSocket would get in its close frame.
+ */
+export const CloseOut = z.object({ code: z.number().int(), reason: z.string() });
+
 /** Server heartbeat; clients that answer `pong {id}` let the server measure latency. */
 export const PingOut = z.object({ id: z.string().min(1).max(64), server_time: Timestamp });
 
@@ -201,6 +207,7 @@ export const OUTBOUND_FRAMES = {
   error: outbound("error", ErrorOut),
   pong: outbound("pong", PongOut),
   ping: outbound("ping", PingOut),
+  close: outbound("close", CloseOut),
   ...SESSION_EVENT_FRAMES,
   typing: outbound("typing", TypingOut),
   resumed: outbound("resumed", ResumedOut),

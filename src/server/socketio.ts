@@ -7,7 +7,7 @@
 // @ts-types="./_socketio_types.d.ts"
 import { Server, type Socket } from "socket.io";
 import { AppError } from "../errors.ts";
-import { errorFrame, type OutboundFrame } from "../protocol/mod.ts";
+import { errorFrame, frame, type OutboundFrame } from "../protocol/mod.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { RouteDeps } from "../../routes/deps.ts";
 import { CLOSE, ConnectionHandler } from "./connection_handler.ts";
@@ -93,7 +93,7 @@ const RECONNECT: ReadonlySet<number> = new Set([
  * treat as a network drop: they reconnect and resume. A slow consumer's queue is dropped at once.
  */
 function shut(socket: Socket, code: number, reason: string): void {
-  emitFrame(socket, { type: "close", payload: { code, reason } } as unknown as OutboundFrame);
+  emitFrame(socket, frame("close", { code, reason }));
   if (!RECONNECT.has(code)) return void socket.disconnect(true);
   const discard = code === CLOSE.slowConsumer;
   (socket.conn as EngineSocket).close({ discard, code, reason });

@@ -211,6 +211,7 @@ Deno.test("outbound builder examples validate against the outbound schema", () =
     frame("error", { code: "rate_limited", message: "Slow down", retryable: true }, "r-3"),
     frame("pong", { server_time: TS }),
     frame("ping", { id: "h1", server_time: TS }),
+    frame("close", { code: 4001, reason: "slow_consumer" }),
     frame("chat_created", {
       chat_id: "c1",
       seq: 1,
