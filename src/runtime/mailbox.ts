@@ -15,6 +15,11 @@ export class Mailbox<T> {
     return this.#items.length - this.#head;
   }
 
+  /** Slots still referenced, handled or not (tests: a drained mailbox keeps nothing). */
+  get retained(): number {
+    return this.#items.length;
+  }
+
   get isEmpty(): boolean {
     return this.size === 0;
   }
@@ -31,7 +36,11 @@ export class Mailbox<T> {
     const end = Math.min(this.#items.length, this.#head + max);
     const out = this.#items.slice(this.#head, end);
     this.#head = end;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+    if (this.#head === this.#items.length) {
+      // Empty: let go of handled messages at once (they hold texts, replies and callbacks).
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }

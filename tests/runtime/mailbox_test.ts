@@ -37,3 +37,13 @@ Deno.test("Mailbox.push() allows the given overflow beyond capacity", () => {
 Deno.test("Mailbox rejects a capacity that is not a positive integer", () => {
   assert.throws(() => new Mailbox(0), RangeError);
 });
+
+Deno.test("Mailbox.drain() keeps no reference to handled items once it is empty", () => {
+  const m = new Mailbox<{ text: string }>(100);
+  for (let i = 0; i < 50; i++) m.push({ text: `message ${i}` });
+  m.drain(30);
+  assert.equal(m.retained, 50, "undrained items are still held");
+  m.drain(30);
+  assert.equal(m.retained, 0);
+  assert.ok(m.isEmpty);
+});
