@@ -109,9 +109,12 @@ export const PingIn = z.looseObject({}).default({});
 /** The answer to a server heartbeat `ping`; it gets no reply. */
 export const PongIn = z.looseObject({ id: z.string().min(1).max(64) });
 
-function inbound<T extends string, P extends z.ZodType>(type: T, payload: P) {
+/** The envelope `{type, payload, ref?}` of one frame type, in either direction. */
+export function envelope<T extends string, P extends z.ZodType>(type: T, payload: P) {
   return z.object({ type: z.literal(type), payload, ref: Ref.optional() });
 }
+
+const inbound = envelope;
 
 /** Envelope schema per inbound type. */
 export const INBOUND_FRAMES = {

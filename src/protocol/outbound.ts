@@ -5,10 +5,10 @@
 import { z } from "zod";
 import { AppError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import {
+  envelope,
   Id,
   INBOUND_TYPES,
   OperatorStatusSchema,
-  Ref,
   RoleSchema,
   Seq,
   SeqCursor,
@@ -183,9 +183,7 @@ export const OperatorStatusOut = z.object({ operator_id: Id, status: OperatorSta
 // ---------------------------------------------------------------------------------------------
 // Envelopes
 
-function outbound<T extends string, P extends z.ZodType>(type: T, payload: P) {
-  return z.object({ type: z.literal(type), payload, ref: Ref.optional() });
-}
+const outbound = envelope;
 
 /** Envelope schema per session-event type (the frames that carry `seq` and are stored). */
 export const SESSION_EVENT_FRAMES = {
