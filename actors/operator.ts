@@ -1,7 +1,8 @@
 /**
  * Operator: one staff member (id = JWT `sub`): role, name, live connections and open chats.
- * Connections are counted per node boot: a `connect` with a new `bootId` means the node restarted
- * and its earlier sockets are gone, so the count starts again at 1.
+ * Connections are counted per node boot (a cluster has several nodes). `connect` and `disconnect`
+ * carry the boots the sender knows to be alive; counts of any other boot are dropped, since a
+ * restarted or dead node's sockets are gone.
  */
 import { accept, type DecideContext, type Decision, type Entity } from "../src/runtime/entity.ts";
 import type { StaffRole } from "../src/auth/principal.ts";
@@ -16,8 +17,9 @@ export interface OperatorState {
   readonly role: StaffRole | null;
   readonly name?: string;
   readonly registeredAt: number | null;
-  /** Boot id of the node that counted {@link OperatorState.connections}. */
-  readonly bootId: string | null;
+  /** Open connections per node boot id. */
+  readonly boots: Readonly<Record<string, number>>;
+  /** Open connections over all live boots. */
   readonly connections: number;
   /** Chats this operator owns, in the order they were opened. */
   readonly openChats: readonly string[];
@@ -28,8 +30,8 @@ export interface OperatorState {
 // Commands and replies
 
 export type OperatorCommand =
-  | { type: "connect"; role: StaffRole; name?: string; bootId: string }
-  | { type: "disconnect"; bootId: string }
+  | { type: "connect"; role: StaffRole; name?: string; bootId: string; live?: string[] }
+  | { type: "disconnect"; bootId: string; live?: string[] }
   | { type: "chat_opened"; chatId: string }
   | { type: "chat_closed"; chatId: string }
   | { type: "get" };
@@ -37,6 +39,7 @@ export type OperatorCommand =
 /** Reply of each command, by command type. */
 export interface OperatorReplies {
   connect: { openChats: string[]; connections: number };
+  /** `connections`: over all live boots, this one included. */
   disconnect: { connections: number };
   chat_opened: { openChats: string[] };
   chat_closed: { openChats: string[] };
@@ -50,8 +53,9 @@ export type OperatorReply = OperatorReplies[keyof OperatorReplies];
 
 export type OperatorEvent =
   | { type: "registered"; role: StaffRole; name?: string; at: number }
-  | { type: "connected"; bootId: string; at: number }
-  | { type: "disconnected"; bootId: string; at: number }
+  /** `live`: the boots known alive (absent in old events: only `bootId`). */
+  | { type: "connected"; bootId: string; at: number; live?: string[] }
+  | { type: "disconnected"; bootId: string; at: number; live?: string[] }
   | { type: "chat_opened"; chatId: string }
   | { type: "chat_closed"; chatId: string };
 
@@ -70,10 +74,15 @@ function decide(
     case "connect":
       return connect(state, cmd, ctx);
     case "disconnect": {
-      if (cmd.bootId !== state.bootId || state.connections === 0) {
-        return accept([], { connections: state.connections });
+      if ((state.boots[cmd.bootId] ?? 0) === 0) {
+        return accept([], { connections: liveTotal(state.boots, cmd.live) });
       }
-      const event: OperatorEvent = { type: "disconnected", bootId: cmd.bootId, at: ctx.now };
+      const event: OperatorEvent = {
+        type: "disconnected",
+        bootId: cmd.bootId,
+        at: ctx.now,
+        ...(cmd.live ? { live: cmd.live } : {}),
+      };
       return accept([event], { connections: evolve(state, event).connections });
     }
     case "chat_opened":
@@ -99,7 +108,12 @@ function connect(
       at: ctx.now,
     });
   }
-  events.push({ type: "connected", bootId: cmd.bootId, at: ctx.now });
+  events.push({
+    type: "connected",
+    bootId: cmd.bootId,
+    at: ctx.now,
+    ...(cmd.live ? { live: cmd.live } : {}),
+  });
   const after = events.reduce(evolve, state);
   return accept(events, { openChats: [...after.openChats], connections: after.connections });
 }
@@ -130,21 +144,32 @@ function evolve(state: OperatorState, event: OperatorEvent): OperatorState {
         registeredAt: state.registeredAt ?? event.at,
       };
     case "connected":
-      return {
-        ...state,
-        bootId: event.bootId,
-        // Another boot id: the node restarted, so the connections counted before are gone.
-        connections: event.bootId === state.bootId ? state.connections + 1 : 1,
-        lastActiveAt: event.at,
-      };
-    case "disconnected":
-      return { ...state, connections: Math.max(0, state.connections - 1), lastActiveAt: event.at };
+    case "disconnected": {
+      const boots = pruneBoots(state.boots, event.live ?? [event.bootId]);
+      const n = (boots[event.bootId] ?? 0) + (event.type === "connected" ? 1 : -1);
+      if (n > 0) boots[event.bootId] = n;
+      else delete boots[event.bootId];
+      return { ...state, boots, connections: liveTotal(boots), lastActiveAt: event.at };
+    }
     case "chat_opened":
       if (state.openChats.includes(event.chatId)) return state;
       return { ...state, openChats: [...state.openChats, event.chatId] };
     case "chat_closed":
       return { ...state, openChats: state.openChats.filter((id) => id !== event.chatId) };
   }
+}
+
+/** The counts of the live boots only (a copy). */
+function pruneBoots(boots: Readonly<Record<string, number>> | undefined, live: readonly string[]) {
+  const out: Record<string, number> = {};
+  for (const id of live) if (boots?.[id]) out[id] = boots[id];
+  return out;
+}
+
+function liveTotal(boots: Readonly<Record<string, number>>, live?: readonly string[]): number {
+  let n = 0;
+  for (const [id, count] of Object.entries(boots)) if (!live || live.includes(id)) n += count;
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,7 +180,7 @@ function initialState(id: string): OperatorState {
     id,
     role: null,
     registeredAt: null,
-    bootId: null,
+    boots: {},
     connections: 0,
     openChats: [],
     lastActiveAt: null,

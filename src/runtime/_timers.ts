@@ -91,6 +91,11 @@ export class KeyedTimers {
     return this.#timers.size;
   }
 
+  /** Cancels every timer whose key starts with `prefix`. */
+  cancelPrefix(prefix: string): void {
+    for (const key of [...this.#timers.keys()]) if (key.startsWith(prefix)) this.cancel(key);
+  }
+
   clear(): void {
     for (const id of this.#timers.values()) this.#clock.clearTimeout(id);
     this.#timers.clear();

@@ -9,6 +9,14 @@ export type KvMutation =
   | { readonly op: "sum"; readonly key: Deno.KvKey; readonly n: bigint; readonly size: number }
   | { readonly op: "delete"; readonly key: Deno.KvKey; readonly size: number };
 
+/** The cause of an `unavailable` error whose atomic failed a KV check (a fenced, stale owner). */
+export const FENCED = Symbol("fenced");
+
+/** True when `err` is the refusal of a write whose fencing check failed. */
+export function isFenced(err: unknown): boolean {
+  return err instanceof AppError && err.cause === FENCED;
+}
+
 export interface KvCheck {
   readonly key: Deno.KvKey;
   readonly versionstamp: string | null;
@@ -148,8 +156,22 @@ export class GroupCommitter {
     const ms = performance.now() - started;
     this.#record(ms, batch.length, mutationCount);
     if (!result.ok) {
+      if (batch.length > 1) {
+        // One request's check failed and took the others down; nothing was written, so each
+        // goes again alone and only the fenced ones fail.
+        await Promise.all(batch.map((req) => this.#run([req])));
+        return;
+      }
       this.stats.failures++;
-      for (const req of batch) req.reject(new AppError("unavailable", "Storage write was fenced"));
+      batch[0].reject(
+        new AppError(
+          "unavailable",
+          "Storage write was fenced: this node no longer owns the actor",
+          {
+            cause: FENCED,
+          },
+        ),
+      );
       return;
     }
     for (const req of batch) req.resolve();

@@ -5,7 +5,7 @@
 import { AppError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { type Clock, SystemClock, type TimerId } from "./clock.ts";
-import { GroupCommitter, type KvCheck } from "./committer.ts";
+import { GroupCommitter, isFenced, type KvCheck } from "./committer.ts";
 import { Deadlines, KeyedTimers } from "./_timers.ts";
 import type {
   ActorAddress,
@@ -40,6 +40,30 @@ export interface ActorSystemOptions {
   readonly onEffect?: (effect: CustomEffect, from: ActorAddress) => void;
   /** Extra KV checks for every write of an actor (cluster fencing). */
   readonly fence?: (address: ActorAddress) => readonly KvCheck[];
+  /** Called when an actor's write failed its fence: another node owns it now. */
+  readonly onFenced?: (address: ActorAddress) => void;
+  /**
+   * Effect tells go through this first (cluster: to the owning node). It returns true when it
+   * took the command; false delivers it here.
+   */
+  readonly forward?: (to: ActorAddress, command: unknown) => boolean;
+}
+
+/** What the services need to reach actors: the local system, or the cluster's router. */
+export interface ActorRouter {
+  ask<T extends AnyEntity>(
+    entity: T,
+    id: string,
+    command: CommandOf<T>,
+    opts?: { timeoutMs?: number },
+  ): Promise<ReplyOf<T>>;
+  askType(
+    type: string,
+    id: string,
+    command: unknown,
+    opts?: { timeoutMs?: number },
+  ): Promise<unknown>;
+  tellType(type: string, id: string, command: unknown): void;
 }
 
 export type CommitListener = (
@@ -59,7 +83,7 @@ export interface SystemStats {
 
 const EFFECT_RETRY_MS = [5, 20, 100, 500, 2000];
 
-export class ActorSystem {
+export class ActorSystem implements ActorRouter {
   readonly clock: Clock;
   readonly journal: Journal;
   readonly committer: GroupCommitter;
@@ -75,6 +99,8 @@ export class ActorSystem {
   readonly #listeners = new Set<CommitListener>();
   readonly #onEffect?: ActorSystemOptions["onEffect"];
   readonly #fence?: ActorSystemOptions["fence"];
+  readonly #onFenced?: ActorSystemOptions["onFenced"];
+  readonly #forward?: ActorSystemOptions["forward"];
   #sweepTimer: TimerId | null = null;
   /** Pending asks by deadline: one clock timer for all of them. */
   readonly #deadlines: Deadlines<Message>;
@@ -103,6 +129,8 @@ export class ActorSystem {
       msg.reject?.(msg.timeout?.() ?? new AppError("timeout"));
     });
     this.#fence = opts.fence;
+    this.#onFenced = opts.onFenced;
+    this.#forward = opts.forward;
     this.#armSweep();
   }
 
@@ -213,6 +241,43 @@ export class ActorSystem {
     for (const m of this.#deadlines.clear()) this.#fail(m, gone);
   }
 
+  /**
+   * Hands actors over (cluster rebalance): lets each matching actor finish its mailbox, writes a
+   * clean snapshot, cancels its timers and drops it from memory. The caller has already stopped
+   * routing new commands here. Returns how many actors were released.
+   */
+  async release(match: (address: ActorAddress) => boolean): Promise<number> {
+    const cells = [...this.#cells.values()].filter((c) => match(c.address));
+    await Promise.all(cells.map(async (cell) => {
+      while (cell.running || !cell.mailbox.isEmpty) {
+        if (!cell.running) this.#schedule(cell);
+        await this.#idle(cell);
+      }
+      await this.#snapshot(cell, true).catch((err) =>
+        this.log.warn("release snapshot failed; the next owner replays the events", {
+          ...cell.address,
+          err,
+        })
+      );
+      const key = `${cell.address.type}\u0000${cell.address.id}`;
+      if (this.#cells.get(key) === cell) this.#cells.delete(key);
+      this.#timers.cancelPrefix(`${key}\u0000`);
+    }));
+    return cells.length;
+  }
+
+  /** Stops dead, as a crashed process would: no snapshots, no more writes, timers dropped. */
+  halt(): void {
+    this.#closing = true;
+    if (this.#sweepTimer !== null) this.clock.clearTimeout(this.#sweepTimer);
+    this.#timers.clear();
+    const gone = new AppError("unavailable", "Node stopped");
+    for (const m of this.#deadlines.clear()) this.#fail(m, gone);
+    for (const cell of this.#cells.values()) {
+      for (const m of cell.mailbox.takeAll()) this.#fail(m, gone);
+    }
+  }
+
   // ---- internals ----
 
   #enqueue(type: string, id: string, msg: Message, overflow: number): void {
@@ -298,7 +363,10 @@ export class ActorSystem {
         for (const list of effects) this.#runEffects(list, cell.address);
       },
     });
-    if (outcome.restarted) {
+    if (outcome.restarted && isFenced(outcome.restarted)) {
+      this.log.warn("actor write fenced: another node owns it now", { ...cell.address });
+      this.#onFenced?.(cell.address);
+    } else if (outcome.restarted) {
       this.#counters.restarts++;
       this.log.error("actor failed; restarting from stored state", {
         ...cell.address,
@@ -362,8 +430,11 @@ export class ActorSystem {
 
   #runEffects(effects: readonly Effect[], from: ActorAddress): void {
     for (const effect of effects) {
-      if (effect.kind === "tell") this.#deliver(effect.to, effect.command, 0);
-      else if (effect.kind === "timer") {
+      if (effect.kind === "tell") {
+        if (!this.#forward?.(effect.to, effect.command)) {
+          this.#deliver(effect.to, effect.command, 0);
+        }
+      } else if (effect.kind === "timer") {
         this.#timers.set(this.#timerKey(from, effect.key), effect.delayMs, () => {
           if (!this.#closing) this.#deliver(from, effect.command, 0);
         });

@@ -11,6 +11,7 @@ import {
   queueEntity,
   type QueueEvent,
   type QueueReplies,
+  type QueueSnapshot,
   type QueueState,
   serviceRate,
 } from "../../actors/queue.ts";
@@ -20,12 +21,13 @@ import {
   type SessionReplies,
   type SessionView,
 } from "../../actors/session.ts";
-import { isStaff, type Principal } from "../auth/principal.ts";
+import type { Principal } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
 import { frame } from "../protocol/mod.ts";
-import type { ActorSystem } from "../runtime/system.ts";
+import type { ActorRouter, ActorSystem } from "../runtime/system.ts";
 import type { Envelope } from "../runtime/entity.ts";
 import type { Hub, StoredFrame } from "./hub.ts";
+import { applyHubOps, type HubOp } from "./hub_ops.ts";
 import { queueFrames, sessionFrame, type SessionFrameContext } from "./projection.ts";
 
 type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
@@ -33,7 +35,14 @@ type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { ty
 const SYSTEM_CALLER = { id: "system", role: "admin" } as const;
 
 export interface ChatServiceOptions {
+  /** This node's actors: their commits, their live state and the stored logs. */
   readonly system: ActorSystem;
+  /** Reaches any actor: the system itself on one node, the cluster's router otherwise. */
+  readonly router?: ActorRouter;
+  /** Hands hub operations to the other nodes (cluster); they are always applied here too. */
+  readonly fanout?: (ops: HubOp[]) => void;
+  /** Node boots alive now (cluster); one node knows only itself. */
+  readonly liveBoots?: () => string[];
   readonly hub: Hub;
   readonly queue: string;
   readonly maxTextLength: number;
@@ -43,6 +52,7 @@ export interface ChatServiceOptions {
 
 export class ChatService {
   readonly system: ActorSystem;
+  readonly router: ActorRouter;
   readonly hub: Hub;
   readonly #o: ChatServiceOptions;
   /** Counters for stats and metrics (this process's lifetime). */
@@ -53,6 +63,7 @@ export class ChatService {
   constructor(o: ChatServiceOptions) {
     this.#o = o;
     this.system = o.system;
+    this.router = o.router ?? o.system;
     this.hub = o.hub;
     o.system.onCommitted((addr, envs) => {
       if (addr.type === SESSION) this.#onSession(addr.id, envs as Envelope<SessionEvent>[]);
@@ -67,7 +78,7 @@ export class ChatService {
     chatId: string,
   ): Promise<{ view: SessionView; position: number }> {
     const by = { id: clientId, role: "client" } as const;
-    const view = await this.system.ask(sessionEntity, chatId, {
+    const view = await this.router.ask(sessionEntity, chatId, {
       type: "create",
       by,
       clientId,
@@ -76,7 +87,7 @@ export class ChatService {
       priority: 0,
     }) as SessionReplies["create"];
     // The session also tells the queue; asking here makes the 201 mean "in the queue".
-    const { position } = await this.system.ask(queueEntity, view.queue, {
+    const { position } = await this.router.ask(queueEntity, view.queue, {
       type: "enqueue",
       chatId,
       clientId,
@@ -88,7 +99,7 @@ export class ChatService {
 
   async view(p: Principal, chatId: string): Promise<SessionView> {
     this.#ownChat(p, chatId);
-    return await this.system.ask(sessionEntity, chatId, {
+    return await this.router.ask(sessionEntity, chatId, {
       type: "get",
       by: caller(p),
     }) as SessionView;
@@ -96,7 +107,7 @@ export class ChatService {
 
   /** The chat's view without an authorization check, for the server's own use. */
   async peek(chatId: string): Promise<SessionView> {
-    return await this.system.ask(sessionEntity, chatId, {
+    return await this.router.ask(sessionEntity, chatId, {
       type: "get",
       by: SYSTEM_CALLER,
     }) as SessionView;
@@ -120,7 +131,7 @@ export class ChatService {
       );
     }
     if (text.trim() === "") throw new AppError("invalid_payload", "Message text is empty");
-    return await this.system.ask(sessionEntity, chatId, {
+    return await this.router.ask(sessionEntity, chatId, {
       type: "message",
       by: caller(p),
       text,
@@ -133,17 +144,17 @@ export class ChatService {
     if (p.role !== "operator" && p.role !== "admin") {
       throw new AppError("forbidden", `Role ${p.role} may not accept chats`);
     }
-    await this.system.ask(queueEntity, this.#o.queue, { type: "claim", chatId, operatorId: p.id });
+    await this.router.ask(queueEntity, this.#o.queue, { type: "claim", chatId, operatorId: p.id });
   }
 
   async typing(p: Principal, chatId: string, isTyping: boolean): Promise<void> {
     this.#ownChat(p, chatId);
-    await this.system.ask(sessionEntity, chatId, { type: "typing", by: caller(p), isTyping });
+    await this.router.ask(sessionEntity, chatId, { type: "typing", by: caller(p), isTyping });
   }
 
   async read(p: Principal, chatId: string, seq: number) {
     this.#ownChat(p, chatId);
-    return await this.system.ask(sessionEntity, chatId, {
+    return await this.router.ask(sessionEntity, chatId, {
       type: "read",
       by: caller(p),
       seq,
@@ -152,7 +163,7 @@ export class ChatService {
 
   async close(p: Principal, chatId: string, reason?: string) {
     this.#ownChat(p, chatId);
-    return await this.system.ask(sessionEntity, chatId, {
+    return await this.router.ask(sessionEntity, chatId, {
       type: "close",
       by: caller(p),
       ...(reason ? { reason } : {}),
@@ -161,7 +172,7 @@ export class ChatService {
 
   async rate(p: Principal, chatId: string, score: number, comment?: string) {
     this.#ownChat(p, chatId);
-    return await this.system.ask(sessionEntity, chatId, {
+    return await this.router.ask(sessionEntity, chatId, {
       type: "rate",
       by: caller(p),
       score,
@@ -195,7 +206,7 @@ export class ChatService {
   }
 
   queueSnapshot(): Promise<QueueReplies["snapshot"]> {
-    return this.system.ask(queueEntity, this.#o.queue, { type: "snapshot" }) as Promise<
+    return this.router.ask(queueEntity, this.#o.queue, { type: "snapshot" }) as Promise<
       QueueReplies["snapshot"]
     >;
   }
@@ -205,13 +216,14 @@ export class ChatService {
   /** A staff connection opened: count it, and make sure the queue sees the operator present. */
   async staffConnected(p: Principal): Promise<OperatorReplies["connect"]> {
     if (p.role === "client") throw new AppError("internal", "Clients have no operator actor");
-    const reply = await this.system.ask(operatorEntity, p.id, {
+    const reply = await this.router.ask(operatorEntity, p.id, {
       type: "connect",
       role: p.role,
       ...(p.name ? { name: p.name } : {}),
       bootId: this.#o.bootId,
+      live: this.#liveBoots(),
     }) as OperatorReplies["connect"];
-    await this.system.ask(queueEntity, this.#o.queue, {
+    await this.router.ask(queueEntity, this.#o.queue, {
       type: "operator_online",
       operatorId: p.id,
       role: p.role,
@@ -222,12 +234,13 @@ export class ChatService {
   /** A staff connection closed; the last one starts the presence grace period in the queue. */
   async staffDisconnected(p: Principal): Promise<void> {
     try {
-      const { connections } = await this.system.ask(operatorEntity, p.id, {
+      const { connections } = await this.router.ask(operatorEntity, p.id, {
         type: "disconnect",
         bootId: this.#o.bootId,
+        live: this.#liveBoots(),
       }) as OperatorReplies["disconnect"];
       if (connections === 0 && this.hub.connectionsOf(p.id) === 0) {
-        await this.system.ask(queueEntity, this.#o.queue, {
+        await this.router.ask(queueEntity, this.#o.queue, {
           type: "operator_lost",
           operatorId: p.id,
         });
@@ -240,66 +253,75 @@ export class ChatService {
 
   /** Applies routing settings from the configuration (stored only when they change). */
   async configureQueue(config: QueueCommandOf<"configure">["config"]): Promise<void> {
-    await this.system.ask(queueEntity, this.#o.queue, { type: "configure", config });
+    await this.router.ask(queueEntity, this.#o.queue, { type: "configure", config });
   }
 
   // ---- stored events to frames ----
 
+  /** Applies hub operations here and hands them to the other nodes (cluster). */
+  emit(ops: HubOp[]): void {
+    if (ops.length === 0) return;
+    this.applyOps(ops);
+    this.#o.fanout?.(ops);
+  }
+
+  /** Applies hub operations (this node's own, or another node's from the broker). */
+  applyOps(ops: readonly HubOp[]): void {
+    applyHubOps(this.hub, ops, (operatorId) => {
+      // The queue lost this operator (restart, move or presence audit); whoever is in fact
+      // connected here stays.
+      const role = this.hub.staffRoleOf(operatorId);
+      if (!role) return;
+      try {
+        this.router.tellType(QUEUE, this.#o.queue, { type: "operator_online", operatorId, role });
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+      }
+    });
+  }
+
   #onSession(chatId: string, envs: Envelope<SessionEvent>[]): void {
     const live = this.system.inspect(SESSION, chatId)?.state as SessionView | undefined;
     const ctx: SessionFrameContext = live ?? { clientId: "", queue: this.#o.queue, priority: 0 };
+    const ops: HubOp[] = [];
     for (const env of envs) {
       if (env.event.type === "message") this.counters.messages++;
       if (env.event.type === "assigned") {
-        const owner = env.event.operatorId;
-        // Other staff may have looked at the waiting chat; it is no longer theirs to follow.
-        this.hub.unsubscribeWhere(
-          chatId,
-          (p) => isStaff(p.role) && p.role !== "admin" && p.id !== owner,
-        );
-        // The new owner's connections follow the chat from just before this event.
-        this.hub.subscribeUser(owner, chatId, env.seq - 1);
+        ops.push({ op: "assigned", chatId, operatorId: env.event.operatorId, seq: env.seq });
       }
-      this.hub.publish(chatId, env.seq, sessionFrame(chatId, env, ctx));
+      ops.push({ op: "publish", chatId, seq: env.seq, frame: sessionFrame(chatId, env, ctx) });
       if (env.event.type === "transferred") {
-        // The old owner saw the transfer and stops following; the new one gets the full history.
-        const to = env.event.to;
-        this.hub.unsubscribeWhere(
-          chatId,
-          (p) => isStaff(p.role) && p.role !== "admin" && p.id !== to,
-        );
-        if (to !== null) this.hub.resumeUser(to, chatId, 0);
+        ops.push({ op: "transferred", chatId, to: env.event.to });
       }
     }
+    this.emit(ops);
   }
 
   #onQueue(envs: Envelope<QueueEvent>[]): void {
+    const ops: HubOp[] = [];
     for (const env of envs) {
-      const e = env.event;
-      if (e.type === "operator_lost") {
-        // A restarted queue marks everyone lost; whoever is in fact connected here stays.
-        const role = this.hub.staffRoleOf(e.operatorId);
-        if (role) {
-          this.system.tellType(QUEUE, this.#o.queue, {
-            type: "operator_online",
-            operatorId: e.operatorId,
-            role,
-          });
-        }
+      if (env.event.type === "operator_lost") {
+        ops.push({ op: "presence", operatorId: env.event.operatorId });
       }
     }
     const after = this.system.inspect(QUEUE, this.#o.queue)?.state as QueueState | undefined;
     for (const env of envs) {
       for (const d of queueFrames(env, after)) {
-        if (d.to === "staff") this.hub.toStaff(d.frame);
-        else this.hub.toUser(d.userId, d.frame);
+        if (d.to === "staff") ops.push({ op: "staff", frame: d.frame });
+        else ops.push({ op: "user", userId: d.userId, frame: d.frame });
       }
     }
-    if (after) this.#pushPositions(after);
+    if (after) this.#pushPositions(after, ops);
+    this.emit(ops);
+  }
+
+  /** The `queue_position` of a waiting chat, asking the queue when it lives on another node. */
+  async currentPosition(chatId: string) {
+    return this.positionFrame(chatId, this.queueState() ?? await this.queueSnapshot());
   }
 
   /** The `queue_position` frame of a waiting chat, from the queue's live state; null if not waiting. */
-  positionFrame(chatId: string, state = this.queueState()) {
+  positionFrame(chatId: string, state: QueueState | QueueSnapshot | undefined = this.queueState()) {
     const i = state?.waiting.findIndex((w) => w.chatId === chatId) ?? -1;
     if (!state || i < 0) return null;
     return frame("queue_position", {
@@ -309,8 +331,8 @@ export class ChatService {
     });
   }
 
-  /** Sends `queue_position` to each waiting client whose position or estimate changed. */
-  #pushPositions(state: QueueState): void {
+  /** A `queue_position` for each waiting client whose position or estimate changed. */
+  #pushPositions(state: QueueState, ops: HubOp[]): void {
     const rate = serviceRate(state.recentClaims);
     const seen = new Set<string>();
     state.waiting.forEach((w, i) => {
@@ -319,14 +341,15 @@ export class ChatService {
       const key = `${i + 1}:${estimate}`;
       if (this.#positions.get(w.chatId) === key) return;
       this.#positions.set(w.chatId, key);
-      this.hub.broadcast(
-        w.chatId,
-        frame("queue_position", {
+      ops.push({
+        op: "broadcast",
+        chatId: w.chatId,
+        frame: frame("queue_position", {
           chat_id: w.chatId,
           position: i + 1,
           estimated_wait_s: estimate,
         }),
-      );
+      });
     });
     for (const id of this.#positions.keys()) if (!seen.has(id)) this.#positions.delete(id);
   }
@@ -334,6 +357,10 @@ export class ChatService {
   async #frameContext(chatId: string): Promise<SessionFrameContext> {
     const live = this.system.inspect(SESSION, chatId)?.state as SessionFrameContext | undefined;
     return live ?? await this.peek(chatId);
+  }
+
+  #liveBoots(): string[] {
+    return this.#o.liveBoots?.() ?? [this.#o.bootId];
   }
 
   /** A client token opens one chat only. */

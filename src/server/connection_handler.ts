@@ -187,7 +187,7 @@ export class ConnectionHandler {
     if (p.role !== "client") await this.#sendQueueSnapshot();
     await Promise.all(follow.map((f) => this.#follow(f.chatId, f.from, f.announce)));
     // A client waiting in the queue learns its place now, not only at the next change.
-    const position = p.role === "client" ? this.#svc.positionFrame(p.chatId!) : null;
+    const position = p.role === "client" ? await this.#svc.currentPosition(p.chatId!) : null;
     if (position && !this.#closed) this.conn.send(position);
     return true;
   }

@@ -38,8 +38,9 @@ export class RoutingService {
     this.#queue = queue;
   }
 
+  /** Reaches actors wherever they live (the cluster's router, or the local system). */
   get #system() {
-    return this.#chat.system;
+    return this.#chat.router;
   }
 
   /** Transfer to a named operator, or back to the queue (`to: null`), with a reason. */
@@ -150,7 +151,7 @@ export class RoutingService {
   /** The waiting chats in order, with wait times and estimates, plus the active ones. */
   async queueDetail() {
     const snap = await this.#chat.queueSnapshot();
-    const now = this.#system.clock.now();
+    const now = this.#chat.system.clock.now();
     const rate = serviceRate(snap.recentClaims);
     return {
       queue: this.#queue,

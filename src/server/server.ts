@@ -64,7 +64,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     onEffect: (effect) => {
       if (effect.name === "typing" && svc) {
         const data = effect.data as Parameters<ChatService["typingFrame"]>[0];
-        svc.hub.broadcast(data.chatId, svc.typingFrame(data));
+        svc.emit([{ op: "broadcast", chatId: data.chatId, frame: svc.typingFrame(data) }]);
       }
     },
   });

@@ -69,7 +69,7 @@ Deno.test("operator: the first connect registers the operator and counts one con
     role: "operator",
     name: "Ann",
     registeredAt: T0,
-    bootId: "boot-1",
+    boots: { "boot-1": 1 },
     connections: 1,
     openChats: [],
     lastActiveAt: T0,
@@ -113,7 +113,31 @@ Deno.test("operator: a connect with a new bootId restarts the connection count a
   const r = connect(s, "boot-2", T0 + 1000);
   assert.deepEqual(r.events, [{ type: "connected", bootId: "boot-2", at: T0 + 1000 }]);
   assert.deepEqual(r.reply, { openChats: [], connections: 1 });
-  assert.equal(r.state.bootId, "boot-2");
+  assert.deepEqual(r.state.boots, { "boot-2": 1 });
+});
+
+Deno.test("operator: in a cluster, connections of every live boot count and dead boots drop", () => {
+  const live = ["node-a", "node-b", "node-c"];
+  const on = (s: OperatorState, bootId: string, l = live) =>
+    send(s, { type: "connect", role: "operator", bootId, live: l }).state;
+  let s = on(on(on(empty(), "node-a"), "node-b"), "node-c");
+  assert.equal(s.connections, 3);
+  // node-a closes its socket: node-b and node-c still hold theirs.
+  const off = send(s, { type: "disconnect", bootId: "node-a", live });
+  assert.deepEqual(off.reply, { connections: 2 });
+  s = off.state;
+  // node-c died: the next event from node-b forgets node-c's count.
+  const gone = send(s, { type: "disconnect", bootId: "node-b", live: ["node-a", "node-b"] });
+  assert.deepEqual(gone.reply, { connections: 0 });
+  assert.deepEqual(gone.state.boots, {});
+  // A disconnect that changes nothing still answers for the live boots only.
+  const idle = send(on(empty(), "node-c"), {
+    type: "disconnect",
+    bootId: "node-a",
+    live: ["node-a"],
+  });
+  assert.deepEqual(idle.events, []);
+  assert.deepEqual(idle.reply, { connections: 0 });
 });
 
 Deno.test("operator: disconnect on the current boot removes one connection", () => {
@@ -167,7 +191,7 @@ Deno.test("operator: get replies the state without storing anything", () => {
     id: "op1",
     role: null,
     registeredAt: null,
-    bootId: null,
+    boots: {},
     connections: 0,
     openChats: [],
     lastActiveAt: null,

@@ -1,0 +1,65 @@
+/**
+ * What a commit means for connections, as data: the owner of an actor turns its stored events into
+ * hub operations, applies them to its own hub and (in a cluster) publishes them on `chat.events`,
+ * so every node applies the same operations to the connections it holds. Operations are JSON.
+ */
+import { isStaff, type Principal } from "../auth/principal.ts";
+import type { OutboundFrame } from "../protocol/mod.ts";
+import type { Hub } from "./hub.ts";
+
+export type HubOp =
+  /** A stored session event for the chat's followers (gap repair and dedup by `seq`). */
+  | { op: "publish"; chatId: string; seq: number; frame: OutboundFrame }
+  /** The chat was assigned by event `seq`: other staff stop following, the owner starts. */
+  | { op: "assigned"; chatId: string; operatorId: string; seq: number }
+  /** After the transfer event: the old owner stops following, the new one catches up. */
+  | { op: "transferred"; chatId: string; to: string | null }
+  /** A frame that is not stored (typing, queue position) for the chat's followers. */
+  | { op: "broadcast"; chatId: string; frame: OutboundFrame }
+  /** To every staff connection. */
+  | { op: "staff"; frame: OutboundFrame }
+  /** To every connection of one user. */
+  | { op: "user"; userId: string; frame: OutboundFrame }
+  /** The queue lost this operator: a node holding their connection re-announces them. */
+  | { op: "presence"; operatorId: string };
+
+/** Staff who do not own the chat (admins keep following whatever they look at). */
+const otherStaff = (owner: string | null) => (p: Principal) =>
+  isStaff(p.role) && p.role !== "admin" && p.id !== owner;
+
+export function applyHubOps(
+  hub: Hub,
+  ops: readonly HubOp[],
+  onPresence: (operatorId: string) => void,
+): void {
+  for (const o of ops) {
+    switch (o.op) {
+      case "publish":
+        hub.publish(o.chatId, o.seq, o.frame);
+        break;
+      case "assigned":
+        // Other staff may have looked at the waiting chat; it is no longer theirs to follow.
+        hub.unsubscribeWhere(o.chatId, otherStaff(o.operatorId));
+        // The new owner's connections follow the chat from just before this event.
+        hub.subscribeUser(o.operatorId, o.chatId, o.seq - 1);
+        break;
+      case "transferred":
+        // The old owner saw the transfer and stops following; the new one gets the full history.
+        hub.unsubscribeWhere(o.chatId, otherStaff(o.to));
+        if (o.to !== null) hub.resumeUser(o.to, o.chatId, 0);
+        break;
+      case "broadcast":
+        hub.broadcast(o.chatId, o.frame);
+        break;
+      case "staff":
+        hub.toStaff(o.frame);
+        break;
+      case "user":
+        hub.toUser(o.userId, o.frame);
+        break;
+      case "presence":
+        onPresence(o.operatorId);
+        break;
+    }
+  }
+}
