@@ -94,6 +94,8 @@ export type QueueCommand =
   | { type: "set_priority"; chatId: string; priority: number; by: Caller }
   | { type: "operator_online"; operatorId: string; role: StaffRole }
   | { type: "operator_lost"; operatorId: string }
+  /** Cluster: nodes changed; every connected operator is lost until a node re-announces them. */
+  | { type: "audit_presence" }
   | { type: "grace_expired"; operatorId: string; lostAt: number }
   | { type: "snapshot" }
   | { type: "activeFor"; operatorId: string };
@@ -123,6 +125,7 @@ export interface QueueReplies {
   set_priority: { chatId: string; priority: number };
   operator_online: { status: OperatorStatus };
   operator_lost: { lostAt: number | null };
+  audit_presence: { lost: number };
   grace_expired: { expired: boolean };
   snapshot: QueueSnapshot;
   activeFor: string[];

@@ -133,6 +133,15 @@ function decide(
       step.effects.push(graceTimer(state, cmd.operatorId, ctx.now, ctx.now));
       return step.done({ lostAt: ctx.now });
     }
+    case "audit_presence": {
+      // Each one's grace period starts; the nodes holding their sockets answer `operator_online`.
+      const connected = Object.entries(state.operators).filter(([, s]) => s.connected);
+      for (const [operatorId] of connected) {
+        step.emit({ type: "operator_lost", operatorId, at: ctx.now });
+        step.effects.push(graceTimer(state, operatorId, ctx.now, ctx.now));
+      }
+      return step.done({ lost: connected.length });
+    }
     case "grace_expired": {
       const slot = slotOf(state, cmd.operatorId);
       if (!slot || slot.connected || slot.lostAt !== cmd.lostAt) {

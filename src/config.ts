@@ -27,6 +27,10 @@ export const ConfigSchema = z.object({
   PRESENCE_GRACE_S: int(30, 0),
   PUBLIC_URL: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  KAFKA_BROKERS: z.string().default(""),
+  NODE_NAME: z.string().min(1).optional(),
+  COMMAND_PARTITIONS: int(12, 1),
+  NODE_HEARTBEAT_S: int(5, 1),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -35,7 +39,8 @@ export type Config = z.infer<typeof ConfigSchema>;
 export const CONFIG_DOCS: Record<keyof Config, string> = {
   PORT: "HTTP port for REST and WebSocket; 0 picks a free port",
   HOST: "Interface to listen on",
-  KV_PATH: "Deno KV file (created with its folder), or :memory:",
+  KV_PATH:
+    "Deno KV file (created with its folder), :memory:, or a KV Connect URL (http://denokv:4512; token in DENO_KV_ACCESS_TOKEN)",
   JWT_SECRET: "HS256 secret for staff JWTs and client tokens (>= 32 chars); unset = dev default",
   CLIENT_TOKEN_TTL_S: "Lifetime of a client token in seconds",
   MAILBOX_CAPACITY: "Messages an actor's mailbox holds before senders get `overloaded`",
@@ -57,6 +62,13 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   PRESENCE_GRACE_S: "Seconds a disconnected operator keeps their chats before they are requeued",
   PUBLIC_URL: "Base URL clients use (for ws_url in responses); default from the request",
   LOG_LEVEL: "debug | info | warn | error",
+  KAFKA_BROKERS:
+    "Cluster mode: Kafka bootstrap servers (host:port,...); empty = single node, no Kafka",
+  NODE_NAME: "Cluster mode: this node's name in logs and ops (default: the host name)",
+  COMMAND_PARTITIONS:
+    "Cluster mode: partitions of chat.commands and chat.events; must match the created topics",
+  NODE_HEARTBEAT_S:
+    "Cluster mode: seconds between node heartbeats in KV (a node is dead after 3 missed)",
 };
 
 export function loadConfig(env: Record<string, string | undefined>): Config {

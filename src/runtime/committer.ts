@@ -17,6 +17,25 @@ export function isFenced(err: unknown): boolean {
   return err instanceof AppError && err.cause === FENCED;
 }
 
+/** Backoff (ms) when another process holds the KV file's write lock ("database is locked"). */
+const LOCKED_RETRY_MS = [2, 5, 10, 20, 50, 100, 200];
+
+/**
+ * Runs a KV write, retrying while another process (or handle) holds the SQLite file's lock, as
+ * happens when several nodes share one KV file. A write refused that way did not happen.
+ */
+export async function retryWhileLocked<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      const locked = err instanceof Error && /database is locked/i.test(err.message);
+      if (!locked || attempt >= LOCKED_RETRY_MS.length) throw err;
+      await new Promise((r) => setTimeout(r, LOCKED_RETRY_MS[attempt]));
+    }
+  }
+}
+
 export interface KvCheck {
   readonly key: Deno.KvKey;
   readonly versionstamp: string | null;
@@ -126,26 +145,10 @@ export class GroupCommitter {
 
   async #run(batch: Request[]): Promise<void> {
     const started = performance.now();
-    const atomic = this.#kv.atomic();
-    const seen = new Set<string>();
-    let mutationCount = 0;
-    for (const req of batch) {
-      for (const c of req.checks) {
-        const k = JSON.stringify(c.key);
-        if (seen.has(k)) continue;
-        seen.add(k);
-        atomic.check(c);
-      }
-      for (const m of req.mutations) {
-        if (m.op === "set") atomic.set(m.key, m.value);
-        else if (m.op === "sum") atomic.sum(m.key, m.n);
-        else atomic.delete(m.key);
-        mutationCount++;
-      }
-    }
+    const mutationCount = batch.reduce((n, req) => n + req.mutations.length, 0);
     let result: Deno.KvCommitResult | Deno.KvCommitError;
     try {
-      result = await atomic.commit();
+      result = await retryWhileLocked(() => this.#atomic(batch).commit());
     } catch (err) {
       this.stats.failures++;
       for (const req of batch) {
@@ -175,6 +178,26 @@ export class GroupCommitter {
       return;
     }
     for (const req of batch) req.resolve();
+  }
+
+  /** One atomic of the batch's checks (each key once) and mutations. */
+  #atomic(batch: readonly Request[]): Deno.AtomicOperation {
+    const atomic = this.#kv.atomic();
+    const seen = new Set<string>();
+    for (const req of batch) {
+      for (const c of req.checks) {
+        const k = JSON.stringify(c.key);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        atomic.check(c);
+      }
+      for (const m of req.mutations) {
+        if (m.op === "set") atomic.set(m.key, m.value);
+        else if (m.op === "sum") atomic.sum(m.key, m.n);
+        else atomic.delete(m.key);
+      }
+    }
+    return atomic;
   }
 
   #record(ms: number, requests: number, mutations: number): void {

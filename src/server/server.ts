@@ -15,6 +15,9 @@ import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { type Clock, SystemClock } from "../runtime/clock.ts";
 import { ActorSystem } from "../runtime/system.ts";
+import type { Broker } from "../cluster/broker.ts";
+import { ClusterNode } from "../cluster/node.ts";
+import { clusterTopics } from "../cluster/topics.ts";
 import { ChatService } from "./chat_service.ts";
 import { RoutingService } from "./routing_service.ts";
 import { CLOSE } from "./connection_handler.ts";
@@ -28,13 +31,34 @@ export interface RunningServer {
   readonly svc: ChatService;
   readonly routing: RoutingService;
   readonly auth: Authenticator;
+  /** Cluster mode only: this node's share of the actors. */
+  readonly cluster: ClusterNode | null;
   shutdown(): Promise<void>;
+  /** Dies at once, as a killed process would (tests): no hand-over, no snapshots. */
+  kill(): Promise<void>;
 }
 
 export interface StartOptions {
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly env?: { get(key: string): string | undefined };
+  /** Runs as a cluster node on this broker (tests pass a MemoryBroker); else KAFKA_BROKERS. */
+  readonly broker?: Broker;
+  /** A KV handle to use instead of opening KV_PATH (nodes in one process share one); not closed. */
+  readonly kv?: Deno.Kv;
+}
+
+/** The kafkajs broker when KAFKA_BROKERS is set (loaded only then). */
+async function kafkaBroker(config: Config, log: Logger): Promise<Broker | null> {
+  const brokers = config.KAFKA_BROKERS.split(",").map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) return null;
+  const { KafkaBroker } = await import("../cluster/kafka_broker.ts");
+  return new KafkaBroker({
+    brokers,
+    clientId: `chat-engine-${config.NODE_NAME ?? Deno.hostname()}`,
+    topics: clusterTopics(config.COMMAND_PARTITIONS),
+    logger: log,
+  });
 }
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
@@ -47,12 +71,32 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         "Set JWT_SECRET (32+ chars) before real use.",
     );
   }
-  if (config.KV_PATH !== ":memory:") await Deno.mkdir(dirname(config.KV_PATH), { recursive: true });
-  const kv = await Deno.openKv(config.KV_PATH);
+  const remoteKv = /^https?:\/\//.test(config.KV_PATH);
+  if (config.KV_PATH !== ":memory:" && !remoteKv) {
+    await Deno.mkdir(dirname(config.KV_PATH), { recursive: true });
+  }
+  const kv = opts.kv ?? await Deno.openKv(config.KV_PATH);
+  const closeKv = () => opts.kv || kv.close();
 
   const bootId = crypto.randomUUID();
+  const broker = opts.broker ?? await kafkaBroker(config, log);
+  const nodeName = config.NODE_NAME ?? Deno.hostname();
+  const node = broker
+    ? new ClusterNode({
+      broker,
+      kv,
+      clock,
+      log,
+      nodeId: bootId,
+      name: nodeName,
+      url: config.PUBLIC_URL ?? `http://${nodeName}:${config.PORT}`,
+      askTimeoutMs: config.ASK_TIMEOUT_MS,
+      heartbeatMs: config.NODE_HEARTBEAT_S * 1000,
+    })
+    : null;
   let svc: ChatService | null = null;
   const system = new ActorSystem({
+    ...(node ? { fence: node.fence, forward: node.forward, onFenced: node.onFenced } : {}),
     kv,
     clock,
     logger: log,
@@ -71,11 +115,19 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const hub = new Hub((chatId, after, limit) => svc!.readFrames(chatId, after, limit));
   svc = new ChatService({
     system,
+    ...(node ? { router: node, fanout: node.fanout, liveBoots: () => node.registry.live } : {}),
     hub,
     queue: config.DEFAULT_QUEUE,
     maxTextLength: config.MAX_TEXT_LENGTH,
     bootId,
   });
+  if (node) {
+    await node.start({
+      system,
+      queue: config.DEFAULT_QUEUE,
+      applyOps: (ops) => svc!.applyOps(ops),
+    });
+  }
   // Also recovers the queue at start-up, which starts the grace period of everyone it
   // believed connected before the restart.
   await svc.configureQueue({
@@ -114,6 +166,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await svc!.queueSnapshot();
       return true;
     },
+    cluster: node,
+    kv,
   };
   const app = new Hono();
   installErrorHandling(app, log);
@@ -142,6 +196,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     svc,
     routing,
     auth,
+    cluster: node,
     async shutdown() {
       if (closing) return;
       closing = true;
@@ -149,9 +204,24 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       sio.close();
       ac.abort();
       await httpServer.finished.catch(() => {});
+      // A cluster node hands its partitions over (clean snapshots) before it stops.
+      await node?.stop();
       await system.shutdown();
-      kv.close();
+      if (broker && !opts.broker) await broker.close();
+      closeKv();
       log.info("stopped");
+    },
+    async kill() {
+      if (closing) return;
+      closing = true;
+      node?.kill();
+      system.halt();
+      hub.closeAll(CLOSE.goingAway, "killed");
+      sio.close();
+      ac.abort();
+      await httpServer.finished.catch(() => {});
+      await system.committer.flushed();
+      closeKv();
     },
   };
 }

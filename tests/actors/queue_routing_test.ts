@@ -477,3 +477,26 @@ Deno.test("kit: after a crash the queue re-sends assignments and requeues to the
   assert.deepEqual([s.operators.op1.connected, s.operators.op2.connected], [false, false]);
   await kit.close();
 });
+
+// ---------------------------------------------------------------------------------------------
+// Cluster presence audit
+
+Deno.test("audit_presence: every connected operator starts a grace period; lost ones stay as they are", () => {
+  let s = online(empty(), ["op1", "op2", "op3"]);
+  s = send(s, { type: "operator_lost", operatorId: "op3" }, T0 + 1_000).state;
+  const r = send(s, { type: "audit_presence" }, T0 + 2_000);
+  assert.deepEqual(r.reply, { lost: 2 });
+  assert.deepEqual(r.events, [
+    { type: "operator_lost", operatorId: "op1", at: T0 + 2_000 },
+    { type: "operator_lost", operatorId: "op2", at: T0 + 2_000 },
+  ]);
+  assert.deepEqual(r.effects.map((e) => e.kind === "timer" ? e.key : e.kind), [
+    "grace:op1",
+    "grace:op2",
+  ]);
+  assert.equal(r.state.operators.op3.lostAt, T0 + 1_000, "op3's grace period keeps its start");
+  // A node that holds op1's socket answers; op1 is back, op2 is still in grace.
+  const back = send(r.state, { type: "operator_online", operatorId: "op1", role: "operator" });
+  assert.equal(back.state.operators.op1.connected, true);
+  assert.equal(back.state.operators.op2.connected, false);
+});

@@ -54,7 +54,7 @@ export async function startTestServer(
   });
 }
 
-function withHelpers(
+export function withHelpers(
   server: RunningServer,
   auth: Authenticator,
   dispose: () => Promise<void>,

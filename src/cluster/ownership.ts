@@ -1,0 +1,168 @@
+/**
+ * Partition ownership in the shared KV, and the node registry.
+ *
+ * `["cluster", "owner", p]` holds `{node, name, epoch, at}`. A node that is given partition `p`
+ * bumps the epoch in one atomic and keeps the record's versionstamp; every later write of an actor
+ * in `p` checks that versionstamp inside its own atomic. Once another node bumps the epoch, a
+ * paused or partitioned old owner can no longer write anything for `p`: its atomics fail.
+ *
+ * `["cluster", "node", id]` is each node's heartbeat, written with an expiry; the live nodes are
+ * the ones whose record has not expired.
+ */
+import { type KvCheck, retryWhileLocked } from "../runtime/committer.ts";
+import type { Clock, TimerId } from "../runtime/clock.ts";
+import type { Logger } from "../log.ts";
+
+export interface OwnerRecord {
+  readonly node: string;
+  readonly name: string;
+  readonly epoch: number;
+  readonly at: number;
+}
+
+export interface NodeRecord {
+  readonly node: string;
+  readonly name: string;
+  readonly url: string;
+  readonly startedAt: number;
+  readonly at: number;
+}
+
+export const ownerKey = (p: number): Deno.KvKey => ["cluster", "owner", p];
+const nodeKey = (node: string): Deno.KvKey => ["cluster", "node", node];
+
+/** A versionstamp no record has: the check of an unowned partition always fails. */
+const NEVER = "ffffffffffffffffffff";
+
+export class Ownership {
+  readonly #kv: Deno.Kv;
+  readonly #node: string;
+  readonly #name: string;
+  readonly #owned = new Map<number, { epoch: number; versionstamp: string }>();
+
+  constructor(kv: Deno.Kv, node: string, name: string) {
+    this.#kv = kv;
+    this.#node = node;
+    this.#name = name;
+  }
+
+  owns(p: number): boolean {
+    return this.#owned.has(p);
+  }
+
+  get owned(): number[] {
+    return [...this.#owned.keys()].sort((a, b) => a - b);
+  }
+
+  epochOf(p: number): number | undefined {
+    return this.#owned.get(p)?.epoch;
+  }
+
+  /** Takes partition `p`: bumps its epoch, which fences every earlier owner. */
+  async claim(p: number, now: number): Promise<number> {
+    for (;;) {
+      const cur = await this.#kv.get<OwnerRecord>(ownerKey(p));
+      const epoch = (cur.value?.epoch ?? 0) + 1;
+      const rec: OwnerRecord = { node: this.#node, name: this.#name, epoch, at: now };
+      const res = await retryWhileLocked(() =>
+        this.#kv.atomic().check(cur).set(ownerKey(p), rec).commit()
+      );
+      if (res.ok) {
+        this.#owned.set(p, { epoch, versionstamp: res.versionstamp });
+        return epoch;
+      }
+    }
+  }
+
+  /** Forgets `p` here; the record stays until the next owner bumps it. */
+  drop(p: number): void {
+    this.#owned.delete(p);
+  }
+
+  /** The check every write of an actor in `p` carries. */
+  fence(p: number): KvCheck[] {
+    const own = this.#owned.get(p);
+    return [{ key: ownerKey(p), versionstamp: own?.versionstamp ?? NEVER }];
+  }
+
+  /** Partitions this node believes it owns but whose record names another node now. */
+  async lost(): Promise<number[]> {
+    const out: number[] = [];
+    for (const [p, own] of this.#owned) {
+      const cur = await this.#kv.get<OwnerRecord>(ownerKey(p));
+      if (cur.versionstamp !== own.versionstamp) out.push(p);
+    }
+    return out;
+  }
+}
+
+/** Every partition's owner record, for ops (`deno task ops cluster`). */
+export async function listOwners(kv: Deno.Kv): Promise<Array<OwnerRecord & { partition: number }>> {
+  const out: Array<OwnerRecord & { partition: number }> = [];
+  for await (const e of kv.list<OwnerRecord>({ prefix: ["cluster", "owner"] })) {
+    out.push({ ...e.value, partition: e.key[2] as number });
+  }
+  return out;
+}
+
+export async function listNodes(kv: Deno.Kv): Promise<NodeRecord[]> {
+  const out: NodeRecord[] = [];
+  for await (const e of kv.list<NodeRecord>({ prefix: ["cluster", "node"] })) out.push(e.value);
+  return out;
+}
+
+/** Writes this node's heartbeat every `everyMs` (expiring after 3 of them) and caches live nodes. */
+export class NodeRegistry {
+  readonly #kv: Deno.Kv;
+  readonly #clock: Clock;
+  readonly #self: Omit<NodeRecord, "at">;
+  readonly #everyMs: number;
+  readonly #log: Logger;
+  #live: string[];
+  #timer: TimerId | null = null;
+  #stopped = false;
+
+  constructor(
+    o: { kv: Deno.Kv; clock: Clock; self: Omit<NodeRecord, "at">; everyMs: number; log: Logger },
+  ) {
+    this.#kv = o.kv;
+    this.#clock = o.clock;
+    this.#self = o.self;
+    this.#everyMs = o.everyMs;
+    this.#log = o.log;
+    this.#live = [o.self.node];
+  }
+
+  /** Node ids alive at the last beat (this one always). */
+  get live(): string[] {
+    return this.#live;
+  }
+
+  async start(): Promise<void> {
+    await this.beat();
+  }
+
+  async beat(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      const rec: NodeRecord = { ...this.#self, at: this.#clock.now() };
+      await this.#kv.set(nodeKey(this.#self.node), rec, { expireIn: this.#everyMs * 3 });
+      const now = this.#clock.now();
+      const nodes = await listNodes(this.#kv);
+      const live = nodes.filter((n) => now - n.at < this.#everyMs * 3).map((n) => n.node);
+      if (!live.includes(this.#self.node)) live.push(this.#self.node);
+      this.#live = live;
+    } catch (err) {
+      this.#log.warn("node heartbeat failed", { err });
+    }
+    if (this.#stopped) return;
+    this.#timer = this.#clock.setTimeout(() => void this.beat(), this.#everyMs);
+  }
+
+  /** Stops beating; `leave` also removes the record at once (graceful shutdown). */
+  async stop(leave: boolean): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    if (leave) await this.#kv.delete(nodeKey(this.#self.node)).catch(() => {});
+  }
+}
