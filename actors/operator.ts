@@ -1,8 +1,9 @@
 /**
  * Operator: one staff member (id = JWT `sub`): role, name, live connections and open chats.
  * Connections are counted per node boot (a cluster has several nodes). `connect` and `disconnect`
- * carry the boots the sender knows to be alive; counts of any other boot are dropped, since a
- * restarted or dead node's sockets are gone.
+ * say which boots' counts are void, since a restarted or dead node's sockets are gone: either the
+ * boots alive (`live`: one node knows only itself, so any other boot is over) or, in a cluster,
+ * the boots known dead (`dead`: a node cannot know every live boot at every moment).
  */
 import { accept, type DecideContext, type Decision, type Entity } from "../src/runtime/entity.ts";
 import type { StaffRole } from "../src/auth/principal.ts";
@@ -29,9 +30,15 @@ export interface OperatorState {
 // ---------------------------------------------------------------------------------------------
 // Commands and replies
 
+/** Which boots' connection counts still stand (see the file's header). */
+export interface BootView {
+  readonly live?: string[];
+  readonly dead?: string[];
+}
+
 export type OperatorCommand =
-  | { type: "connect"; role: StaffRole; name?: string; bootId: string; live?: string[] }
-  | { type: "disconnect"; bootId: string; live?: string[] }
+  | { type: "connect"; role: StaffRole; name?: string; bootId: string } & BootView
+  | { type: "disconnect"; bootId: string } & BootView
   | { type: "chat_opened"; chatId: string }
   | { type: "chat_closed"; chatId: string }
   | { type: "get" };
@@ -53,9 +60,9 @@ export type OperatorReply = OperatorReplies[keyof OperatorReplies];
 
 export type OperatorEvent =
   | { type: "registered"; role: StaffRole; name?: string; at: number }
-  /** `live`: the boots known alive (absent in old events: only `bootId`). */
-  | { type: "connected"; bootId: string; at: number; live?: string[] }
-  | { type: "disconnected"; bootId: string; at: number; live?: string[] }
+  /** Without `live` and `dead` (older events): only `bootId` is alive. */
+  | { type: "connected"; bootId: string; at: number } & BootView
+  | { type: "disconnected"; bootId: string; at: number } & BootView
   | { type: "chat_opened"; chatId: string }
   | { type: "chat_closed"; chatId: string };
 
@@ -75,13 +82,13 @@ function decide(
       return connect(state, cmd, ctx);
     case "disconnect": {
       if ((state.boots[cmd.bootId] ?? 0) === 0) {
-        return accept([], { connections: liveTotal(state.boots, cmd.live) });
+        return accept([], { connections: total(pruneBoots(state.boots, cmd)) });
       }
       const event: OperatorEvent = {
         type: "disconnected",
         bootId: cmd.bootId,
         at: ctx.now,
-        ...(cmd.live ? { live: cmd.live } : {}),
+        ...bootView(cmd),
       };
       return accept([event], { connections: evolve(state, event).connections });
     }
@@ -112,7 +119,7 @@ function connect(
     type: "connected",
     bootId: cmd.bootId,
     at: ctx.now,
-    ...(cmd.live ? { live: cmd.live } : {}),
+    ...bootView(cmd),
   });
   const after = events.reduce(evolve, state);
   return accept(events, { openChats: [...after.openChats], connections: after.connections });
@@ -145,11 +152,12 @@ function evolve(state: OperatorState, event: OperatorEvent): OperatorState {
       };
     case "connected":
     case "disconnected": {
-      const boots = pruneBoots(state.boots, event.live ?? [event.bootId]);
+      const view = event.live || event.dead ? event : { live: [event.bootId] };
+      const boots = pruneBoots(state.boots, view);
       const n = (boots[event.bootId] ?? 0) + (event.type === "connected" ? 1 : -1);
       if (n > 0) boots[event.bootId] = n;
       else delete boots[event.bootId];
-      return { ...state, boots, connections: liveTotal(boots), lastActiveAt: event.at };
+      return { ...state, boots, connections: total(boots), lastActiveAt: event.at };
     }
     case "chat_opened":
       if (state.openChats.includes(event.chatId)) return state;
@@ -159,18 +167,24 @@ function evolve(state: OperatorState, event: OperatorEvent): OperatorState {
   }
 }
 
-/** The counts of the live boots only (a copy). */
-function pruneBoots(boots: Readonly<Record<string, number>> | undefined, live: readonly string[]) {
+/** The counts of the boots that still stand (a copy). */
+function pruneBoots(boots: Readonly<Record<string, number>> | undefined, view: BootView) {
   const out: Record<string, number> = {};
-  for (const id of live) if (boots?.[id]) out[id] = boots[id];
+  for (const [id, n] of Object.entries(boots ?? {})) {
+    if (view.live && !view.live.includes(id)) continue;
+    if (view.dead?.includes(id)) continue;
+    out[id] = n;
+  }
   return out;
 }
 
-function liveTotal(boots: Readonly<Record<string, number>>, live?: readonly string[]): number {
-  let n = 0;
-  for (const [id, count] of Object.entries(boots)) if (!live || live.includes(id)) n += count;
-  return n;
-}
+const total = (boots: Readonly<Record<string, number>>) =>
+  Object.values(boots).reduce((a, b) => a + b, 0);
+
+const bootView = (v: BootView): BootView => ({
+  ...(v.live ? { live: v.live } : {}),
+  ...(v.dead ? { dead: v.dead } : {}),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Entity

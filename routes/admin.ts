@@ -1,6 +1,7 @@
 /**
  * Admin REST of seed 000, under `/api/v1/chat/admin/`: transfers, lawyers, operator status and
- * capacity, closing, the detailed queue, operators, statistics, priorities and the audit log.
+ * capacity, closing, the detailed queue, operators, statistics, priorities, the audit log and the
+ * cluster view (nodes and partition owners).
  * Admin token only (others → 403, none or bad → 401); every body is validated by its zod schema,
  * which is also what the OpenAPI document shows.
  */
@@ -22,6 +23,7 @@ import {
   StatsSchema,
   WireIdSchema,
 } from "../src/server/openapi.ts";
+import { listNodes, listOwners } from "../src/cluster/ownership.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const Reason = z.string().trim().min(1).max(500);
@@ -90,6 +92,82 @@ const CloseResult = z.object({
   closed_at: z.string(),
 });
 const PriorityResult = z.object({ chat_id: z.string(), priority: z.number().int() });
+
+const ms = z.number().openapi({ description: "ms since the epoch" });
+
+const ClusterStatusSchema = z.object({
+  mode: z.enum(["single", "cluster"]),
+  node: z.object({ id: z.string(), name: z.string() }).nullable()
+    .openapi({ description: "The node that answered; null on a single node" }),
+  command_partitions: z.number().int().nullable()
+    .openapi({ description: "Partitions of chat.commands (COMMAND_PARTITIONS); null on one node" }),
+  nodes: z.array(z.object({
+    node: z.string(),
+    name: z.string(),
+    url: z.string(),
+    started_at: ms,
+    at: ms.openapi({ description: "Last heartbeat (ms since the epoch)" }),
+  })).openapi({ description: "Live nodes: a heartbeat within 3 × NODE_HEARTBEAT_S" }),
+  partitions: z.array(z.object({
+    partition: z.number().int(),
+    node: z.string().openapi({ description: "Owner's node id" }),
+    name: z.string(),
+    epoch: z.number().int().openapi({ description: "Bumped by every new owner (fencing)" }),
+    at: ms.openapi({ description: "When this owner claimed it (ms since the epoch)" }),
+  })).openapi({ description: "Owner record of every partition ever claimed, by partition" }),
+  local: z.object({
+    owned: z.array(z.number().int()),
+    pending_asks: z.number().int(),
+    counters: z.record(z.string(), z.number()),
+  }).nullable().openapi({ description: "The answering node's own view; null on a single node" }),
+}).openapi("ClusterStatus");
+
+type ClusterStatus = z.infer<typeof ClusterStatusSchema>;
+
+const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Nodes and partition owners from the shared KV, and the answering node's own view. */
+async function clusterStatus(d: RouteDeps): Promise<ClusterStatus> {
+  const node = d.cluster;
+  if (!node) {
+    return {
+      mode: "single",
+      node: null,
+      command_partitions: null,
+      nodes: [],
+      partitions: [],
+      local: null,
+    };
+  }
+  const [owners, records] = await Promise.all([listOwners(d.kv), listNodes(d.kv)]);
+  const now = d.handlerOptions.now();
+  // The registry's own rule: a node is dead after 3 missed heartbeats.
+  const ttl = d.config.NODE_HEARTBEAT_S * 1000 * 3;
+  const self = records.find((r) => r.node === node.nodeId);
+  return {
+    mode: "cluster",
+    node: { id: node.nodeId, name: self?.name ?? d.config.NODE_NAME ?? Deno.hostname() },
+    command_partitions: node.partitions,
+    nodes: records
+      .filter((r) => r.node === node.nodeId || now - r.at < ttl)
+      .map((r) => ({ node: r.node, name: r.name, url: r.url, started_at: r.startedAt, at: r.at }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.node.localeCompare(b.node)),
+    partitions: owners
+      .map((o) => ({
+        partition: o.partition,
+        node: o.node,
+        name: o.name,
+        epoch: o.epoch,
+        at: o.at,
+      }))
+      .sort((a, b) => a.partition - b.partition),
+    local: {
+      owned: node.ownership.owned,
+      pending_asks: node.pendingAsks,
+      counters: Object.fromEntries(Object.entries(node.counters).map(([k, v]) => [snake(k), v])),
+    },
+  };
+}
 
 const tags = ["admin"];
 
@@ -210,6 +288,14 @@ export function adminRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
   app.openapi(
     get("/stats", "Global and per-operator statistics", StatsSchema),
     async (c) => c.json(await d.routing.stats(), 200),
+  );
+  app.openapi(
+    get(
+      "/cluster",
+      "Cluster mode: live nodes, the owner of every partition, and this node's view",
+      ClusterStatusSchema,
+    ),
+    async (c) => c.json(await clusterStatus(d), 200),
   );
 
   const audit = createRoute({

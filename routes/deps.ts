@@ -1,5 +1,6 @@
 /** What the route modules need; built once by the server. */
 import type { Authenticator } from "../src/auth/mod.ts";
+import type { ClusterNode } from "../src/cluster/node.ts";
 import type { Config } from "../src/config.ts";
 import type { Logger } from "../src/log.ts";
 import type { ChatService } from "../src/server/chat_service.ts";
@@ -15,4 +16,8 @@ export interface RouteDeps {
   readonly handlerOptions: HandlerOptions;
   readonly log: Logger;
   readonly ready: () => Promise<boolean>;
+  /** Cluster mode only: this node (its ownership, registry and counters); null on one node. */
+  readonly cluster: ClusterNode | null;
+  /** The (shared) KV: cluster ownership and heartbeat records are read from it. */
+  readonly kv: Deno.Kv;
 }

@@ -11,7 +11,7 @@ export function healthRoutes(d: RouteDeps): Hono {
     return c.json({ status: ok ? "ready" : "not_ready" }, ok ? 200 : 503);
   });
   app.get("/metrics", (c) =>
-    c.body(renderMetrics(d.svc.system, d.svc), 200, {
+    c.body(renderMetrics(d.svc.system, d.svc, d.cluster), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
   return app;

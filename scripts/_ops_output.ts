@@ -173,3 +173,87 @@ export function renderError(status: number, body: unknown): string {
   if (!e?.code) return `error: HTTP ${status}: ${JSON.stringify(body)}`;
   return `error: ${e.code}: ${e.message}${e.retryable ? " (retryable)" : ""} [HTTP ${status}]`;
 }
+
+/** [0,1,2,3,5,7,8] → "0-3,5,7-8"; [] → "-". */
+export function ranges(ns: readonly number[]): string {
+  const sorted = [...ns].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    out.push(j === i ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return out.join(",") || "-";
+}
+
+/** `GET admin/cluster`: the live nodes, then the partitions grouped by owner. */
+export function renderCluster(c: Row): string {
+  if (c.mode !== "cluster") {
+    return "Single node (KAFKA_BROKERS not set): no cluster, no partitions.";
+  }
+  const self = (c.node ?? {}) as Row;
+  const nodes = (c.nodes ?? []) as Row[];
+  const parts = (c.partitions ?? []) as Row[];
+  const total = typeof c.command_partitions === "number" ? c.command_partitions : null;
+  const live = new Set(nodes.map((n) => n.node as string));
+  const owners = new Map<string, { name: string; ps: number[]; epochs: number[] }>();
+  for (const p of parts) {
+    const id = p.node as string;
+    const o = owners.get(id) ?? { name: p.name as string, ps: [], epochs: [] };
+    o.ps.push(p.partition as number);
+    o.epochs.push(p.epoch as number);
+    owners.set(id, o);
+  }
+  const span = (ns: number[]) => {
+    const [lo, hi] = [Math.min(...ns), Math.max(...ns)];
+    return lo === hi ? `${lo}` : `${lo}-${hi}`;
+  };
+  const claimed = new Set(parts.map((p) => p.partition as number));
+  const unowned = total === null ? [] : [...Array(total).keys()].filter((p) => !claimed.has(p));
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+  const out = [
+    `Cluster: ${plural(nodes.length, "live node")}, ${
+      total === null
+        ? plural(claimed.size, "partition")
+        : `${total - unowned.length} of ${plural(total, "partition")}`
+    } owned; answered by ${self.name} (${self.id}).`,
+    "",
+    table(
+      ["NODE", "ID", "URL", "STARTED", "LAST BEAT", "OWNS"],
+      nodes.map((n) => [
+        `${n.name}${n.node === self.id ? " *" : ""}`,
+        n.node as string,
+        n.url as string,
+        time(n.started_at),
+        time(n.at),
+        owners.get(n.node as string)?.ps.length ?? 0,
+      ]),
+    ),
+    "",
+    "Partitions by owner:",
+    table(
+      ["OWNER", "ID", "LIVE", "COUNT", "EPOCHS", "PARTITIONS"],
+      [...owners].sort(([, a], [, b]) => a.name.localeCompare(b.name)).map(([id, o]) => [
+        o.name,
+        id,
+        live.has(id) ? "yes" : "NO",
+        o.ps.length,
+        span(o.epochs),
+        ranges(o.ps),
+      ]),
+    ),
+  ];
+  if (unowned.length) out.push("", `Unowned partitions: ${ranges(unowned)}`);
+  const local = c.local as Row | null;
+  if (local) {
+    const counters = Object.entries((local.counters ?? {}) as Record<string, number>)
+      .map(([k, v]) => `${k} ${v}`).join(", ");
+    out.push(
+      "",
+      `${self.name} (*) serves ${ranges(local.owned as number[])}; ` +
+        `${local.pending_asks} pending remote asks; ${counters || "no counters"}.`,
+    );
+  }
+  return out.join("\n");
+}

@@ -6,6 +6,7 @@
  */
 import {
   renderAudit,
+  renderCluster,
   renderError,
   renderOperator,
   renderOperators,
@@ -21,6 +22,7 @@ Commands:
   operators                                      operators: status, load, capacity, counters
   stats                                          global and per-operator statistics
   audit [--chat ID | --operator ID] [--limit N]  audit records, newest first (limit 1..1000)
+  cluster                                        cluster nodes and which node owns which partition
   transfer <chat_id> (--to <operator> | <operator> | --queue) --reason "…"
                                                  move an assigned chat (admin: forced)
   close <chat_id> [--reason "…"]                 close a chat
@@ -70,6 +72,12 @@ const COMMANDS: Record<string, Command> = {
     options: [],
     request: () => ({ method: "GET", path: "stats" }),
     render: (d) => renderStats(d as Row),
+  },
+  cluster: {
+    positionals: 0,
+    options: [],
+    request: () => ({ method: "GET", path: "cluster" }),
+    render: (d) => renderCluster(d as Row),
   },
   audit: {
     positionals: 0,

@@ -316,9 +316,13 @@ export class ClusterNode implements ActorRouter {
     this.#auditPresence();
   }
 
-  /** After a move, the queue checks who is still connected (a node may have died with sockets). */
+  /**
+   * After a move, the node list is read again and the queue checks who is still connected (a
+   * node may have died with sockets).
+   */
   #auditPresence(): void {
     if (this.#stopped || !this.#app) return;
+    void this.registry.beat();
     try {
       this.tellType("queue", this.#app.queue, { type: "audit_presence" });
     } catch (err) {

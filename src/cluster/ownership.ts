@@ -119,6 +119,10 @@ export class NodeRegistry {
   readonly #everyMs: number;
   readonly #log: Logger;
   #live: string[];
+  /** Nodes seen alive once and gone since (most recent last, bounded). */
+  #dead: string[] = [];
+  #seen = new Set<string>();
+  #beating: Promise<void> | null = null;
   #timer: TimerId | null = null;
   #stopped = false;
 
@@ -138,12 +142,25 @@ export class NodeRegistry {
     return this.#live;
   }
 
+  /** Node ids seen alive before and dead (heartbeat expired) since. */
+  get dead(): string[] {
+    return this.#dead;
+  }
+
   async start(): Promise<void> {
     await this.beat();
   }
 
-  async beat(): Promise<void> {
+  /** Writes the heartbeat and refreshes the live list now (also on every rebalance). */
+  beat(): Promise<void> {
+    this.#beating ??= this.#beat().finally(() => this.#beating = null);
+    return this.#beating;
+  }
+
+  async #beat(): Promise<void> {
     if (this.#stopped) return;
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
     try {
       const rec: NodeRecord = { ...this.#self, at: this.#clock.now() };
       await this.#kv.set(nodeKey(this.#self.node), rec, { expireIn: this.#everyMs * 3 });
@@ -152,6 +169,11 @@ export class NodeRegistry {
       const live = nodes.filter((n) => now - n.at < this.#everyMs * 3).map((n) => n.node);
       if (!live.includes(this.#self.node)) live.push(this.#self.node);
       this.#live = live;
+      for (const id of this.#seen) {
+        if (!live.includes(id) && !this.#dead.includes(id)) this.#dead.push(id);
+      }
+      if (this.#dead.length > 256) this.#dead = this.#dead.slice(-256);
+      this.#seen = new Set(live);
     } catch (err) {
       this.#log.warn("node heartbeat failed", { err });
     }

@@ -4,7 +4,7 @@
  * chat); this layer only checks what needs no chat state (e.g. staff-only operations).
  */
 import { QUEUE, SESSION } from "../../actors/_common.ts";
-import { operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
+import { type BootView, operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
 import {
   estimatedWaitSeconds,
   type QueueCommand,
@@ -41,8 +41,8 @@ export interface ChatServiceOptions {
   readonly router?: ActorRouter;
   /** Hands hub operations to the other nodes (cluster); they are always applied here too. */
   readonly fanout?: (ops: HubOp[]) => void;
-  /** Node boots alive now (cluster); one node knows only itself. */
-  readonly liveBoots?: () => string[];
+  /** Boots whose operator connection counts are void: default, every boot but this one. */
+  readonly bootView?: () => BootView;
   readonly hub: Hub;
   readonly queue: string;
   readonly maxTextLength: number;
@@ -221,7 +221,7 @@ export class ChatService {
       role: p.role,
       ...(p.name ? { name: p.name } : {}),
       bootId: this.#o.bootId,
-      live: this.#liveBoots(),
+      ...this.#bootView(),
     }) as OperatorReplies["connect"];
     await this.router.ask(queueEntity, this.#o.queue, {
       type: "operator_online",
@@ -237,7 +237,7 @@ export class ChatService {
       const { connections } = await this.router.ask(operatorEntity, p.id, {
         type: "disconnect",
         bootId: this.#o.bootId,
-        live: this.#liveBoots(),
+        ...this.#bootView(),
       }) as OperatorReplies["disconnect"];
       if (connections === 0 && this.hub.connectionsOf(p.id) === 0) {
         await this.router.ask(queueEntity, this.#o.queue, {
@@ -359,8 +359,8 @@ export class ChatService {
     return live ?? await this.peek(chatId);
   }
 
-  #liveBoots(): string[] {
-    return this.#o.liveBoots?.() ?? [this.#o.bootId];
+  #bootView(): BootView {
+    return this.#o.bootView?.() ?? { live: [this.#o.bootId] };
   }
 
   /** A client token opens one chat only. */

@@ -4,6 +4,7 @@
  */
 import { LATENCY_BUCKETS_MS } from "../runtime/committer.ts";
 import type { ActorSystem } from "../runtime/system.ts";
+import type { ClusterNode } from "../cluster/node.ts";
 import type { ChatService } from "./chat_service.ts";
 
 /** A cumulative histogram in seconds, fed in milliseconds. */
@@ -57,12 +58,52 @@ class Exposition {
   }
 }
 
+function clusterMetrics(x: Exposition, node: ClusterNode): void {
+  const k = node.counters;
+  x.metric("chat_cluster_partitions_owned", "gauge", "Partitions of chat.commands owned here", [[
+    {},
+    node.ownership.owned.length,
+  ]]);
+  x.metric("chat_cluster_nodes_live", "gauge", "Nodes with a fresh heartbeat in KV", [[
+    {},
+    node.registry.live.length,
+  ]]);
+  x.metric("chat_cluster_pending_asks", "gauge", "Asks waiting for another node's reply", [[
+    {},
+    node.pendingAsks,
+  ]]);
+  x.metric("chat_cluster_remote_asks_total", "counter", "Asks sent to another node", [[
+    {},
+    k.remoteAsks,
+  ]]);
+  x.metric("chat_cluster_remote_tells_total", "counter", "Tells sent to another node", [[
+    {},
+    k.remoteTells,
+  ]]);
+  x.metric("chat_cluster_served_total", "counter", "Commands from other nodes run here", [[
+    {},
+    k.served,
+  ]]);
+  x.metric("chat_cluster_fenced_total", "counter", "Writes refused by a newer owner's epoch", [[
+    {},
+    k.fenced,
+  ]]);
+  x.metric("chat_cluster_moves_total", "counter", "Partition assignments and revocations", [[
+    {},
+    k.moves,
+  ]]);
+}
+
 function fmtLabels(labels: Labels): string {
   const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`);
   return parts.length ? `{${parts.join(",")}}` : "";
 }
 
-export function renderMetrics(system: ActorSystem, svc: ChatService): string {
+export function renderMetrics(
+  system: ActorSystem,
+  svc: ChatService,
+  cluster: ClusterNode | null = null,
+): string {
   const x = new Exposition();
   const s = system.stats();
   const c = system.committer.stats;
@@ -82,13 +123,20 @@ export function renderMetrics(system: ActorSystem, svc: ChatService): string {
     {},
     svc.counters.messages,
   ]]);
-  x.metric("chat_queue_waiting", "gauge", "Chats waiting in the queue", [[
-    { queue: svc.queueName },
-    queue?.waiting.length ?? 0,
-  ]]);
-  x.metric("chat_queue_active", "gauge", "Chats assigned to an operator", [[{
-    queue: svc.queueName,
-  }, queue ? Object.keys(queue.active).length : 0]]);
+  // Reported by the node that hosts the queue (every node on one; its owner in a cluster).
+  x.metric(
+    "chat_queue_waiting",
+    "gauge",
+    "Chats waiting in the queue",
+    queue ? [[{ queue: svc.queueName }, queue.waiting.length]] : [],
+  );
+  x.metric(
+    "chat_queue_active",
+    "gauge",
+    "Chats assigned to an operator",
+    queue ? [[{ queue: svc.queueName }, Object.keys(queue.active).length]] : [],
+  );
+  if (cluster) clusterMetrics(x, cluster);
   x.metric("chat_actors", "gauge", "Actors in memory", [[{}, s.actors]]);
   x.metric("chat_mailbox_depth", "gauge", "Messages waiting in all actor mailboxes", [[
     {},

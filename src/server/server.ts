@@ -115,7 +115,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const hub = new Hub((chatId, after, limit) => svc!.readFrames(chatId, after, limit));
   svc = new ChatService({
     system,
-    ...(node ? { router: node, fanout: node.fanout, liveBoots: () => node.registry.live } : {}),
+    ...(node
+      ? { router: node, fanout: node.fanout, bootView: () => ({ dead: node.registry.dead }) }
+      : {}),
     hub,
     queue: config.DEFAULT_QUEUE,
     maxTextLength: config.MAX_TEXT_LENGTH,

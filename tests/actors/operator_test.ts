@@ -130,6 +130,13 @@ Deno.test("operator: in a cluster, connections of every live boot count and dead
   const gone = send(s, { type: "disconnect", bootId: "node-b", live: ["node-a", "node-b"] });
   assert.deepEqual(gone.reply, { connections: 0 });
   assert.deepEqual(gone.state.boots, {});
+  // In a cluster nodes name the boots known dead; boots they have not heard of yet still count.
+  let d = send(empty(), { type: "connect", role: "operator", bootId: "node-x", dead: [] }).state;
+  d = send(d, { type: "connect", role: "operator", bootId: "node-y", dead: ["node-old"] }).state;
+  assert.deepEqual(d.boots, { "node-x": 1, "node-y": 1 });
+  const dropped = send(d, { type: "disconnect", bootId: "node-y", dead: ["node-x"] });
+  assert.deepEqual(dropped.reply, { connections: 0 });
+  assert.deepEqual(dropped.state.boots, {});
   // A disconnect that changes nothing still answers for the live boots only.
   const idle = send(on(empty(), "node-c"), {
     type: "disconnect",

@@ -377,7 +377,10 @@ Deno.test("kit: without a reconnect the operator goes offline after graceMs and 
   }]);
   const chat = await listValues<AuditRecord>(kit.kv, ["audit", "chat", "a"]);
   const requeued = chat.find((r) => r.action === "requeued");
-  assert.ok(requeued?.reason.includes("operator offline after 30 s grace"), requeued?.reason);
+  assert.ok(
+    requeued?.reason.includes("operator offline after 30 s grace"),
+    requeued?.reason ?? "no requeued record",
+  );
   const op = await listValues<AuditRecord>(kit.kv, ["audit", "op", "op1"]);
   assert.deepEqual(op.map((r) => r.action), [
     "assigned",
