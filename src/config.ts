@@ -31,6 +31,9 @@ export const ConfigSchema = z.object({
   NODE_NAME: z.string().min(1).optional(),
   COMMAND_PARTITIONS: int(12, 1),
   NODE_HEARTBEAT_S: int(5, 1),
+  KAFKA_SESSION_TIMEOUT_MS: int(10_000, 1000),
+  KAFKA_HEARTBEAT_MS: int(1000, 100),
+  KAFKA_MAX_WAIT_MS: int(100, 1),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -69,6 +72,10 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
     "Cluster mode: partitions of chat.commands and chat.events; must match the created topics",
   NODE_HEARTBEAT_S:
     "Cluster mode: seconds between node heartbeats in KV (a node is dead after 3 missed)",
+  KAFKA_SESSION_TIMEOUT_MS:
+    "Cluster mode: a node silent this long leaves the consumer group and its partitions move",
+  KAFKA_HEARTBEAT_MS: "Cluster mode: consumer-group heartbeat interval",
+  KAFKA_MAX_WAIT_MS: "Cluster mode: longest a fetch waits on an idle partition (latency floor)",
 };
 
 export function loadConfig(env: Record<string, string | undefined>): Config {

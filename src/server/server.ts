@@ -58,6 +58,9 @@ async function kafkaBroker(config: Config, log: Logger): Promise<Broker | null> 
     clientId: `chat-engine-${config.NODE_NAME ?? Deno.hostname()}`,
     topics: clusterTopics(config.COMMAND_PARTITIONS),
     logger: log,
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    heartbeatIntervalMs: config.KAFKA_HEARTBEAT_MS,
+    maxWaitTimeMs: config.KAFKA_MAX_WAIT_MS,
   });
 }
 
