@@ -11,7 +11,25 @@ export const RECENT_MESSAGES_LIMIT = 1000;
 // State
 
 export type SessionKind = "support" | "lawyer";
-export type SessionStatus = "none" | "queued" | "assigned" | "closed";
+/** `bot`: held by the bot (BOT_MODE=all) until it escalates the chat to the queue. */
+export type SessionStatus = "none" | "bot" | "queued" | "assigned" | "closed";
+
+/** Where the client writes from: the web widget (default) or another channel. */
+export interface Channel {
+  readonly kind: "web" | "telegram";
+  /** The channel's id of the conversation (e.g. the Telegram chat id). */
+  readonly ref?: string;
+  /** Display name from the channel (e.g. the Telegram user's name). */
+  readonly name?: string;
+}
+
+/** A file attached to a message (stored by the attachments service; this is its metadata). */
+export interface Attachment {
+  readonly id: string;
+  readonly name: string;
+  readonly mime: string;
+  readonly size: number;
+}
 
 export interface Rating {
   readonly score: number;
@@ -46,6 +64,11 @@ export interface SessionState {
   /** Time of the first message from staff. */
   readonly firstResponseAt: number | null;
   readonly linkedChatId?: string;
+  /** Short title from the first client messages (absent until set). */
+  readonly title?: string;
+  readonly channel?: Channel;
+  /** A human was asked for (by the client, or the bot gave up). */
+  readonly escalated?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -62,10 +85,31 @@ export type SessionCommand =
     linkedChatId?: string;
     /** Required for a lawyer chat: the lawyer it is assigned to. */
     lawyerId?: string;
+    channel?: Channel;
+    /** Keep the chat with the bot (status `bot`) instead of queueing it. */
+    hold?: boolean;
   }
   /** Sent only by the queue actor, the single writer of assignments. */
   | { type: "assign"; by: Caller; operatorId: string; reason: string }
-  | { type: "message"; by: Caller; text: string; clientMsgId?: string }
+  | {
+    type: "message";
+    by: Caller;
+    text: string;
+    clientMsgId?: string;
+    attachments?: Attachment[];
+  }
+  /** From the bot (the system caller): an answer while the chat waits or is held. */
+  | {
+    type: "bot_reply";
+    by: Caller;
+    intent: string;
+    confidence: number;
+    text: string;
+    quickReplies: string[];
+  }
+  /** Hand the chat to a human: a held chat joins the queue. */
+  | { type: "escalate"; by: Caller; reason: string }
+  | { type: "set_title"; by: Caller; title: string }
   | { type: "typing"; by: Caller; isTyping: boolean }
   | { type: "read"; by: Caller; seq: number }
   | { type: "close"; by: Caller; reason?: string }
@@ -91,6 +135,9 @@ export interface SessionReplies {
   transfer: { status: "assigned"; operatorId: string } | { status: "closed" };
   requeue: { status: "queued" } | { status: "closed" };
   link_lawyer: { seq: number };
+  bot_reply: { seq: number };
+  escalate: { status: SessionStatus };
+  set_title: { title: string };
 }
 
 export type SessionReply = SessionReplies[keyof SessionReplies];
@@ -108,6 +155,9 @@ export type SessionEvent =
     byId: string;
     byRole: Role;
     linkedChatId?: string;
+    channel?: Channel;
+    /** Held for the bot: no `queued` follows until it is escalated. */
+    held?: boolean;
     at: number;
   }
   | { type: "queued"; at: number }
@@ -118,8 +168,19 @@ export type SessionEvent =
     senderRole: Role;
     text: string;
     clientMsgId?: string;
+    attachments?: Attachment[];
     at: number;
   }
+  | {
+    type: "bot_message";
+    intent: string;
+    confidence: number;
+    text: string;
+    quickReplies: string[];
+    at: number;
+  }
+  | { type: "escalated"; reason: string; at: number }
+  | { type: "titled"; title: string; at: number }
   | { type: "read"; participantId: string; seq: number }
   | { type: "closed"; byId: string; byRole: Role; reason: string | null; at: number }
   | { type: "rated"; score: number; comment?: string; at: number }

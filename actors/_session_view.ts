@@ -1,6 +1,6 @@
 /** What a session shows to its participants: a copy of the state without internals. */
 import { countRecentAfter, findRecent } from "./_recent.ts";
-import type { Rating, SessionKind, SessionState, SessionStatus } from "./session.ts";
+import type { Channel, Rating, SessionKind, SessionState, SessionStatus } from "./session.ts";
 
 export interface SessionView {
   readonly chatId: string;
@@ -18,6 +18,9 @@ export interface SessionView {
   readonly rating: Rating | null;
   readonly lastRead: Readonly<Record<string, number>>;
   readonly linkedChatId?: string;
+  readonly title?: string;
+  readonly channel?: Channel;
+  readonly escalated?: boolean;
 }
 
 export function sessionView(s: SessionState): SessionView {
@@ -37,6 +40,9 @@ export function sessionView(s: SessionState): SessionView {
     rating: s.rating === null ? null : { ...s.rating },
     lastRead: { ...s.lastRead },
     ...(s.linkedChatId === undefined ? {} : { linkedChatId: s.linkedChatId }),
+    ...(s.title === undefined ? {} : { title: s.title }),
+    ...(s.channel === undefined ? {} : { channel: { ...s.channel } }),
+    ...(s.escalated ? { escalated: true } : {}),
   };
 }
 

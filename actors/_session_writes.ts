@@ -67,8 +67,20 @@ export function sessionWrites(
         operator_ids: [e.lawyerId, e.byId],
         reason: `lawyer ${e.lawyerId} assigned in chat ${e.lawyerChatId}`,
       });
+    case "escalated":
+      return auditWrites({
+        at: env.at,
+        source: source("session", after.id, env),
+        action: "escalated",
+        actor: { id: "bot", role: "admin" },
+        chat_id: after.id,
+        operator_ids: [],
+        reason: e.reason,
+      });
     case "queued":
     case "read":
+    case "bot_message":
+    case "titled":
       return [];
   }
 }

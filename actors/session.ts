@@ -29,6 +29,7 @@ import {
   releaseEffect,
 } from "./_session_effects.ts";
 import { sessionWrites } from "./_session_writes.ts";
+import { botReply, escalate, setTitle } from "./_session_bot.ts";
 import { findDuplicate, sessionView, unreadCount } from "./_session_view.ts";
 
 export type { SessionView } from "./_session_view.ts";
@@ -118,9 +119,18 @@ function decide(
       };
       return accept([event], { seq: ctx.nextSeq });
     }
+    case "bot_reply":
+      return botReply(state, cmd, ctx);
+    case "escalate":
+      return escalate(state, cmd, ctx, evolve);
+    case "set_title":
+      return setTitle(state, cmd, ctx);
     case "get":
-      // Staff may look at a waiting chat before taking it.
-      if (isParticipant(state, cmd.by) || (isStaff(cmd.by.role) && state.status === "queued")) {
+      // Staff may look at a waiting chat (or one the bot holds) before taking it.
+      if (
+        isParticipant(state, cmd.by) ||
+        (isStaff(cmd.by.role) && (state.status === "queued" || state.status === "bot"))
+      ) {
         return accept([], sessionView(state));
       }
       return forbidden(state, cmd.by);
@@ -147,8 +157,14 @@ function create(state: SessionState, cmd: Cmd<"create">, ctx: DecideContext): De
     byId: cmd.by.id,
     byRole: cmd.by.role,
     ...(cmd.linkedChatId === undefined ? {} : { linkedChatId: cmd.linkedChatId }),
+    ...(cmd.channel === undefined ? {} : { channel: cmd.channel }),
+    ...(cmd.hold && cmd.kind === "support" ? { held: true } : {}),
     at: ctx.now,
   };
+  if (created.type === "created" && created.held) {
+    const held = evolve(state, created);
+    return accept([created], sessionView(held), [linkClientEffect(held)]);
+  }
   const start: SessionEvent = cmd.kind === "lawyer" && cmd.lawyerId
     ? { type: "assigned", operatorId: cmd.lawyerId, reason: "lawyer", at: ctx.now }
     : { type: "queued", at: ctx.now };
@@ -207,6 +223,7 @@ function message(state: SessionState, cmd: Cmd<"message">, ctx: DecideContext): 
     senderRole: cmd.by.role,
     text: cmd.text,
     ...(cmd.clientMsgId === undefined ? {} : { clientMsgId: cmd.clientMsgId }),
+    ...(cmd.attachments?.length ? { attachments: cmd.attachments } : {}),
     at: ctx.now,
   };
   return accept([event], { seq: ctx.nextSeq, duplicate: false, at: ctx.now });
@@ -318,6 +335,8 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
         priority: event.priority,
         createdAt: event.at,
         ...(event.linkedChatId === undefined ? {} : { linkedChatId: event.linkedChatId }),
+        ...(event.channel === undefined ? {} : { channel: event.channel }),
+        ...(event.held ? { status: "bot" as const } : {}),
       };
     case "queued":
       return { ...s, status: "queued", queuedAt: event.at };
@@ -355,7 +374,12 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
         ? { ...s, status: "queued", operatorId: null, assignedAt: null }
         : { ...s, status: "assigned", operatorId: event.to, assignedAt: event.at };
     case "lawyer_assigned":
+    case "bot_message":
       return s;
+    case "escalated":
+      return { ...s, escalated: true };
+    case "titled":
+      return { ...s, title: event.title };
   }
 }
 

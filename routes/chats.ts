@@ -22,7 +22,7 @@ const CreatedChat = z.object({
   client_id: z.string(),
   client_token: z.string(),
   expires_at: z.string(),
-  status: z.enum(["none", "queued", "assigned", "closed"]),
+  status: z.enum(["none", "bot", "queued", "assigned", "closed"]),
   position: z.number().int(),
   ws_url: z.string(),
 }).openapi("CreatedChat");

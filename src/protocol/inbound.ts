@@ -45,9 +45,15 @@ export const MAX_TEXT_CHARS = 65_536;
 // Inbound payloads
 
 export const MessageIn = z.looseObject({
-  text: z.string().min(1).max(MAX_TEXT_CHARS),
+  /** May be empty when the message carries attachments. */
+  text: z.string().max(MAX_TEXT_CHARS).default(""),
   chat_id: WireId.optional(),
   client_msg_id: z.string().min(1).max(64).optional(),
+  /** Ids of files uploaded first (POST /chats/{id}/attachments). */
+  attachments: z.array(WireId).max(10).optional(),
+}).refine((m) => m.text.length > 0 || (m.attachments?.length ?? 0) > 0, {
+  message: "text or attachments is required",
+  path: ["text"],
 });
 
 export const AcceptChatIn = z.looseObject({

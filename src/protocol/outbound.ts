@@ -66,11 +66,45 @@ export const PingOut = z.object({ id: z.string().min(1).max(64), server_time: Ti
 
 const sessionBase = { chat_id: Id, seq: Seq, timestamp: Timestamp };
 
+export const ChannelOut = z.object({
+  kind: z.enum(["web", "telegram"]),
+  ref: z.string().optional(),
+  name: z.string().optional(),
+});
+
 export const ChatCreatedOut = z.object({
   ...sessionBase,
   client_id: Id,
   kind: z.enum(["support", "lawyer"]),
+  /** Where the client writes from (absent: the web widget). */
+  channel: ChannelOut.optional(),
+  /** The bot holds the chat until it escalates it to the queue. */
+  held: z.boolean().optional(),
 });
+
+/** A file attached to a message; `url` is the (authenticated) download path. */
+export const AttachmentOut = z.object({
+  id: Id,
+  name: z.string(),
+  mime: z.string(),
+  size: z.number().int().nonnegative(),
+  url: z.string(),
+});
+
+/** The bot's answer (seed 004's `bot_response`: content plus intent, confidence, quick replies). */
+export const BotResponseOut = z.object({
+  ...sessionBase,
+  id: z.string(),
+  content: z.string(),
+  metadata: z.object({
+    intent: z.string(),
+    confidence: z.number().min(0).max(1),
+    quick_replies: z.array(z.string()),
+  }),
+});
+
+export const ChatEscalatedOut = z.object({ ...sessionBase, reason: z.string() });
+export const ChatTitleOut = z.object({ ...sessionBase, title: z.string() });
 
 export const ChatQueuedOut = z.object({
   ...sessionBase,
@@ -91,6 +125,7 @@ export const MessageOut = z.object({
   sender_role: RoleSchema,
   message: z.string(),
   client_msg_id: z.string().min(1).max(64).optional(),
+  attachments: z.array(AttachmentOut).optional(),
 });
 
 export const ReadOut = z.object({
@@ -196,6 +231,9 @@ export const SESSION_EVENT_FRAMES = {
   chat_rated: outbound("chat_rated", ChatRatedOut),
   chat_transferred: outbound("chat_transferred", ChatTransferredOut),
   lawyer_assigned: outbound("lawyer_assigned", LawyerAssignedOut),
+  bot_response: outbound("bot_response", BotResponseOut),
+  chat_escalated: outbound("chat_escalated", ChatEscalatedOut),
+  chat_title: outbound("chat_title", ChatTitleOut),
 } as const;
 
 /** Envelope schema per outbound type. */

@@ -16,6 +16,8 @@ import {
   serviceRate,
 } from "../../actors/queue.ts";
 import {
+  type Attachment,
+  type Channel,
   sessionEntity,
   type SessionEvent,
   type SessionReplies,
@@ -46,8 +48,33 @@ export interface ChatServiceOptions {
   readonly hub: Hub;
   readonly queue: string;
   readonly maxTextLength: number;
+  /**
+   * Turns uploaded file ids into attachment metadata, checking they belong to this chat and
+   * uploader (the attachments service); without it, attachments are refused.
+   */
+  readonly resolveAttachments?: (
+    chatId: string,
+    uploaderId: string,
+    ids: readonly string[],
+  ) => Promise<Attachment[]>;
   /** Changes on every process start; lets operators' connection counts reset after a crash. */
   readonly bootId: string;
+}
+
+/** A stored session event, seen once, on the node that owns the chat (integrations listen). */
+export interface ChatEventNotice {
+  readonly chatId: string;
+  readonly seq: number;
+  readonly at: number;
+  readonly event: SessionEvent;
+  /** The chat after the event's batch (live state of the owner). */
+  readonly view: SessionView;
+}
+
+export interface CreateChatOptions {
+  readonly channel?: Channel;
+  /** Keep the chat with the bot (status `bot`) until it escalates. */
+  readonly hold?: boolean;
 }
 
 export class ChatService {
@@ -59,6 +86,7 @@ export class ChatService {
   readonly counters = { messages: 0 };
   /** Last `queue_position` sent per waiting chat ("position:estimate"). */
   readonly #positions = new Map<string, string>();
+  readonly #chatListeners = new Set<(n: ChatEventNotice) => void>();
 
   constructor(o: ChatServiceOptions) {
     this.#o = o;
@@ -76,6 +104,7 @@ export class ChatService {
   async createChat(
     clientId: string,
     chatId: string,
+    opts: CreateChatOptions = {},
   ): Promise<{ view: SessionView; position: number }> {
     const by = { id: clientId, role: "client" } as const;
     const view = await this.router.ask(sessionEntity, chatId, {
@@ -85,7 +114,10 @@ export class ChatService {
       kind: "support",
       queue: this.#o.queue,
       priority: 0,
+      ...(opts.channel ? { channel: opts.channel } : {}),
+      ...(opts.hold ? { hold: true } : {}),
     }) as SessionReplies["create"];
+    if (view.status === "bot") return { view, position: 0 };
     // The session also tells the queue; asking here makes the 201 mean "in the queue".
     const { position } = await this.router.ask(queueEntity, view.queue, {
       type: "enqueue",
@@ -122,21 +154,78 @@ export class ChatService {
     return this.#o.queue;
   }
 
-  async sendMessage(p: Principal, chatId: string, text: string, clientMsgId?: string) {
+  async sendMessage(
+    p: Principal,
+    chatId: string,
+    text: string,
+    clientMsgId?: string,
+    attachmentIds: readonly string[] = [],
+  ) {
     this.#ownChat(p, chatId);
+    let attachments: Attachment[] = [];
+    if (attachmentIds.length > 0) {
+      if (!this.#o.resolveAttachments) {
+        throw new AppError("not_supported", "Attachments are not enabled on this server");
+      }
+      attachments = await this.#o.resolveAttachments(chatId, p.id, attachmentIds);
+    }
     if (text.length > this.#o.maxTextLength) {
       throw new AppError(
         "text_too_long",
         `Message text has ${text.length} characters; the limit is ${this.#o.maxTextLength}`,
       );
     }
-    if (text.trim() === "") throw new AppError("invalid_payload", "Message text is empty");
+    if (text.trim() === "" && attachments.length === 0) {
+      throw new AppError("invalid_payload", "Message text is empty");
+    }
     return await this.router.ask(sessionEntity, chatId, {
       type: "message",
       by: caller(p),
       text,
       ...(clientMsgId === undefined ? {} : { clientMsgId }),
+      ...(attachments.length ? { attachments } : {}),
     }) as SessionReplies["message"];
+  }
+
+  // ---- integrations (bot, titles, channels, webhooks) ----
+
+  /**
+   * Listens to every stored session event, once, on the node that owns the chat (so in a cluster
+   * exactly one node reacts). Listeners must not throw; they run after the commit.
+   */
+  onChatEvent(listener: (n: ChatEventNotice) => void): () => void {
+    this.#chatListeners.add(listener);
+    return () => this.#chatListeners.delete(listener);
+  }
+
+  /** The bot's answer, stored as a session event (`bot_response` on the wire). */
+  async botReply(
+    chatId: string,
+    r: { intent: string; confidence: number; text: string; quickReplies: string[] },
+  ) {
+    return await this.router.ask(sessionEntity, chatId, {
+      type: "bot_reply",
+      by: SYSTEM_CALLER,
+      ...r,
+    }) as SessionReplies["bot_reply"];
+  }
+
+  /** Hands the chat to a human: a chat the bot holds joins the queue (auto routing assigns it). */
+  async escalate(chatId: string, reason: string, by: Principal | null = null) {
+    if (by) this.#ownChat(by, chatId);
+    return await this.router.ask(sessionEntity, chatId, {
+      type: "escalate",
+      by: by ? caller(by) : SYSTEM_CALLER,
+      reason,
+    }) as SessionReplies["escalate"];
+  }
+
+  async setTitle(chatId: string, title: string) {
+    return await this.router.ask(sessionEntity, chatId, {
+      type: "set_title",
+      by: SYSTEM_CALLER,
+      title,
+    }) as SessionReplies["set_title"];
   }
 
   /** Claims a waiting chat for the calling operator; exactly one of many concurrent callers wins. */

@@ -305,7 +305,13 @@ export class ConnectionHandler {
     switch (f.type) {
       case "message": {
         const chatId = this.#chatOf(f.payload.chat_id);
-        const r = await this.#svc.sendMessage(p, chatId, f.payload.text, f.payload.client_msg_id);
+        const r = await this.#svc.sendMessage(
+          p,
+          chatId,
+          f.payload.text,
+          f.payload.client_msg_id,
+          f.payload.attachments,
+        );
         return ack({
           chat_id: chatId,
           seq: r.seq,

@@ -227,7 +227,7 @@ export const AuditRecordSchema = z.object({
 export const ClientChatSchema = z.object({
   chat_id: z.string(),
   kind: z.enum(["support", "lawyer"]),
-  status: z.enum(["none", "queued", "assigned", "closed"]),
+  status: z.enum(["none", "bot", "queued", "assigned", "closed"]),
   operator_id: z.string().nullable(),
   linked_chat_id: z.string().nullable(),
   created_at: when,

@@ -24,7 +24,13 @@ export function sessionFrame(
   const e = env.event;
   switch (e.type) {
     case "created":
-      return frame("chat_created", { ...base, client_id: e.clientId, kind: e.kind });
+      return frame("chat_created", {
+        ...base,
+        client_id: e.clientId,
+        kind: e.kind,
+        ...(e.channel ? { channel: { ...e.channel } } : {}),
+        ...(e.held ? { held: true } : {}),
+      });
     case "queued":
       return frame("chat_queued", { ...base, priority: ctx.priority, queue: ctx.queue });
     case "assigned":
@@ -41,7 +47,26 @@ export function sessionFrame(
         sender_role: e.senderRole,
         message: e.text,
         ...(e.clientMsgId ? { client_msg_id: e.clientMsgId } : {}),
+        ...(e.attachments?.length
+          ? {
+            attachments: e.attachments.map((a) => ({
+              ...a,
+              url: `/api/v1/chat/chats/${chatId}/attachments/${a.id}`,
+            })),
+          }
+          : {}),
       });
+    case "bot_message":
+      return frame("bot_response", {
+        ...base,
+        id: `${chatId}:${env.seq}`,
+        content: e.text,
+        metadata: { intent: e.intent, confidence: e.confidence, quick_replies: e.quickReplies },
+      });
+    case "escalated":
+      return frame("chat_escalated", { ...base, reason: e.reason });
+    case "titled":
+      return frame("chat_title", { ...base, title: e.title });
     case "read":
       return frame("read", { ...base, user_id: e.participantId, last_read_seq: e.seq });
     case "closed":

@@ -264,6 +264,31 @@ Deno.test("outbound builder examples validate against the outbound schema", () =
       lawyer_chat_id: "c2",
       by: "op1",
     }),
+    frame("bot_response", {
+      chat_id: "c1",
+      seq: 10,
+      timestamp: TS,
+      id: "c1:10",
+      content: "Our hours are 9 to 5.",
+      metadata: { intent: "hours", confidence: 0.9, quick_replies: ["Talk to a human"] },
+    }),
+    frame("chat_escalated", { chat_id: "c1", seq: 11, timestamp: TS, reason: "asked for a human" }),
+    frame("chat_title", { chat_id: "c1", seq: 12, timestamp: TS, title: "Refund for order 42" }),
+    frame("message", {
+      chat_id: "c1",
+      seq: 13,
+      timestamp: TS,
+      sender_id: "u1",
+      sender_role: "client",
+      message: "",
+      attachments: [{
+        id: "f1",
+        name: "receipt.pdf",
+        mime: "application/pdf",
+        size: 1234,
+        url: "/api/v1/chat/chats/c1/attachments/f1",
+      }],
+    }),
     frame("chat_offered", {
       chat_id: "c3",
       client_id: "u3",
@@ -332,11 +357,14 @@ Deno.test("outbound schemas reject malformed frames", () => {
 
 Deno.test("session-event types are exactly the outbound frames that carry seq", () => {
   assert.deepEqual([...SESSION_EVENT_TYPES].sort(), [
+    "bot_response",
     "chat_assigned",
     "chat_closed",
     "chat_created",
+    "chat_escalated",
     "chat_queued",
     "chat_rated",
+    "chat_title",
     "chat_transferred",
     "lawyer_assigned",
     "message",
