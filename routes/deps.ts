@@ -2,6 +2,7 @@
 import type { Authenticator } from "../src/auth/mod.ts";
 import type { ClusterNode } from "../src/cluster/node.ts";
 import type { Config } from "../src/config.ts";
+import type { Integration } from "../src/integrations/mod.ts";
 import type { Logger } from "../src/log.ts";
 import type { ChatService } from "../src/server/chat_service.ts";
 import type { HandlerOptions } from "../src/server/connection_handler.ts";
@@ -20,4 +21,6 @@ export interface RouteDeps {
   readonly cluster: ClusterNode | null;
   /** The (shared) KV: cluster ownership and heartbeat records are read from it. */
   readonly kv: Deno.Kv;
+  /** Started integrations; each may add REST routes. */
+  readonly integrations: readonly Integration[];
 }

@@ -33,6 +33,12 @@ export function apiRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
   api.route("/api/v1/chat", commonRoutes(d));
   api.route("/api/v1/chat/admin", adminRoutes(d));
   api.route("/api/v1/chat", sseRoutes(d));
+  for (const i of d.integrations) {
+    if (!i.routes) continue;
+    const sub = newApi();
+    i.routes(sub);
+    api.route("/api/v1/chat", sub);
+  }
   describePlainRoutes(api.openAPIRegistry);
 
   let doc: unknown = null;

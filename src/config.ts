@@ -34,6 +34,7 @@ export const ConfigSchema = z.object({
   KAFKA_SESSION_TIMEOUT_MS: int(10_000, 1000),
   KAFKA_HEARTBEAT_MS: int(1000, 100),
   KAFKA_MAX_WAIT_MS: int(100, 1),
+  // ---- integrations (issue 6): each adds its variables above this line ----
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -76,6 +77,7 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
     "Cluster mode: a node silent this long leaves the consumer group and its partitions move",
   KAFKA_HEARTBEAT_MS: "Cluster mode: consumer-group heartbeat interval",
   KAFKA_MAX_WAIT_MS: "Cluster mode: longest a fetch waits on an idle partition (latency floor)",
+  // ---- integrations (issue 6): each documents its variables above this line ----
 };
 
 export function loadConfig(env: Record<string, string | undefined>): Config {

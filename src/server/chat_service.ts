@@ -48,15 +48,7 @@ export interface ChatServiceOptions {
   readonly hub: Hub;
   readonly queue: string;
   readonly maxTextLength: number;
-  /**
-   * Turns uploaded file ids into attachment metadata, checking they belong to this chat and
-   * uploader (the attachments service); without it, attachments are refused.
-   */
-  readonly resolveAttachments?: (
-    chatId: string,
-    uploaderId: string,
-    ids: readonly string[],
-  ) => Promise<Attachment[]>;
+
   /** Changes on every process start; lets operators' connection counts reset after a crash. */
   readonly bootId: string;
 }
@@ -70,6 +62,12 @@ export interface ChatEventNotice {
   /** The chat after the event's batch (live state of the owner). */
   readonly view: SessionView;
 }
+
+export type AttachmentResolver = (
+  chatId: string,
+  uploaderId: string,
+  ids: readonly string[],
+) => Promise<Attachment[]>;
 
 export interface CreateChatOptions {
   readonly channel?: Channel;
@@ -87,6 +85,7 @@ export class ChatService {
   /** Last `queue_position` sent per waiting chat ("position:estimate"). */
   readonly #positions = new Map<string, string>();
   readonly #chatListeners = new Set<(n: ChatEventNotice) => void>();
+  #resolveAttachments: AttachmentResolver | null = null;
 
   constructor(o: ChatServiceOptions) {
     this.#o = o;
@@ -164,10 +163,10 @@ export class ChatService {
     this.#ownChat(p, chatId);
     let attachments: Attachment[] = [];
     if (attachmentIds.length > 0) {
-      if (!this.#o.resolveAttachments) {
+      if (!this.#resolveAttachments) {
         throw new AppError("not_supported", "Attachments are not enabled on this server");
       }
-      attachments = await this.#o.resolveAttachments(chatId, p.id, attachmentIds);
+      attachments = await this.#resolveAttachments(chatId, p.id, attachmentIds);
     }
     if (text.length > this.#o.maxTextLength) {
       throw new AppError(
@@ -188,6 +187,14 @@ export class ChatService {
   }
 
   // ---- integrations (bot, titles, channels, webhooks) ----
+
+  /**
+   * The attachments service: turns uploaded file ids into attachment metadata, checking they
+   * belong to this chat and uploader. Without one, messages with attachments are refused.
+   */
+  useAttachments(resolver: AttachmentResolver): void {
+    this.#resolveAttachments = resolver;
+  }
 
   /**
    * Listens to every stored session event, once, on the node that owns the chat (so in a cluster

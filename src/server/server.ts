@@ -17,6 +17,7 @@ import { type Clock, SystemClock } from "../runtime/clock.ts";
 import { ActorSystem } from "../runtime/system.ts";
 import type { Broker } from "../cluster/broker.ts";
 import { ClusterNode } from "../cluster/node.ts";
+import { startIntegrations, stopIntegrations } from "../integrations/mod.ts";
 import { clusterTopics } from "../cluster/topics.ts";
 import { ChatService } from "./chat_service.ts";
 import { RoutingService } from "./routing_service.ts";
@@ -149,6 +150,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   let closing = false;
   const routing = new RoutingService(svc, config.DEFAULT_QUEUE);
+  const integrations = await startIntegrations({
+    config,
+    svc,
+    routing,
+    auth,
+    kv,
+    log,
+    clock,
+    env: opts.env ?? Deno.env,
+  });
   const deps: RouteDeps = {
     config,
     auth,
@@ -173,6 +184,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
     cluster: node,
     kv,
+    integrations,
   };
   const app = new Hono();
   installErrorHandling(app, log);
@@ -209,6 +221,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       sio.close();
       ac.abort();
       await httpServer.finished.catch(() => {});
+      await stopIntegrations(integrations);
       // A cluster node hands its partitions over (clean snapshots) before it stops.
       await node?.stop();
       await system.shutdown();
@@ -220,6 +233,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (closing) return;
       closing = true;
       node?.kill();
+      void stopIntegrations(integrations);
       system.halt();
       hub.closeAll(CLOSE.goingAway, "killed");
       sio.close();
