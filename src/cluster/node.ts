@@ -194,10 +194,11 @@ export class ClusterNode implements ActorRouter {
     );
   }
 
-  /** Publishes a commit's hub operations to every other node. */
-  fanout = (ops: HubOp[]): void => {
-    const first = ops.find((o) => "chatId" in o) as { chatId: string } | undefined;
-    const key = first?.chatId ?? this.#app?.queue ?? "queue";
+  /**
+   * Publishes a commit's hub operations to every other node, keyed by the actor that committed
+   * (chat id, or the queue name), so one actor's operations stay in order on one partition.
+   */
+  fanout = (ops: HubOp[], key: string): void => {
     this.#outbox.send(TOPICS.events, {
       key,
       value: JSON.stringify({ from: this.#o.nodeId, ops }),

@@ -42,7 +42,7 @@ export interface ChatServiceOptions {
   /** Reaches any actor: the system itself on one node, the cluster's router otherwise. */
   readonly router?: ActorRouter;
   /** Hands hub operations to the other nodes (cluster); they are always applied here too. */
-  readonly fanout?: (ops: HubOp[]) => void;
+  readonly fanout?: (ops: HubOp[], key: string) => void;
   /** Boots whose operator connection counts are void: default, every boot but this one. */
   readonly bootView?: () => BootView;
   readonly hub: Hub;
@@ -355,10 +355,10 @@ export class ChatService {
   // ---- stored events to frames ----
 
   /** Applies hub operations here and hands them to the other nodes (cluster). */
-  emit(ops: HubOp[]): void {
+  emit(ops: HubOp[], key: string): void {
     if (ops.length === 0) return;
     this.applyOps(ops);
-    this.#o.fanout?.(ops);
+    this.#o.fanout?.(ops, key);
   }
 
   /** Applies hub operations (this node's own, or another node's from the broker). */
@@ -390,7 +390,7 @@ export class ChatService {
         ops.push({ op: "transferred", chatId, to: env.event.to });
       }
     }
-    this.emit(ops);
+    this.emit(ops, chatId);
   }
 
   #onQueue(envs: Envelope<QueueEvent>[]): void {
@@ -408,7 +408,7 @@ export class ChatService {
       }
     }
     if (after) this.#pushPositions(after, ops);
-    this.emit(ops);
+    this.emit(ops, this.#o.queue);
   }
 
   /** The `queue_position` of a waiting chat, asking the queue when it lives on another node. */

@@ -112,7 +112,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     onEffect: (effect) => {
       if (effect.name === "typing" && svc) {
         const data = effect.data as Parameters<ChatService["typingFrame"]>[0];
-        svc.emit([{ op: "broadcast", chatId: data.chatId, frame: svc.typingFrame(data) }]);
+        svc.emit(
+          [{ op: "broadcast", chatId: data.chatId, frame: svc.typingFrame(data) }],
+          data.chatId,
+        );
       }
     },
   });
