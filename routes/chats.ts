@@ -10,6 +10,7 @@ import {
   newApi,
   SECURITY,
 } from "../src/server/openapi.ts";
+import { botHoldsNewChats } from "../src/integrations/bot/mod.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const CreateChatBody = z.object({
@@ -49,7 +50,7 @@ const create = createRoute({
   tags,
   middleware: [jsonBody] as const,
   request: { body: jsonRequest(CreateChatBody) },
-  responses: { 201: json(CreatedChat, "The chat, queued"), 400: ERRORS[400] },
+  responses: { 201: json(CreatedChat, "The chat, queued (or with the bot)"), 400: ERRORS[400] },
 });
 
 export function chatRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
@@ -59,7 +60,9 @@ export function chatRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
     const body = c.req.valid("json");
     const chatId = crypto.randomUUID();
     const clientId = body.client_id ?? `client-${crypto.randomUUID().slice(0, 8)}`;
-    const { view, position } = await d.svc.createChat(clientId, chatId);
+    // BOT_MODE=all: the chat starts with the bot (status `bot`) and joins the queue on escalation.
+    const hold = botHoldsNewChats(d.config);
+    const { view, position } = await d.svc.createChat(clientId, chatId, hold ? { hold } : {});
     const { token, expiresAt } = await d.auth.issueClientToken(chatId, clientId);
     const base = d.config.PUBLIC_URL ?? new URL(c.req.url).origin;
     const wsBase = base.replace(/^http/, "ws");

@@ -34,6 +34,66 @@ export const ConfigSchema = z.object({
   KAFKA_SESSION_TIMEOUT_MS: int(10_000, 1000),
   KAFKA_HEARTBEAT_MS: int(1000, 100),
   KAFKA_MAX_WAIT_MS: int(100, 1),
+  // attachments (src/integrations/attachments)
+  ATTACHMENT_STORE: z.enum(["local", "s3", "off"]).default("local"),
+  ATTACHMENTS_DIR: z.string().min(1).default("data/attachments"),
+  ATTACHMENT_MAX_BYTES: int(10 * 1024 * 1024, 1),
+  ATTACHMENT_MIME_ALLOW: z.string().default(
+    "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain," +
+      "application/vnd.openxmlformats-officedocument.wordprocessingml.document," +
+      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet," +
+      "application/vnd.oasis.opendocument.text",
+  ),
+  ATTACHMENT_URL_TTL_S: int(300, 1),
+  ATTACHMENT_ORPHAN_TTL_S: int(86_400),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).default("us-east-1"),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: z.enum(["true", "false", "1", "0"]).default("true")
+    .transform((v) => v === "true" || v === "1"),
+  S3_TIMEOUT_MS: int(15_000, 1),
+  S3_MAX_RETRIES: int(3, 0),
+  // webhooks (src/integrations/webhooks/)
+  WEBHOOKS: z.enum(["on", "off"]).default("on"),
+  WEBHOOK_MAX_ATTEMPTS: int(6, 1),
+  WEBHOOK_BACKOFF_MS: int(30_000, 1),
+  WEBHOOK_BACKOFF_MAX_MS: int(3_600_000, 1),
+  WEBHOOK_TIMEOUT_MS: int(10_000, 1),
+  WEBHOOK_CONCURRENCY: int(8, 1),
+  WEBHOOK_MAX_PENDING: int(10_000, 1),
+  WEBHOOK_DEAD_LETTER_TTL_H: int(168, 1),
+  // bot and chat titles (src/integrations/bot, src/integrations/titles)
+  BOT_MODE: z.enum(["off", "waiting", "all"]).default("off"),
+  BOT_KNOWLEDGE_FILE: z.string().min(1).default("config/knowledge.json"),
+  BOT_MIN_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.4),
+  BOT_ESCALATE_KEYWORDS: z.string().default(""),
+  BOT_LLM_URL: z.url().optional(),
+  BOT_LLM_API_KEY: z.string().optional(),
+  BOT_LLM_MODEL: z.string().min(1).default("gpt-4o-mini"),
+  BOT_LLM_TIMEOUT_MS: int(8000, 1),
+  BOT_LLM_CONCURRENCY: int(4, 1),
+  TITLE_MODE: z.enum(["off", "extractive", "llm"]).default("off"),
+  TITLE_LLM_URL: z.url().optional(),
+  TITLE_LLM_API_KEY: z.string().optional(),
+  TITLE_LLM_MODEL: z.string().min(1).optional(),
+  // operator hints (src/integrations/hints/)
+  HINTS: z.enum(["on", "off"]).default("on"),
+  HINTS_HISTORY_MAX: int(5000, 0),
+  // Telegram channel (src/integrations/telegram/)
+  TELEGRAM_BOT_TOKEN: z.string().default(""),
+  TELEGRAM_API_URL: z.url().default("https://api.telegram.org"),
+  TELEGRAM_MODE: z.enum(["polling", "webhook"]).default("polling"),
+  TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{0,256}$/, {
+    error: "only A-Z, a-z, 0-9, _ and -, at most 256 characters (Telegram's rule)",
+  }).default(""),
+  TELEGRAM_WEBHOOK_URL: z.union([z.url(), z.literal("")]).default(""),
+  TELEGRAM_POLL_TIMEOUT_S: z.coerce.number().int().min(0).max(50).default(25),
+  TELEGRAM_HTTP_TIMEOUT_MS: int(10_000, 100),
+  TELEGRAM_RETRY_BASE_MS: int(1000, 1),
+  TELEGRAM_MAX_ATTEMPTS: int(8, 1),
+  TELEGRAM_LEASE_S: int(90, 1),
   // ---- integrations (issue 6): each adds its variables above this line ----
 });
 
@@ -77,6 +137,78 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
     "Cluster mode: a node silent this long leaves the consumer group and its partitions move",
   KAFKA_HEARTBEAT_MS: "Cluster mode: consumer-group heartbeat interval",
   KAFKA_MAX_WAIT_MS: "Cluster mode: longest a fetch waits on an idle partition (latency floor)",
+  ATTACHMENT_STORE: "Where uploaded files go: local (disk), s3 (S3-compatible, e.g. MinIO) or off",
+  ATTACHMENTS_DIR: "Attachments with ATTACHMENT_STORE=local: the folder (created) for the files",
+  ATTACHMENT_MAX_BYTES: "Largest uploaded file in bytes; larger → 413 `file_too_large`",
+  ATTACHMENT_MIME_ALLOW:
+    "Comma-separated MIME types clients and staff may upload (images and PDFs are also sniffed)",
+  ATTACHMENT_URL_TTL_S: "Seconds a signed download URL stays valid",
+  ATTACHMENT_ORPHAN_TTL_S:
+    "Seconds an upload never attached to a message is kept before it is deleted (0 = keep)",
+  S3_ENDPOINT:
+    "ATTACHMENT_STORE=s3: endpoint URL (e.g. http://minio:9000); unset = AWS S3 of S3_REGION",
+  S3_BUCKET: "ATTACHMENT_STORE=s3: the bucket (must exist)",
+  S3_REGION: "ATTACHMENT_STORE=s3: the region used in SigV4 signatures",
+  S3_ACCESS_KEY_ID:
+    "ATTACHMENT_STORE=s3: access key id (secret; from the environment, never logged)",
+  S3_SECRET_ACCESS_KEY: "ATTACHMENT_STORE=s3: secret access key (never logged)",
+  S3_FORCE_PATH_STYLE:
+    "ATTACHMENT_STORE=s3: true = endpoint/bucket/key URLs (MinIO); false = bucket.endpoint/key",
+  S3_TIMEOUT_MS: "ATTACHMENT_STORE=s3: longest one storage request may take before it is retried",
+  S3_MAX_RETRIES:
+    "ATTACHMENT_STORE=s3: retries of a failed storage request (500, 503, 429, timeout)",
+  WEBHOOKS: "on | off: outbound webhooks to URLs admins register (none registered = no calls)",
+  WEBHOOK_MAX_ATTEMPTS: "Webhooks: tries per delivery before it becomes a dead letter",
+  WEBHOOK_BACKOFF_MS:
+    "Webhooks: first retry delay; doubles per try (with jitter: 50-100 % of it), capped",
+  WEBHOOK_BACKOFF_MAX_MS: "Webhooks: longest delay between two tries (also caps Retry-After)",
+  WEBHOOK_TIMEOUT_MS: "Webhooks: how long one delivery waits for the receiver's answer",
+  WEBHOOK_CONCURRENCY: "Webhooks: deliveries in flight at once on this node",
+  WEBHOOK_MAX_PENDING:
+    "Webhooks: deliveries waiting in the KV outbox; past it new ones become dead letters",
+  WEBHOOK_DEAD_LETTER_TTL_H: "Webhooks: hours a dead letter is kept for admins to see and replay",
+  BOT_MODE:
+    "Bot: off, waiting (answers queued chats while no operator is free) or all (every new web chat starts with the bot until it escalates)",
+  BOT_KNOWLEDGE_FILE:
+    "Bot: knowledge file of intents (JSON or YAML, by extension); checked at start",
+  BOT_MIN_CONFIDENCE:
+    "Bot: answers below this confidence (0-1) count as not understood; twice in a row escalates",
+  BOT_ESCALATE_KEYWORDS:
+    "Bot: comma-separated words or phrases that hand the chat to a human at once",
+  BOT_LLM_URL:
+    "Bot: base URL of an OpenAI-compatible API (POST {url}/chat/completions); unset = offline matcher only",
+  BOT_LLM_API_KEY: "Bot: API key sent as a Bearer token to BOT_LLM_URL (never logged)",
+  BOT_LLM_MODEL: "Bot: model name sent to BOT_LLM_URL",
+  BOT_LLM_TIMEOUT_MS:
+    "Bot and titles: longest wait for the LLM before falling back to the offline answer",
+  BOT_LLM_CONCURRENCY:
+    "Bot and titles: LLM requests in flight at once (each a bounded queue of 100 more)",
+  TITLE_MODE: "Chat titles: off, extractive (offline, from the first client messages) or llm",
+  TITLE_LLM_URL:
+    "Chat titles: OpenAI-compatible base URL for TITLE_MODE=llm (default: BOT_LLM_URL)",
+  TITLE_LLM_API_KEY:
+    "Chat titles: API key for TITLE_LLM_URL (default: BOT_LLM_API_KEY; never logged)",
+  TITLE_LLM_MODEL: "Chat titles: model for TITLE_MODE=llm (default: BOT_LLM_MODEL)",
+  HINTS: "on | off: suggested replies for staff (canned responses, bot knowledge, past answers)",
+  HINTS_HISTORY_MAX:
+    "Hints: past (question → answer) pairs kept from closed chats; oldest evicted (0 = none)",
+  TELEGRAM_BOT_TOKEN: "Telegram: the bot's token from @BotFather (secret); empty = Telegram off",
+  TELEGRAM_API_URL: "Telegram: Bot API base URL (tests point it at a local fake)",
+  TELEGRAM_MODE:
+    "Telegram: polling (getUpdates long polling, one node at a time) or webhook (Telegram POSTs updates)",
+  TELEGRAM_WEBHOOK_SECRET:
+    "Telegram webhook mode (required there): secret Telegram sends in X-Telegram-Bot-Api-Secret-Token",
+  TELEGRAM_WEBHOOK_URL:
+    "Telegram webhook mode: public URL of /api/v1/chat/telegram/webhook; set = registered with setWebhook at start",
+  TELEGRAM_POLL_TIMEOUT_S: "Telegram polling: seconds one getUpdates long poll waits (0-50)",
+  TELEGRAM_HTTP_TIMEOUT_MS:
+    "Telegram: longest a Bot API call may take (getUpdates: on top of its poll timeout) before it is retried",
+  TELEGRAM_RETRY_BASE_MS:
+    "Telegram: first backoff after a failure (5xx, timeout); doubles per try up to 60 s. 429 waits retry_after",
+  TELEGRAM_MAX_ATTEMPTS:
+    "Telegram: tries to store an update or deliver a reply before it becomes a dead letter in KV",
+  TELEGRAM_LEASE_S:
+    "Telegram polling: seconds the poller lease lasts unrenewed; another node takes over after it (> poll timeout)",
   // ---- integrations (issue 6): each documents its variables above this line ----
 };
 

@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   unknown_type: { status: 400, retryable: false, text: "Frame type is not known" },
   invalid_payload: { status: 400, retryable: false, text: "Payload does not match the schema" },
   text_too_long: { status: 413, retryable: false, text: "Message text is over the limit" },
+  file_too_large: { status: 413, retryable: false, text: "File is over the size limit" },
   too_many_connections: {
     status: 429,
     retryable: true,

@@ -85,6 +85,11 @@ export class ChatClient extends EventTarget {
     };
   }
 
+  /** The token this client connects with (uploads and downloads use it too). */
+  get token() {
+    return this.#o.token;
+  }
+
   /** Messages not yet acknowledged (pending or failed). */
   get outbox() {
     return this.#outbox.items;
@@ -150,9 +155,16 @@ export class ChatClient extends EventTarget {
     this.request(type, payload).catch(() => {});
   }
 
-  /** Queues a chat message; it is sent (and resent after reconnects) until acknowledged. */
-  sendMessage(/** @type {string} */ text, /** @type {string | null} */ chatId = null) {
-    const item = this.#outbox.add(text, chatId);
+  /**
+   * Queues a chat message; it is sent (and resent after reconnects) until acknowledged.
+   * `attachments`: ids of files uploaded first (see attachments.js).
+   */
+  sendMessage(
+    /** @type {string} */ text,
+    /** @type {string | null} */ chatId = null,
+    /** @type {string[]} */ attachments = [],
+  ) {
+    const item = this.#outbox.add(text, chatId, attachments);
     this.#pump();
     return item;
   }

@@ -7,6 +7,7 @@
 
 /**
  * @typedef {{ client_msg_id: string, chat_id: string | null, text: string,
+ *   attachments?: string[],
  *   status: "pending" | "failed", error?: { code: string, message: string } }} OutboxItem
  * @typedef {import("./transports.js").Frame} Frame
  */
@@ -46,10 +47,11 @@ export class Outbox {
     return this.#items.slice();
   }
 
-  /** @param {string} text @param {string | null} chatId */
-  add(text, chatId) {
+  /** @param {string} text @param {string | null} chatId @param {string[]} [attachments] ids */
+  add(text, chatId, attachments = []) {
     /** @type {OutboxItem} */
     const item = { client_msg_id: randomId("m-"), chat_id: chatId, text, status: "pending" };
+    if (attachments.length) item.attachments = attachments;
     this.#items.push(item);
     this.#changed();
     return item;
@@ -87,6 +89,7 @@ export class Outbox {
             text: item.text,
             client_msg_id: item.client_msg_id,
             ...(item.chat_id ? { chat_id: item.chat_id } : {}),
+            ...(item.attachments?.length ? { attachments: item.attachments } : {}),
           });
           this.#items = this.#items.filter((i) => i !== item);
           this.#changed({ acked: item, seq: ack.payload.seq });

@@ -8,6 +8,7 @@ import { ChatClient } from "./chat_client.js";
 import { TypingNotifier } from "./protocol.js";
 import { byId, connectionText, keepScrolledToBottom, safeStorage, show } from "./dom.js";
 import { buildStars, queueText, renderMessages } from "./widget_view.js";
+import { attachmentList, wireAttachButton } from "./attachments.js";
 
 /** @typedef {import("./transports.js").Frame} Frame */
 
@@ -93,6 +94,11 @@ async function startChat(/** @type {Event} */ e) {
     const { chat_id, client_id, client_token, position } = body;
     storage.setItem(KEY, JSON.stringify({ chat_id, client_id, client_token }));
     open({ chat_id, client_id, client_token }, position);
+    // BOT_MODE=all: the assistant answers first; no queue banner until it hands over.
+    if (body.status === "bot") {
+      s.phase = "bot";
+      render();
+    }
   } catch (err) {
     el.startError.textContent = `Could not start a chat: ${/** @type {Error} */ (err).message}`;
     show(el.startError);
@@ -169,6 +175,7 @@ function onFrame(/** @type {Frame} */ f) {
   const me = s.client?.state.user?.user_id;
   if (typeof p.seq === "number" && f.type !== "ack" && p.chat_id === s.session?.chat_id) {
     s.events.set(p.seq, f);
+    if (f.type === "chat_created" && p.held) s.phase = "bot";
     if (f.type === "chat_queued") s.phase = "queued";
     if (f.type === "chat_assigned") s.phase = "assigned";
     if (f.type === "chat_transferred") s.phase = p.to_queue ? "queued" : "assigned";
@@ -196,7 +203,13 @@ function setPeerTyping(/** @type {boolean} */ on) {
 function render() {
   const closed = s.phase === "closed";
   keepScrolledToBottom(el.messages, () => {
-    renderMessages(el.messages, s, (id) => s.client?.retryMessage(id));
+    renderMessages(
+      el.messages,
+      s,
+      (id) => s.client?.retryMessage(id),
+      (files) => attachmentList(files, s.session?.client_token),
+      (text) => s.client?.sendMessage(text),
+    );
     show(el.queue, s.phase === "queued");
     el.queue.textContent = queueText(s);
     show(el.composer, !closed);
@@ -280,6 +293,21 @@ async function rate() {
 
 el.startForm.addEventListener("submit", startChat);
 el.composer.addEventListener("submit", send);
+wireAttachButton(
+  /** @type {HTMLButtonElement} */ (byId("attach-btn")),
+  /** @type {HTMLInputElement} */ (byId("attach-input")),
+  () => s.session && { token: s.session.client_token, chatId: s.session.chat_id },
+  (ids) => {
+    // The text typed so far goes with the files.
+    show(byId("attach-error"), false);
+    s.client?.sendMessage(el.text.value.trim(), null, ids);
+    el.text.value = "";
+  },
+  (message) => {
+    byId("attach-error").textContent = message;
+    show(byId("attach-error"));
+  },
+);
 el.text.addEventListener("input", () => myTyping.input());
 el.text.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey) send(e);

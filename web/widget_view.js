@@ -1,6 +1,7 @@
 // @ts-check
 /** Rendering of the client widget: the message list, the queue banner, the rating stars. */
 import { endsRun, fmtDuration, fmtTime, h } from "./dom.js";
+import { botItem, openBotSeq } from "./bot_view.js";
 
 const HIDDEN = new Set(["read", "chat_queued"]);
 
@@ -31,6 +32,8 @@ function noteText(/** @type {Frame} */ f) {
         : `The chat was closed${p.reason ? `: ${p.reason}` : ""}`;
     case "chat_rated":
       return `You rated this chat ${p.score}/5`;
+    case "chat_escalated":
+      return "Connecting you to an agent…";
     default:
       return null;
   }
@@ -40,14 +43,19 @@ function noteText(/** @type {Frame} */ f) {
  * Rebuilds the conversation: stored events in `seq` order, then messages still in the outbox.
  * @param {HTMLElement} list @param {ViewState} s
  * @param {(id: string) => void} onRetry
+ * @param {(files: any[] | undefined) => HTMLElement | null} [files] a message's attachments
+ * @param {(text: string) => void} [onQuickReply] sends a quick reply of the bot's newest answer
  */
-export function renderMessages(list, s, onRetry) {
+export function renderMessages(list, s, onRetry, files, onQuickReply) {
   const seqs = [...s.events.keys()].sort((a, b) => a - b);
   const mineSeqs = seqs.filter((q) => {
     const f = /** @type {Frame} */ (s.events.get(q));
     return f.type === "message" && f.payload.sender_role === "client";
   });
   const lastMine = mineSeqs.at(-1);
+  // Quick replies only under the bot's newest answer, while the bot still has the chat.
+  const withBot = s.phase === "bot" || s.phase === "queued";
+  const openBot = withBot && onQuickReply ? openBotSeq(s.events) : 0;
   const echoed = new Set();
   /** @type {HTMLElement[]} */
   const items = [];
@@ -63,12 +71,14 @@ export function renderMessages(list, s, onRetry) {
       items.push(h(
         "li",
         { class: `msg ${mine ? "mine" : "theirs"}`, dataset: { seq: String(seq) } },
-        h("div", { class: "bubble", text: p.message }),
+        h("div", { class: "bubble", text: p.message }, files?.(p.attachments) ?? null),
         withMeta && h("div", {
           class: `meta${seq === lastMine && s.peerRead >= seq ? " seen" : ""}`,
           text: meta.join(" · "),
         }),
       ));
+    } else if (f.type === "bot_response") {
+      items.push(botItem(f, { onQuickReply: seq === openBot ? onQuickReply : null }));
     } else {
       const text = noteText(f);
       if (text) {
@@ -89,7 +99,7 @@ export function renderMessages(list, s, onRetry) {
         class: `msg mine pending${failed ? " failed" : ""}`,
         dataset: { cmid: item.client_msg_id },
       },
-      h("div", { class: "bubble", text: item.text }),
+      h("div", { class: "bubble", text: item.text || pendingFiles(item) }),
       h(
         "div",
         { class: "meta" },
@@ -105,6 +115,12 @@ export function renderMessages(list, s, onRetry) {
     ));
   }
   list.replaceChildren(...items);
+}
+
+/** What a pending message without text shows: its files are on their way. */
+export function pendingFiles(/** @type {OutboxItem} */ item) {
+  const n = item.attachments?.length ?? 0;
+  return n ? `Sending ${n} file${n > 1 ? "s" : ""}…` : "";
 }
 
 /** The waiting client's place in the queue and the estimated wait. */

@@ -13,6 +13,12 @@ import type { Clock } from "../runtime/clock.ts";
 import type { ChatService } from "../server/chat_service.ts";
 import type { ApiEnv } from "../server/openapi.ts";
 import type { RoutingService } from "../server/routing_service.ts";
+import { startTelegram } from "./telegram/mod.ts";
+import { startAttachments } from "./attachments/mod.ts";
+import { startHints } from "./hints/mod.ts";
+import { startBot } from "./bot/mod.ts";
+import { startTitles } from "./titles/mod.ts";
+import { startWebhooks } from "./webhooks/mod.ts";
 
 export interface IntegrationContext {
   readonly config: Config;
@@ -40,6 +46,12 @@ type Starter = (ctx: IntegrationContext) => Promise<Integration | null>;
 /** Every integration, in start order. Each returns null when its configuration turns it off. */
 const STARTERS: Starter[] = [
   // integrations register here (one line each)
+  startAttachments,
+  startHints,
+  startTelegram,
+  startBot,
+  startTitles,
+  startWebhooks,
 ];
 
 export async function startIntegrations(ctx: IntegrationContext): Promise<Integration[]> {

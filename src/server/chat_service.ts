@@ -391,6 +391,21 @@ export class ChatService {
       }
     }
     this.emit(ops, chatId);
+    if (live) this.#notifyChatListeners(chatId, envs, live);
+  }
+
+  /** Integrations hear each stored event once; one failing listener does not stop the others. */
+  #notifyChatListeners(chatId: string, envs: Envelope<SessionEvent>[], view: SessionView): void {
+    for (const env of envs) {
+      const notice = { chatId, seq: env.seq, at: env.at, event: env.event, view };
+      for (const listener of this.#chatListeners) {
+        try {
+          listener(notice);
+        } catch (err) {
+          console.error("chat event listener failed", err);
+        }
+      }
+    }
   }
 
   #onQueue(envs: Envelope<QueueEvent>[]): void {

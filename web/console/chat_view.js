@@ -6,6 +6,9 @@
 import { byId, endsRun, fmtTime, h, keepScrolledToBottom, show } from "../dom.js";
 import { TypingNotifier } from "../protocol.js";
 import { openDialog } from "./dialog.js";
+import { channelBadge, clientName } from "./channel.js";
+import { botItem } from "../bot_view.js";
+import { attachmentList, wireAttachButton } from "../attachments.js";
 
 /**
  * @typedef {import("./store.js").Store} Store
@@ -29,7 +32,9 @@ function noteText(f, me) {
   const who = (/** @type {string} */ id) => (id === me ? "you" : id);
   switch (f.type) {
     case "chat_created":
-      return `Chat started by ${p.client_id}`;
+      return `Chat started by ${p.client_id}${
+        p.channel?.kind === "telegram" ? ` on Telegram (${p.channel.name ?? p.channel.ref})` : ""
+      }`;
     case "chat_queued":
       return `Queued (priority ${p.priority})`;
     case "chat_assigned":
@@ -46,6 +51,10 @@ function noteText(f, me) {
       }`;
     case "chat_rated":
       return `Client rated ${p.score}/5${p.comment ? ` · “${p.comment}”` : ""}`;
+    case "chat_escalated":
+      return `Handed to a human: ${p.reason}`;
+    case "chat_title":
+      return `Title: ${p.title}`;
     default:
       return null;
   }
@@ -72,6 +81,7 @@ export class ChatView {
     this.#text.addEventListener("input", () => {
       if (store.activeId) this.#typing.input(store.activeId);
     });
+    this.#wireAttach();
     byId("transfer-btn").addEventListener("click", () => this.#transfer());
     byId("lawyer-btn").addEventListener("click", () => this.#lawyer());
     byId("close-btn").addEventListener("click", () => this.#close());
@@ -92,11 +102,12 @@ export class ChatView {
     show(byId("chat-box"), !!c);
     if (!c) return;
     const active = c.status === "active";
-    byId("chat-title").textContent = c.clientId || "Client";
+    const badge = channelBadge(c);
+    byId("chat-title").replaceChildren(clientName(c) || "Client", ...(badge ? [" ", badge] : []));
     const state = byId("chat-state");
     state.textContent = STATE_TEXT[c.status];
     state.className = `badge state-${c.status}`;
-    byId("chat-sub").textContent = `Chat ${c.id}${
+    byId("chat-sub").textContent = `${c.title ? `${c.title} · ` : ""}Chat ${c.id}${
       c.rating ? ` · rated ${"★".repeat(c.rating.score)}${"☆".repeat(5 - c.rating.score)}` : ""
     }`;
     for (const id of ["transfer-btn", "lawyer-btn", "close-btn"]) show(byId(id), active);
@@ -135,9 +146,15 @@ export class ChatView {
         out.push(h(
           "li",
           { class: `msg ${mine ? "mine" : "theirs"}`, dataset: { seq: String(seq) } },
-          h("div", { class: "bubble", text: p.message }),
+          h(
+            "div",
+            { class: "bubble", text: p.message },
+            attachmentList(p.attachments, this.#client()?.token),
+          ),
           withMeta && h("div", { class: `meta${seen ? " seen" : ""}`, text: meta.join(" · ") }),
         ));
+      } else if (f.type === "bot_response") {
+        out.push(botItem(f, { staff: true }));
       } else {
         const text = noteText(f, me);
         if (text) {
@@ -154,7 +171,10 @@ export class ChatView {
           class: `msg mine pending${failed ? " failed" : ""}`,
           dataset: { cmid: item.client_msg_id },
         },
-        h("div", { class: "bubble", text: item.text }),
+        h("div", {
+          class: "bubble",
+          text: item.text || (item.attachments?.length ? `${item.attachments.length} file(s)` : ""),
+        }),
         h("div", { class: "meta", text: failed ? `Not sent: ${item.error?.code}` : "Sending…" }),
       ));
     }
@@ -181,6 +201,30 @@ export class ChatView {
     this.#client()?.sendMessage(text, c.id);
     this.#text.value = "";
     this.#typing.stop();
+  }
+
+  /** The attach button: upload the picked files, then send them with the reply typed so far. */
+  #wireAttach() {
+    const error = byId("chat-attach-error");
+    wireAttachButton(
+      /** @type {HTMLButtonElement} */ (byId("chat-attach-btn")),
+      /** @type {HTMLInputElement} */ (byId("chat-attach-input")),
+      () => {
+        const c = this.#chat;
+        const token = this.#client()?.token;
+        return c && token ? { token, chatId: c.id } : null;
+      },
+      (ids, t) => {
+        show(error, false);
+        const text = this.#store.activeId === t.chatId ? this.#text.value.trim() : "";
+        if (text) this.#text.value = "";
+        this.#client()?.sendMessage(text, t.chatId, ids);
+      },
+      (message) => {
+        error.textContent = message;
+        show(error);
+      },
+    );
   }
 
   /** Sends a request; a refusal becomes an Error with the server's message. */

@@ -1,6 +1,7 @@
 // @ts-check
 /** The console's sidebar: offers (auto routing), the live queue and "my chats". */
 import { byId, fmtDuration, h, show } from "../dom.js";
+import { channelBadge, clientName } from "./channel.js";
 
 /**
  * @typedef {import("./store.js").Store} Store
@@ -124,9 +125,11 @@ function renderMyChats(store, act) {
         h(
           "div",
           {},
-          h("strong", { text: c.clientId || c.id.slice(0, 8), title: c.clientId || c.id }),
+          h("strong", { text: clientName(c) || c.id.slice(0, 8), title: c.clientId || c.id }),
+          channelBadge(c),
           h("span", { class: `badge state-${c.status}`, text: STATUS_LABEL[c.status] }),
         ),
+        c.title && h("span", { class: "small chat-item-title", text: c.title, title: c.title }),
         h("span", {
           class: `muted small preview${typing ? " typing-preview" : ""}`,
           text: typing ? "typing…" : last ? last.payload.message : "No messages yet",

@@ -7,6 +7,7 @@ import { ChatClient } from "../chat_client.js";
 import { byId, connectionText, h, show } from "../dom.js";
 import { startAdmin } from "./admin.js";
 import { ChatView } from "./chat_view.js";
+import { installHints } from "./hints.js";
 import { renderLists } from "./lists.js";
 import { Store } from "./store.js";
 
@@ -22,6 +23,7 @@ let token = null;
 /** @type {(() => void) | null} */
 let stopAdmin = null;
 const view = new ChatView(store, () => client);
+installHints(() => token, () => store.activeId);
 const statusSelect = /** @type {HTMLSelectElement} */ (byId("my-status"));
 
 /** A short message in the corner. */

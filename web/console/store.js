@@ -12,7 +12,8 @@
  * @typedef {{ id: string, clientId: string, status: "active" | "waiting" | "closed" | "gone",
  *   operatorId: string | null, events: Map<number, Frame>, readByMe: number, peerRead: number,
  *   peerTypingUntil: number, rating: { score: number, comment?: string } | null,
- *   lastActivity: number, mine: boolean }} ChatState
+ *   lastActivity: number, mine: boolean, title: string,
+ *   channel: { kind: string, ref?: string, name?: string } | null }} ChatState
  */
 
 export class Store extends EventTarget {
@@ -79,6 +80,8 @@ export class Store extends EventTarget {
         peerTypingUntil: 0,
         rating: null,
         lastActivity: 0,
+        title: "",
+        channel: null,
         mine,
       };
       this.chats.set(id, c);
@@ -190,6 +193,7 @@ export class Store extends EventTarget {
     const me = this.me?.user_id;
     c.lastActivity = Math.max(c.lastActivity, Date.parse(p.timestamp) || 0);
     if (p.client_id) c.clientId = p.client_id;
+    if (f.type === "chat_created" && p.channel) c.channel = p.channel;
     switch (f.type) {
       case "chat_queued":
         c.status = "waiting";
@@ -205,6 +209,9 @@ export class Store extends EventTarget {
       case "chat_closed":
         c.status = "closed";
         c.peerTypingUntil = 0;
+        break;
+      case "chat_title":
+        c.title = p.title;
         break;
       case "chat_rated":
         c.rating = { score: p.score, comment: p.comment };

@@ -1,0 +1,176 @@
+/**
+ * The bot in the chat: hears every stored client message (once, on the node that owns the chat),
+ * decides whether the bot speaks, answers as an ordinary session event (`bot_response` on the
+ * wire, so history and resume include it) and hands the chat to a human when asked to, when a
+ * keyword appears, or when it did not understand twice in a row.
+ */
+import { canTakeMore } from "../../../actors/_queue_routing.ts";
+import type { QueueSnapshot, QueueState } from "../../../actors/queue.ts";
+import { AppError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import type { ChatEventNotice, ChatService } from "../../server/chat_service.ts";
+import type { Brain } from "./brain.ts";
+import { turnsBefore } from "./chat_log.ts";
+import type { Knowledge } from "./knowledge.ts";
+import type { EscalationRules } from "./rules.ts";
+import { KeyedSerial } from "./serial.ts";
+import { type BotStats, ESCALATION_REASONS, type EscalationCode } from "./stats.ts";
+
+/** Client messages waiting for (or getting) an answer, over all chats. */
+export const MAX_PENDING_ANSWERS = 1000;
+
+export interface ResponderOptions {
+  readonly svc: ChatService;
+  readonly brain: Brain;
+  readonly rules: EscalationRules;
+  readonly knowledge: Knowledge;
+  readonly minConfidence: number;
+  readonly stats: BotStats;
+  readonly log: Logger;
+}
+
+interface Reply {
+  readonly intent: string;
+  readonly confidence: number;
+  readonly text: string;
+  readonly quickReplies: readonly string[];
+}
+
+export class BotResponder {
+  readonly #o: ResponderOptions;
+  readonly #serial = new KeyedSerial(MAX_PENDING_ANSWERS);
+  readonly #human: Knowledge["intents"][number] | undefined;
+
+  constructor(o: ResponderOptions) {
+    this.#o = o;
+    this.#human = o.knowledge.intents.find((i) => i.escalate);
+  }
+
+  /** The `ChatService.onChatEvent` listener. Never throws; the work runs in the background. */
+  readonly onEvent = (n: ChatEventNotice): void => {
+    const e = n.event;
+    if (e.type === "created" && e.held) return this.#welcome(n.chatId);
+    // Only the client's words; the bot's own turns are `bot_message` events, never `message`.
+    if (e.type !== "message" || e.senderRole !== "client" || !botMayAnswer(n.view)) return;
+    // Decided now, as the message is stored: the queue's state is live here on a single node.
+    const queue = this.#o.svc.queueState();
+    if (n.view.status === "queued" && queue && operatorFree(queue)) return;
+    const job = () => this.#answer(n.chatId, n.seq, e.text, queue === undefined);
+    if (!this.#serial.run(n.chatId, job)) {
+      // Too much pending: a person is better for this client than silence.
+      this.#o.log.warn("bot: overloaded, handing the chat to a human", { chat: n.chatId });
+      void this.#escalate(n.chatId, "overloaded");
+    }
+  };
+
+  /** Waits for the answers under way (integration stop). */
+  idle(): Promise<void> {
+    return this.#serial.idle();
+  }
+
+  /** A chat the bot holds opens with the knowledge file's welcome, if it has one. */
+  #welcome(chatId: string): void {
+    const w = this.#o.knowledge.welcome;
+    if (!w) return;
+    const reply = {
+      intent: "welcome",
+      confidence: 1,
+      text: w.answer,
+      quickReplies: w.quick_replies,
+    };
+    this.#serial.run(
+      chatId,
+      () => this.#reply(chatId, reply).catch((e) => this.#failed(chatId, e)),
+    );
+  }
+
+  async #answer(chatId: string, seq: number, text: string, askQueue: boolean): Promise<void> {
+    const { svc, rules, brain, minConfidence, stats } = this.#o;
+    try {
+      // Things may have moved on while earlier answers were made.
+      if (!(await this.#stillWithBot(chatId, askQueue))) return;
+      const keyword = rules.keyword(text);
+      if (keyword) return await this.#handOff(chatId, "keyword", `"${keyword}"`);
+      if (rules.asksForHuman(text)) return await this.#humanAsked(chatId);
+      const { turns, lastBotConfidence } = await turnsBefore(svc, chatId, seq);
+      const answer = await brain.answer(text, turns);
+      if (answer.llmFailure) await stats.llmFellBack(answer.llmFailure);
+      const lost = answer.confidence < minConfidence;
+      if (lost && lastBotConfidence !== null && lastBotConfidence < minConfidence) {
+        return await this.#handOff(chatId, "not_understood");
+      }
+      await this.#reply(chatId, answer);
+      if (answer.escalate) await this.#escalate(chatId, "asked");
+    } catch (err) {
+      this.#failed(chatId, err);
+    }
+  }
+
+  /**
+   * The chat is still the bot's: held, or waiting and not escalated. `askQueue`: the queue lives
+   * on another node (cluster), so whether an operator is free is asked here.
+   */
+  async #stillWithBot(chatId: string, askQueue: boolean): Promise<boolean> {
+    const v = await this.#o.svc.peek(chatId);
+    if (!botMayAnswer(v)) return false;
+    if (v.status === "bot" || !askQueue) return true;
+    return !operatorFree(await this.#o.svc.queueSnapshot());
+  }
+
+  /** The client asked for a person: the escalating intent's answer, then the hand-over. */
+  async #humanAsked(chatId: string): Promise<void> {
+    const h = this.#human;
+    const text = h?.answers[0] ?? this.#o.knowledge.handoff.answer;
+    await this.#reply(chatId, {
+      intent: h?.name ?? "handoff",
+      confidence: 1,
+      text,
+      quickReplies: [],
+    });
+    await this.#escalate(chatId, "asked");
+  }
+
+  async #handOff(chatId: string, code: EscalationCode, detail?: string): Promise<void> {
+    const text = this.#o.knowledge.handoff.answer;
+    await this.#reply(chatId, { intent: "handoff", confidence: 1, text, quickReplies: [] });
+    await this.#escalate(chatId, code, detail);
+  }
+
+  async #reply(chatId: string, r: Reply): Promise<void> {
+    await this.#o.svc.botReply(chatId, {
+      intent: r.intent,
+      confidence: r.confidence,
+      text: r.text,
+      quickReplies: [...r.quickReplies],
+    });
+  }
+
+  /** `detail` follows the code's reason (the keyword, in quotes). */
+  async #escalate(chatId: string, code: EscalationCode, detail?: string): Promise<void> {
+    const reason = detail ? `${ESCALATION_REASONS[code]} ${detail}` : ESCALATION_REASONS[code];
+    try {
+      await this.#o.svc.escalate(chatId, reason);
+      this.#o.log.info("bot: chat handed to a human", { chat: chatId, reason });
+    } catch (err) {
+      this.#failed(chatId, err);
+    }
+  }
+
+  #failed(chatId: string, err: unknown): void {
+    // An operator took the chat or it closed meanwhile: the bot simply has nothing to say.
+    const code = err instanceof AppError ? err.code : null;
+    if (code === "invalid_state" || code === "chat_closed") return;
+    this.#o.log.warn("bot: could not answer", { chat: chatId, error: err as Error });
+  }
+}
+
+/** A support chat the bot holds, or one waiting that nobody asked a human for yet. */
+function botMayAnswer(v: ChatEventNotice["view"]): boolean {
+  return v.kind === "support" && !v.escalated && (v.status === "bot" || v.status === "queued");
+}
+
+/** Some operator is online, connected and below capacity: they could take a waiting chat now. */
+export function operatorFree(q: QueueState | QueueSnapshot): boolean {
+  const state = q as QueueState; // a snapshot carries every field canTakeMore reads
+  return Object.values(q.operators).some((s) => s.role === "operator" && canTakeMore(state, s));
+}

@@ -1,0 +1,98 @@
+/**
+ * The Telegram channel: a Telegram user's messages become a chat, queued like any other, and
+ * the staff's replies go back to that Telegram chat. Off unless TELEGRAM_BOT_TOKEN is set.
+ *
+ * - Inbound: long polling by default (one node at a time, elected by a KV lease), or a webhook
+ *   route (any node). Either way an update is acknowledged only after its message is stored.
+ * - Outbound: on the node that owns the chat (`onChatEvent`), through a per-chat queue backed by
+ *   a KV outbox.
+ */
+import type { Config } from "../../config.ts";
+import type { Integration, IntegrationContext } from "../mod.ts";
+import { botIdOf, tgKeys } from "./_kv.ts";
+import { describe } from "./_retry.ts";
+import { TelegramApi } from "./api.ts";
+import { Inbound } from "./inbound.ts";
+import { KvLease } from "./lease.ts";
+import { Outbound } from "./outbound.ts";
+import { Poller } from "./poller.ts";
+import { webhookRoutes } from "./webhook.ts";
+
+export async function startTelegram(ctx: IntegrationContext): Promise<Integration | null> {
+  const c = ctx.config;
+  if (!c.TELEGRAM_BOT_TOKEN) return null;
+  checkConfig(c);
+  const { kv, clock, log, svc } = ctx;
+  const keys = tgKeys(botIdOf(c.TELEGRAM_BOT_TOKEN));
+  const api = new TelegramApi({
+    baseUrl: c.TELEGRAM_API_URL,
+    token: c.TELEGRAM_BOT_TOKEN,
+    timeoutMs: c.TELEGRAM_HTTP_TIMEOUT_MS,
+  });
+  const retry = { retryBaseMs: c.TELEGRAM_RETRY_BASE_MS, maxAttempts: c.TELEGRAM_MAX_ATTEMPTS };
+  const node = c.NODE_NAME ?? Deno.hostname();
+
+  const outbound = new Outbound({ api, kv, keys, clock, log, node, ...retry });
+  const unlisten = svc.onChatEvent(outbound.onEvent);
+  const resumed = await outbound.resume();
+  if (resumed) log.info("telegram replies resumed from the outbox", { count: resumed });
+
+  const inbound = new Inbound({ svc, kv, keys, clock, maxTextLength: c.MAX_TEXT_LENGTH });
+  let poller: Poller | null = null;
+  if (c.TELEGRAM_MODE === "polling") {
+    // The node's name holds the lease, so a node restarted after a crash polls again at once
+    // instead of waiting for its own old lease to expire (node names are unique in a cluster).
+    const holder = node;
+    const leaseMs = c.TELEGRAM_LEASE_S * 1000;
+    poller = new Poller({
+      api,
+      kv,
+      keys,
+      clock,
+      log,
+      lease: new KvLease(kv, keys.lease, holder, leaseMs, clock),
+      handle: (u) => inbound.handle(u),
+      pollTimeoutS: c.TELEGRAM_POLL_TIMEOUT_S,
+      // A standby node checks a few times per lease period whether the holder went away.
+      standbyMs: Math.max(1000, Math.floor(leaseMs / 3)),
+      ...retry,
+    });
+    poller.start();
+  } else if (c.TELEGRAM_WEBHOOK_URL) {
+    // Best effort: a failure is logged, and the webhook can be set by hand (see the docs).
+    await api.setWebhook(c.TELEGRAM_WEBHOOK_URL, c.TELEGRAM_WEBHOOK_SECRET).catch((err) =>
+      log.error("telegram setWebhook failed", { error: describe(err) })
+    );
+  }
+
+  return {
+    name: `telegram (${c.TELEGRAM_MODE})`,
+    ...(c.TELEGRAM_MODE === "webhook"
+      ? {
+        routes: webhookRoutes({ inbound, secret: c.TELEGRAM_WEBHOOK_SECRET, kv, keys, log }),
+      }
+      : {}),
+    async stop() {
+      await poller?.stop();
+      unlisten();
+      await outbound.stop();
+    },
+  };
+}
+
+/** Settings that only make sense together; refused at start with a clear message. */
+function checkConfig(c: Config): void {
+  if (c.TELEGRAM_MODE === "webhook" && !c.TELEGRAM_WEBHOOK_SECRET) {
+    throw new Error(
+      "Invalid configuration: TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET " +
+        "(anyone could post updates otherwise)",
+    );
+  }
+  const pollMs = c.TELEGRAM_POLL_TIMEOUT_S * 1000 + c.TELEGRAM_HTTP_TIMEOUT_MS;
+  if (c.TELEGRAM_MODE === "polling" && c.TELEGRAM_LEASE_S * 1000 <= pollMs) {
+    throw new Error(
+      `Invalid configuration: TELEGRAM_LEASE_S (${c.TELEGRAM_LEASE_S}) must exceed one poll, ` +
+        "TELEGRAM_POLL_TIMEOUT_S plus TELEGRAM_HTTP_TIMEOUT_MS",
+    );
+  }
+}

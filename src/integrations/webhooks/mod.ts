@@ -1,0 +1,47 @@
+/**
+ * Outbound webhooks: admins register URLs for chat events; each event becomes a signed delivery
+ * per matching subscription, stored in the KV outbox before it is tried, retried with backoff,
+ * and kept as a dead letter when it fails for good. Offline default: on, with no subscription
+ * nothing is sent anywhere. See docs/INTEGRATIONS.md#webhooks.
+ */
+import type { ChatService } from "../../server/chat_service.ts";
+import type { Integration, IntegrationContext } from "../mod.ts";
+import { webhookRoutes } from "./routes.ts";
+import { WebhookService } from "./service.ts";
+
+export { verifySignature } from "./sign.ts";
+export type { WebhookPayload } from "./events.ts";
+
+/** The running engine of each server, by its chat service (tests and diagnostics). */
+const running = new WeakMap<ChatService, WebhookService>();
+
+export function webhooksOf(svc: ChatService): WebhookService | undefined {
+  return running.get(svc);
+}
+
+export async function startWebhooks(ctx: IntegrationContext): Promise<Integration | null> {
+  const c = ctx.config;
+  if (c.WEBHOOKS === "off") return null;
+  const wh = new WebhookService(ctx.kv, ctx.clock, ctx.log, {
+    maxAttempts: c.WEBHOOK_MAX_ATTEMPTS,
+    backoffMs: c.WEBHOOK_BACKOFF_MS,
+    backoffMaxMs: c.WEBHOOK_BACKOFF_MAX_MS,
+    timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+    concurrency: c.WEBHOOK_CONCURRENCY,
+    maxPending: c.WEBHOOK_MAX_PENDING,
+    deadLetterTtlMs: c.WEBHOOK_DEAD_LETTER_TTL_H * 3_600_000,
+  });
+  // Once per stored event, on the node that owns the chat: one delivery per subscription.
+  const unlisten = ctx.svc.onChatEvent((n) => wh.publish(n));
+  await wh.start();
+  running.set(ctx.svc, wh);
+  return {
+    name: "webhooks",
+    routes: (api) => webhookRoutes(api, ctx.auth, wh),
+    async stop() {
+      unlisten();
+      running.delete(ctx.svc);
+      await wh.stop();
+    },
+  };
+}
