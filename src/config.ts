@@ -65,7 +65,7 @@ export const ConfigSchema = z.object({
   WEBHOOK_MAX_PENDING: int(10_000, 1),
   WEBHOOK_DEAD_LETTER_TTL_H: int(168, 1),
   // bot and chat titles (src/integrations/bot, src/integrations/titles)
-  BOT_MODE: z.enum(["off", "waiting", "all"]).default("off"),
+  BOT_MODE: z.enum(["off", "waiting", "all"]).default("waiting"),
   BOT_KNOWLEDGE_FILE: z.string().min(1).default("config/knowledge.json"),
   BOT_MIN_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.4),
   BOT_ESCALATE_KEYWORDS: z.string().default(""),
@@ -74,7 +74,7 @@ export const ConfigSchema = z.object({
   BOT_LLM_MODEL: z.string().min(1).default("gpt-4o-mini"),
   BOT_LLM_TIMEOUT_MS: int(8000, 1),
   BOT_LLM_CONCURRENCY: int(4, 1),
-  TITLE_MODE: z.enum(["off", "extractive", "llm"]).default("off"),
+  TITLE_MODE: z.enum(["off", "extractive", "llm"]).default("extractive"),
   TITLE_LLM_URL: z.url().optional(),
   TITLE_LLM_API_KEY: z.string().optional(),
   TITLE_LLM_MODEL: z.string().min(1).optional(),

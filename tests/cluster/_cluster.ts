@@ -46,6 +46,8 @@ export async function startCluster(
       LOG_LEVEL: "error",
       NODE_NAME: name,
       COMMAND_PARTITIONS: String(PARTITIONS),
+      BOT_MODE: "off",
+      TITLE_MODE: "off",
       ...overrides,
     });
     const server = await startServer(config, {

@@ -45,6 +45,9 @@ export async function startTestServer(
     HOST: "127.0.0.1",
     KV_PATH: opts.kvPath ?? `${dir}/chat.kv`,
     LOG_LEVEL: "error",
+    // The bot and titles add stored events (and seqs); tests that want them turn them on.
+    BOT_MODE: "off",
+    TITLE_MODE: "off",
     ...overrides,
   });
   const server = await startServer(config, { logger: silentLogger, env, clock: opts.clock });
@@ -252,6 +255,8 @@ export async function spawnServer(
       KV_PATH: kvPath,
       JWT_SECRET: TEST_SECRET,
       LOG_LEVEL: "warn",
+      BOT_MODE: "off",
+      TITLE_MODE: "off",
       ...extraEnv,
     },
     stdout: "piped",

@@ -33,6 +33,8 @@ export async function startBotServer(
     KV_PATH: `${dir}/chat.kv`,
     LOG_LEVEL: "error",
     BOT_KNOWLEDGE_FILE: SAMPLE_KNOWLEDGE,
+    BOT_MODE: "off",
+    TITLE_MODE: "off",
     ...overrides,
   });
   const logs: LogLine[] = [];

@@ -16,6 +16,15 @@ import {
 } from "../browser/_browser.ts";
 import { PDF, solidPng } from "./_attachments_util.ts";
 
+/** The page's globals these waits read (the predicates run in the browser, not in Deno). */
+interface PageGlobal {
+  document: {
+    querySelectorAll(
+      sel: string,
+    ): Iterable<{ complete?: boolean; naturalWidth?: number; href?: string }>;
+  };
+}
+
 Deno.test({
   name: "browser: client attaches a photo, operator sees the thumbnail and answers with a PDF",
   // playwright-core keeps its pipe to the browser open between steps.
@@ -46,9 +55,11 @@ Deno.test({
       const thumb = got.locator("img.att-thumb");
       await thumb.waitFor();
       // The image really loaded (signed URL, served bytes, the page's CSP all agree).
-      await op.page.waitForFunction(
-        `[...document.querySelectorAll("#chat-messages img.att-thumb")]
-          .some((i) => i.complete && i.naturalWidth === 120)`,
+      // A function, not a string: a string predicate is eval'd in the page, which its CSP forbids.
+      await op.page.waitForFunction(() =>
+        [...(globalThis as unknown as PageGlobal).document.querySelectorAll(
+          "#chat-messages img.att-thumb",
+        )].some((i) => i.complete && i.naturalWidth === 120)
       );
       assert.match(
         (await thumb.getAttribute("src"))!,
@@ -66,9 +77,9 @@ Deno.test({
       });
       const link = cl.page.locator("#messages li.msg.theirs a.att", { hasText: "label.pdf" });
       await link.waitFor();
-      await cl.page.waitForFunction(
-        `[...document.querySelectorAll("#messages a.att")]
-          .some((a) => a.href.includes("/api/v1/chat/files/"))`,
+      await cl.page.waitForFunction(() =>
+        [...(globalThis as unknown as PageGlobal).document.querySelectorAll("#messages a.att")]
+          .some((a) => (a.href ?? "").includes("/api/v1/chat/files/"))
       );
       const href = (await link.getAttribute("href"))!;
       const res = await fetch(href);

@@ -74,7 +74,11 @@ export class Dispatcher {
   wake(): void {
     if (this.#stop.signal.aborted) return;
     if (this.#pumping) return void (this.#again = true);
-    this.#pumping = this.#pump().finally(() => this.#pumping = null);
+    this.#pumping = this.#pump().finally(() => {
+      this.#pumping = null;
+      // A wake between the pump's last look and this line would otherwise be lost.
+      if (this.#again) this.wake();
+    });
   }
 
   /** Resolves when the current look at the outbox is over (its timer armed). */
