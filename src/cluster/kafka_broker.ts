@@ -7,9 +7,10 @@
  *
  * Consuming: one kafkajs consumer per `consume()` (one group member). Records are handled with
  * `eachBatch`, one at a time per partition in offset order (different partitions may run
- * concurrently, `partitionsConsumedConcurrently`), and each record's offset is committed right after
- * its handler resolves. A handler that throws sends the record to `DEAD_LETTER_TOPIC` and the
- * offset is committed; the consumer goes on.
+ * concurrently, `partitionsConsumedConcurrently`); each record's offset is resolved after its
+ * handler resolves and committed every `commitIntervalMs` and before every re-join or stop. A
+ * handler that throws sends the record to `DEAD_LETTER_TOPIC` and its offset is resolved like any
+ * other; the consumer goes on.
  *
  * Assignment callbacks: kafkajs has no rebalance listener. Its eager protocol works like this: when
  * a rebalance starts, the runner stops fetching, lets in-flight batches finish, commits, and
@@ -106,6 +107,12 @@ export interface KafkaBrokerOptions {
   readonly maxWaitTimeMs?: number;
   /** Partitions handled concurrently per member, each still in order (default 4). */
   readonly partitionsConsumedConcurrently?: number;
+  /**
+   * Handled offsets are committed at most this often (and on every rebalance and stop), not after
+   * each record: a commit is a broker round trip, and one per record capped a node at ~200
+   * records/s. Default 100 ms. A crash redelivers at most this much (at-least-once).
+   */
+  readonly commitIntervalMs?: number;
   /** How long `consume()` waits for the first assignment before failing (default 60 000 ms). */
   readonly joinTimeoutMs?: number;
   readonly connectionTimeoutMs?: number;
@@ -334,6 +341,10 @@ class KafkaMember implements Consumer {
    * rather than handled twice. Forgotten when the partition is revoked.
    */
   readonly #handled = new Map<string, bigint>();
+  /** Handled offsets not committed yet, by partition (the commit timer takes them). */
+  readonly #uncommitted = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  #commitTimer: ReturnType<typeof setInterval> | null = null;
+  #committing: Promise<void> | null = null;
   /** Start offsets chosen for partitions the group had no offset for (`#pinStart`). */
   readonly #pins = new Map<string, string>();
   /** Assignment callbacks, serialized; batches wait for it. */
@@ -378,12 +389,13 @@ class KafkaMember implements Consumer {
     });
     await this.#consumer.run({
       partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 4,
-      autoCommit: true,
-      // Commit as soon as one offset is resolved: after every handled record.
-      autoCommitThreshold: 1,
+      // kafkajs's auto-commit also commits after every batch (one round trip per record when
+      // batches are small); handled offsets are committed by `#commitHandled` instead.
+      autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.#eachBatch(payload),
     });
+    this.#commitTimer = setInterval(() => void this.#commitHandled(), o.commitIntervalMs ?? 100);
     const timeoutMs = o.joinTimeoutMs ?? 60_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -420,6 +432,8 @@ class KafkaMember implements Consumer {
         this.#consumer.pause(this.#opts.topics.map((topic) => ({ topic })));
       } catch { /* not running (never started, or crashed) */ }
       await this.#drained();
+      if (this.#commitTimer !== null) clearInterval(this.#commitTimer);
+      await this.#commitHandled(); // still a member: the next owner starts after these
       await this.#enqueue(async () => {
         const all = [...this.#held.values()].sort(byTopicPartition);
         this.#held.clear();
@@ -427,6 +441,7 @@ class KafkaMember implements Consumer {
         if (all.length) await this.#callback("onRevoke", all);
       });
     } finally {
+      if (this.#commitTimer !== null) clearInterval(this.#commitTimer);
       for (const off of this.#unsubscribe) off();
       await this.#consumer.disconnect().catch((e) =>
         this.#log.warn("kafka: consumer disconnect failed", { group, error: errorText(e) })
@@ -489,6 +504,7 @@ class KafkaMember implements Consumer {
         for (const [k] of lost) {
           this.#held.delete(k);
           this.#handled.delete(k);
+          this.#uncommitted.delete(k);
         }
         await this.#callback("onRevoke", lost.map(([, tp]) => tp).sort(byTopicPartition));
       }
@@ -578,6 +594,39 @@ class KafkaMember implements Consumer {
     }
   }
 
+  /**
+   * Commits the offsets handled since the last commit, one request for all partitions. A commit
+   * refused (e.g. by a rebalance) is not retried for partitions this member no longer holds: their
+   * next owner redelivers those records (at-least-once; handlers are idempotent by seq, id or
+   * deadline).
+   */
+  #commitHandled(): Promise<void> {
+    if (this.#committing || this.#uncommitted.size === 0) {
+      return this.#committing ?? Promise.resolve();
+    }
+    const batch = [...this.#uncommitted.entries()];
+    this.#uncommitted.clear();
+    this.#committing = this.#consumer.commitOffsets(
+      batch.map(([, o]) => ({
+        topic: o.topic,
+        partition: o.partition,
+        offset: (o.offset + 1n).toString(),
+      })),
+    ).catch((e) => {
+      for (const [key, o] of batch) {
+        const newer = this.#uncommitted.get(key);
+        if (this.#held.has(key) && (!newer || newer.offset < o.offset)) {
+          this.#uncommitted.set(key, o);
+        }
+      }
+      this.#log.debug("kafka: offset commit refused; retried at the next tick", {
+        group: this.#opts.groupId,
+        error: errorText(e),
+      });
+    }).finally(() => this.#committing = null);
+    return this.#committing;
+  }
+
   async #eachBatch(p: EachBatchPayload): Promise<void> {
     const { batch } = p;
     this.#active++;
@@ -590,7 +639,10 @@ class KafkaMember implements Consumer {
         const last = this.#handled.get(key);
         if (last === undefined || offset > last) {
           await this.#handle(batch.topic, batch.partition, message);
-          if (this.#held.has(key)) this.#handled.set(key, offset);
+          if (this.#held.has(key)) {
+            this.#handled.set(key, offset);
+            this.#uncommitted.set(key, { topic: batch.topic, partition: batch.partition, offset });
+          }
         } else {
           this.#log.debug("kafka: skipping a refetched record this member already handled", {
             group: this.#opts.groupId,
@@ -600,7 +652,6 @@ class KafkaMember implements Consumer {
           });
         }
         p.resolveOffset(message.offset);
-        await p.commitOffsetsIfNecessary();
         await p.heartbeat();
       }
     } finally {

@@ -8,7 +8,7 @@ import type { Logger } from "../../log.ts";
 import type { Clock } from "../../runtime/clock.ts";
 import type { ChatEventNotice } from "../../server/chat_service.ts";
 import { deliveryId, webhookEvent, type WebhookPayload } from "./events.ts";
-import type { Delivery, WebhookStore } from "./store.ts";
+import type { Delivery, Subscription, WebhookStore } from "./store.ts";
 
 /** Events held in memory while KV writes catch up; more are dropped (and logged). */
 export const INTAKE_CAPACITY = 10_000;
@@ -75,9 +75,16 @@ export class Intake {
 
   async #drain(): Promise<void> {
     while (this.#queue.length) {
-      const batch = this.#queue.splice(0, BATCH);
+      const batch: ChatEventNotice[] = [];
       try {
-        await this.#store(batch);
+        // One read of the subscriptions per round: events no enabled subscription wants are
+        // dropped here in bulk, so a server with no webhooks pays one KV list per round, not a
+        // write per event.
+        const subs = (await this.#o.store.subscriptions()).filter((s) => s.enabled);
+        const wanted = new Set(subs.flatMap((s) => s.events));
+        this.#queue = this.#queue.filter((n) => wanted.has(webhookEvent(n.event)!.type));
+        batch.push(...this.#queue.splice(0, BATCH));
+        if (batch.length) await this.#store(batch, subs);
       } catch (err) {
         // KV refused the write: keep the batch first in line and try again shortly.
         this.#queue.unshift(...batch);
@@ -89,13 +96,12 @@ export class Intake {
         }, RETRY_WRITE_MS);
         return;
       }
-      this.#o.onStored();
+      if (batch.length) this.#o.onStored();
     }
   }
 
-  async #store(batch: ChatEventNotice[]): Promise<void> {
+  async #store(batch: ChatEventNotice[], subs: readonly Subscription[]): Promise<void> {
     const { store, clock } = this.#o;
-    const subs = (await store.subscriptions()).filter((s) => s.enabled);
     const now = clock.now();
     const deliveries: Delivery[] = [];
     for (const n of batch) {
