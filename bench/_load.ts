@@ -32,12 +32,16 @@ export interface LoadOptions {
   readonly drainMs: number;
   /** Called when the measured window opens and when it closes. */
   readonly onWindow?: (edge: "start" | "end") => void;
+  /** Also keeps the window's latencies per group (0, 1, …) of pairs, in `byGroup`. */
+  readonly groupOf?: (p: Pair) => number;
 }
 
 export interface LoadResult {
   readonly counters: Counters;
   /** Latencies (ms) of messages sent inside the measured window. */
   readonly latencies: Float64Array;
+  /** With `groupOf`: the same latencies split by group (index = group); else empty. */
+  readonly byGroup: Float64Array[];
   /** Rate mode: how late sends left against their schedule (ms), p99 and max. */
   readonly sendLagP99: number;
   readonly sendLagMax: number;
@@ -58,7 +62,8 @@ export class Pair {
 
 /**
  * Opens the client (over `transport`) and the operator (WebSocket); the operator accepts; both
- * see `chat_assigned`.
+ * see `chat_assigned`. The operator connects to `opBaseUrl` (default `baseUrl`; another cluster
+ * node in bench/cluster.ts); a WebSocket client always to the chat's `ws_url`.
  */
 export async function setUpPair(
   idx: number,
@@ -68,13 +73,14 @@ export async function setUpPair(
   errors: ErrorLog,
   kind: ClientKind,
   transport: Transport = "ws",
+  opBaseUrl: string = baseUrl,
 ): Promise<Pair> {
   const client: ClientPeer = transport === "sse"
     ? await SsePeer.open(baseUrl, chat.ws_url, errors)
     : transport.startsWith("socketio")
     ? await SioPeer.open(baseUrl, chat.ws_url, errors, transport === "socketio-polling")
     : await Peer.open(chat.ws_url, errors, kind);
-  const op = await Peer.open(staffWsUrl(baseUrl, staffToken), errors, kind);
+  const op = await Peer.open(staffWsUrl(opBaseUrl, staffToken), errors, kind);
   const isMine = (f: { payload: Record<string, unknown> }) => f.payload.chat_id === chat.chat_id;
   const clientAssigned = client.waitFor("chat_assigned", isMine);
   const opAssigned = op.waitFor("chat_assigned", isMine);
@@ -117,6 +123,7 @@ export async function runLoad(pairs: Pair[], o: LoadOptions): Promise<LoadResult
     deliveredWin: 0,
   };
   const lat = new Samples();
+  const groups: Samples[] = [];
   const lags = new Samples();
   const t0 = performance.now();
   const winStart = t0 + o.warmupMs;
@@ -141,6 +148,8 @@ export async function runLoad(pairs: Pair[], o: LoadOptions): Promise<LoadResult
   };
 
   for (const p of pairs) {
+    const g = o.groupOf ? o.groupOf(p) : -1;
+    if (g >= 0) { while (groups.length <= g) groups.push(new Samples()); }
     p.client.fast = (raw) => {
       // During the run the client sends only messages: each ack or error answers one of them.
       const isError = raw.startsWith('{"type":"error"');
@@ -163,7 +172,10 @@ export async function runLoad(pairs: Pair[], o: LoadOptions): Promise<LoadResult
       const sentAt = parseFloat(raw.slice(i + MARK.length, i + MARK.length + 11));
       c.delivered++;
       if (inWin(now)) c.deliveredWin++;
-      if (inWin(sentAt)) lat.push(now - sentAt);
+      if (inWin(sentAt)) {
+        lat.push(now - sentAt);
+        if (g >= 0) groups[g].push(now - sentAt);
+      }
       checkDrained();
       return true;
     };
@@ -212,6 +224,7 @@ export async function runLoad(pairs: Pair[], o: LoadOptions): Promise<LoadResult
   return {
     counters: c,
     latencies: lat.values(),
+    byGroup: groups.map((s) => s.values()),
     sendLagP99: percentile(lagValues, 0.99),
     sendLagMax: lagValues.length ? lagValues[lagValues.length - 1] : 0,
     windowStart: winStart,

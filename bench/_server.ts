@@ -66,7 +66,8 @@ const NULL_MAIN = new URL("./_null_server.ts", import.meta.url).pathname;
 
 export async function startChildServer(o: ServerOptions = {}): Promise<ChildServer> {
   const dir = await Deno.makeTempDir({ prefix: "chat-bench-" });
-  const secret = `bench-${crypto.randomUUID()}-${crypto.randomUUID()}`;
+  // A JWT_SECRET in `env` (cluster nodes share one) is also the secret of the returned `auth`.
+  const secret = o.env?.JWT_SECRET ?? `bench-${crypto.randomUUID()}-${crypto.randomUUID()}`;
   const inspectPort = 20_000 + Math.floor(Math.random() * 20_000);
   const args = [
     "run",
