@@ -14,6 +14,7 @@ import {
   WsClient,
 } from "../integration/_harness.ts";
 import { Sockets } from "../integration/_util.ts";
+import { untilCommitted } from "../integration/_routing_util.ts";
 import { PARTITIONS, startCluster, type TestCluster } from "./_cluster.ts";
 
 const isType = (type: string, chatId: string) => (f: Frame) =>
@@ -211,69 +212,19 @@ Deno.test("cluster: when a node dies, its operators are lost to the queue; other
     const snap = await n1.svc.queueSnapshot();
     return (id: string) => snap.operators[id]?.connected === true;
   };
-  await untilCommitted(c, async () => (await online())("op-gone") && (await online())("op-stays"));
+  const nodes = c.nodes.map((n) => n.svc.system);
+  await untilCommitted(
+    nodes,
+    async () => (await online())("op-gone") && (await online())("op-stays"),
+    "both operators online",
+  );
   await n2.kill();
-  await untilCommitted(c, async () => !(await online())("op-gone") && (await online())("op-stays"));
+  await untilCommitted(
+    nodes,
+    async () => !(await online())("op-gone") && (await online())("op-stays"),
+    "op-gone lost, op-stays online",
+  );
   const snap = await n1.svc.queueSnapshot();
   assert.ok(snap.operators["op-gone"].lostAt !== null, "grace period started");
   assert.notEqual(c.ownerOf(QUEUE, "default"), n2);
-});
-
-/**
- * Resolves once `check` holds, evaluating it now and after every commit on any node (event
- * driven, no polling); the timeout is only a guard.
- */
-function untilCommitted(c: TestCluster, check: () => Promise<boolean>, timeoutMs = 10_000) {
-  return new Promise<void>((resolve, reject) => {
-    let busy = false, again = false, done = false;
-    const stops = c.nodes.map((n) => n.svc.system.onCommitted(() => void run()));
-    const finish = (err?: Error) => {
-      if (done) return;
-      done = true;
-      clearTimeout(guard);
-      stops.forEach((s) => s());
-      err ? reject(err) : resolve();
-    };
-    const run = async (): Promise<void> => {
-      if (busy) return void (again = true);
-      busy = true;
-      try {
-        do {
-          again = false;
-          if (await check()) return finish();
-        } while (again && !done);
-      } catch (err) {
-        finish(err as Error);
-      } finally {
-        busy = false;
-      }
-    };
-    const guard = setTimeout(() => finish(new Error("condition not reached")), timeoutMs);
-    void run();
-  });
-}
-
-Deno.test("cluster: /metrics reports owned partitions, live nodes and remote traffic; queue gauges only on its owner", async () => {
-  await using c = await startCluster(2);
-  const [a, b] = c.nodes;
-  await a.createChat("metrics-client");
-  await Promise.all(c.nodes.map((n) => n.cluster!.registry.beat()));
-  const read = async (s: TestServer) => await (await fetch(`${s.url}/metrics`)).text();
-  const value = (text: string, name: string) => {
-    const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-    return line === undefined ? undefined : Number(line.split(" ").pop());
-  };
-  const [ta, tb] = [await read(a), await read(b)];
-  assert.equal(
-    value(ta, "chat_cluster_partitions_owned")! + value(tb, "chat_cluster_partitions_owned")!,
-    PARTITIONS,
-  );
-  assert.equal(value(ta, "chat_cluster_nodes_live"), 2);
-  assert.ok(
-    value(ta, "chat_cluster_remote_asks_total")! + value(tb, "chat_cluster_remote_asks_total")! > 0,
-  );
-  const queueOwner = c.ownerOf(QUEUE, "default");
-  for (const [s, text] of [[a, ta], [b, tb]] as const) {
-    assert.equal(value(text, "chat_queue_waiting") !== undefined, s === queueOwner);
-  }
 });

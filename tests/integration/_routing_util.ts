@@ -1,6 +1,7 @@
 /** Helpers for the routing integration tests (capacity, presence, offers, transfers, lawyers). */
 import assert from "node:assert/strict";
 import type { QueueSnapshot } from "../../actors/queue.ts";
+import type { ActorSystem } from "../../src/runtime/system.ts";
 import type { Principal, StaffRole } from "../../src/auth/principal.ts";
 import type { CreatedChat, Frame, TestServer, WsClient } from "./_harness.ts";
 import type { Sockets } from "./_util.ts";
@@ -81,6 +82,16 @@ export function until(
   what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
+  return untilCommitted([server.svc.system], check, what, timeoutMs);
+}
+
+/** {@link until} over several actor systems (cluster nodes): re-checked after a commit on any. */
+export function untilCommitted(
+  systems: readonly ActorSystem[],
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let running = false;
     let dirty = false;
@@ -89,7 +100,7 @@ export function until(
       if (done) return;
       done = true;
       clearTimeout(timer);
-      stop();
+      for (const stop of stops) stop();
       if (err) reject(err);
       else resolve();
     };
@@ -107,7 +118,7 @@ export function until(
         running = false;
       }
     };
-    const stop = server.svc.system.onCommitted(() => void evaluate());
+    const stops = systems.map((s) => s.onCommitted(() => void evaluate()));
     const timer = setTimeout(() => finish(new Error(`Timed out waiting until ${what}`)), timeoutMs);
     void evaluate();
   });
