@@ -228,3 +228,28 @@ Deno.test("cluster: when a node dies, its operators are lost to the queue; other
   assert.ok(snap.operators["op-gone"].lostAt !== null, "grace period started");
   assert.notEqual(c.ownerOf(QUEUE, "default"), n2);
 });
+
+Deno.test("cluster: /metrics reports owned partitions, live nodes and remote traffic; queue gauges only on its owner", async () => {
+  await using c = await startCluster(2);
+  const [a, b] = c.nodes;
+  await a.createChat("metrics-client");
+  await Promise.all(c.nodes.map((n) => n.cluster!.registry.beat()));
+  const read = async (s: TestServer) => await (await fetch(`${s.url}/metrics`)).text();
+  const value = (text: string, name: string) => {
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return line === undefined ? undefined : Number(line.split(" ").pop());
+  };
+  const [ta, tb] = [await read(a), await read(b)];
+  assert.equal(
+    value(ta, "chat_cluster_partitions_owned")! + value(tb, "chat_cluster_partitions_owned")!,
+    PARTITIONS,
+  );
+  assert.equal(value(ta, "chat_cluster_nodes_live"), 2);
+  assert.ok(
+    value(ta, "chat_cluster_remote_asks_total")! + value(tb, "chat_cluster_remote_asks_total")! > 0,
+  );
+  const queueOwner = c.ownerOf(QUEUE, "default");
+  for (const [s, text] of [[a, ta], [b, tb]] as const) {
+    assert.equal(value(text, "chat_queue_waiting") !== undefined, s === queueOwner);
+  }
+});
