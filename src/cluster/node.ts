@@ -302,12 +302,7 @@ export class ClusterNode implements ActorRouter {
 
   async #onRevoke(ps: readonly TopicPartition[]): Promise<void> {
     const gone = new Set(ps.map((p) => p.partition));
-    for (const p of gone) this.#releasing.add(p);
-    const n = await this.#app!.system.release((a) => gone.has(partitionOf(a, this.partitions)));
-    for (const p of gone) {
-      if (!this.#releasing.delete(p)) continue; // assigned again meanwhile
-      this.ownership.drop(p);
-    }
+    const n = await this.#handOver(gone);
     this.counters.moves++;
     this.#o.log.info("partitions revoked", {
       node: this.#o.name,
@@ -339,13 +334,21 @@ export class ClusterNode implements ActorRouter {
       node: this.#o.name,
       partitions: lost.join(","),
     });
-    const gone = new Set(lost);
+    await this.#handOver(new Set(lost));
+  }
+
+  /**
+   * Stops routing `gone` here, lets their actors finish and snapshot (still fenced as ours), then
+   * forgets the partitions, unless one was assigned here again meanwhile. Returns the actor count.
+   */
+  async #handOver(gone: ReadonlySet<number>): Promise<number> {
     for (const p of gone) this.#releasing.add(p);
-    await this.#app!.system.release((a) => gone.has(partitionOf(a, this.partitions)));
+    const n = await this.#app!.system.release((a) => gone.has(partitionOf(a, this.partitions)));
     for (const p of gone) {
-      this.#releasing.delete(p);
+      if (!this.#releasing.delete(p)) continue; // assigned again meanwhile
       this.ownership.drop(p);
     }
+    return n;
   }
 
   #onCommand(r: InRecord): void {
