@@ -36,6 +36,10 @@ class Exposition {
     this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, v] of values) this.lines.push(`${name}${fmtLabels(labels)} ${v}`);
   }
+  /** A metric with one unlabelled value. */
+  single(name: string, type: "gauge" | "counter", help: string, value: number) {
+    this.metric(name, type, help, [[{}, value]]);
+  }
   histogram(
     name: string,
     help: string,
@@ -60,38 +64,39 @@ class Exposition {
 
 function clusterMetrics(x: Exposition, node: ClusterNode): void {
   const k = node.counters;
-  x.metric("chat_cluster_partitions_owned", "gauge", "Partitions of chat.commands owned here", [[
-    {},
+  x.single(
+    "chat_cluster_partitions_owned",
+    "gauge",
+    "Partitions of chat.commands owned here",
     node.ownership.owned.length,
-  ]]);
-  x.metric("chat_cluster_nodes_live", "gauge", "Nodes with a fresh heartbeat in KV", [[
-    {},
+  );
+  x.single(
+    "chat_cluster_nodes_live",
+    "gauge",
+    "Nodes with a fresh heartbeat in KV",
     node.registry.live.length,
-  ]]);
-  x.metric("chat_cluster_pending_asks", "gauge", "Asks waiting for another node's reply", [[
-    {},
+  );
+  x.single(
+    "chat_cluster_pending_asks",
+    "gauge",
+    "Asks waiting for another node's reply",
     node.pendingAsks,
-  ]]);
-  x.metric("chat_cluster_remote_asks_total", "counter", "Asks sent to another node", [[
-    {},
-    k.remoteAsks,
-  ]]);
-  x.metric("chat_cluster_remote_tells_total", "counter", "Tells sent to another node", [[
-    {},
+  );
+  x.single("chat_cluster_remote_asks_total", "counter", "Asks sent to another node", k.remoteAsks);
+  x.single(
+    "chat_cluster_remote_tells_total",
+    "counter",
+    "Tells sent to another node",
     k.remoteTells,
-  ]]);
-  x.metric("chat_cluster_served_total", "counter", "Commands from other nodes run here", [[
-    {},
-    k.served,
-  ]]);
-  x.metric("chat_cluster_fenced_total", "counter", "Writes refused by a newer owner's epoch", [[
-    {},
+  );
+  x.single("chat_cluster_served_total", "counter", "Commands from other nodes run here", k.served);
+  x.single(
+    "chat_cluster_fenced_total",
+    "counter",
+    "Writes refused by a newer owner's epoch",
     k.fenced,
-  ]]);
-  x.metric("chat_cluster_moves_total", "counter", "Partition assignments and revocations", [[
-    {},
-    k.moves,
-  ]]);
+  );
+  x.single("chat_cluster_moves_total", "counter", "Partition assignments and revocations", k.moves);
 }
 
 function fmtLabels(labels: Labels): string {
@@ -115,14 +120,18 @@ export function renderMetrics(
     "Open client and staff connections by role",
     Object.entries(byRole).map(([role, n]) => [{ role }, n]),
   );
-  x.metric("chat_connections_peak", "gauge", "Most connections open at once since start", [[
-    {},
+  x.single(
+    "chat_connections_peak",
+    "gauge",
+    "Most connections open at once since start",
     svc.hub.peakConnections,
-  ]]);
-  x.metric("chat_messages_total", "counter", "Chat messages stored since start", [[
-    {},
+  );
+  x.single(
+    "chat_messages_total",
+    "counter",
+    "Chat messages stored since start",
     svc.counters.messages,
-  ]]);
+  );
   // Reported by the node that hosts the queue (every node on one; its owner in a cluster).
   x.metric(
     "chat_queue_waiting",
@@ -137,47 +146,36 @@ export function renderMetrics(
     queue ? [[{ queue: svc.queueName }, Object.keys(queue.active).length]] : [],
   );
   if (cluster) clusterMetrics(x, cluster);
-  x.metric("chat_actors", "gauge", "Actors in memory", [[{}, s.actors]]);
-  x.metric("chat_mailbox_depth", "gauge", "Messages waiting in all actor mailboxes", [[
-    {},
+  x.single("chat_actors", "gauge", "Actors in memory", s.actors);
+  x.single(
+    "chat_mailbox_depth",
+    "gauge",
+    "Messages waiting in all actor mailboxes",
     s.mailboxDepth,
-  ]]);
-  x.metric("chat_mailbox_depth_max", "gauge", "Deepest single actor mailbox", [[
-    {},
-    s.maxMailboxDepth,
-  ]]);
-  x.metric("chat_actor_restarts_total", "counter", "Actors restarted after a failure", [[
-    {},
-    s.restarts,
-  ]]);
-  x.metric("chat_actor_recoveries_total", "counter", "Actor recoveries from storage", [[
-    {},
-    s.recoveries,
-  ]]);
-  x.metric("chat_actor_passivations_total", "counter", "Idle actors passivated", [[
-    {},
-    s.passivations,
-  ]]);
-  x.metric(
+  );
+  x.single("chat_mailbox_depth_max", "gauge", "Deepest single actor mailbox", s.maxMailboxDepth);
+  x.single("chat_actor_restarts_total", "counter", "Actors restarted after a failure", s.restarts);
+  x.single("chat_actor_recoveries_total", "counter", "Actor recoveries from storage", s.recoveries);
+  x.single("chat_actor_passivations_total", "counter", "Idle actors passivated", s.passivations);
+  x.single(
     "chat_dispatch_errors_total",
     "counter",
     "Effects, listeners or deliveries that failed",
-    [[{}, s.dispatchErrors]],
+    s.dispatchErrors,
   );
-  x.metric("chat_kv_commits_total", "counter", "KV atomics committed by the group committer", [[
-    {},
+  x.single(
+    "chat_kv_commits_total",
+    "counter",
+    "KV atomics committed by the group committer",
     c.commits,
-  ]]);
-  x.metric(
+  );
+  x.single(
     "chat_kv_commit_requests_total",
     "counter",
     "Actor write requests packed into those atomics",
-    [[{}, c.requests]],
+    c.requests,
   );
-  x.metric("chat_kv_commit_failures_total", "counter", "KV atomics that failed", [[
-    {},
-    c.failures,
-  ]]);
+  x.single("chat_kv_commit_failures_total", "counter", "KV atomics that failed", c.failures);
   x.histogram(
     "chat_kv_commit_seconds",
     "KV atomic commit latency",
