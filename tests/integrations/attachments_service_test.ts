@@ -161,6 +161,20 @@ Deno.test("a link signature binds the id and the expiry; other secrets do not ve
   assert.equal(await signer.verify("id-1", 1000, "not base64!"), false);
 });
 
+Deno.test("only the canonical spelling of a signature verifies, whatever its last character", async () => {
+  const signer = await UrlSigner.fromSecret("s".repeat(32));
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (let exp = 0; exp < 16; exp++) {
+    const sig = await signer.sign("id-1", exp);
+    for (const c of alphabet) {
+      const variant = sig.slice(0, -1) + c;
+      assert.equal(await signer.verify("id-1", exp, variant), variant === sig, variant);
+    }
+    assert.equal(await signer.verify("id-1", exp, sig + "A"), false, "an extra character");
+    assert.equal(await signer.verify("id-1", exp, sig + "="), false, "padding");
+  }
+});
+
 Deno.test("the capped reader stops at the first chunk past the limit", async () => {
   let pulled = 0;
   const stream = new ReadableStream<Uint8Array>({

@@ -49,7 +49,9 @@ export class UrlSigner {
   /** Whether `sig` was made by {@link sign} for this id and expiry (constant-time compare). */
   async verify(id: string, expS: number, sig: string): Promise<boolean> {
     const bytes = fromBase64url(sig);
-    if (!bytes) return false;
+    // Only the canonical spelling: the last character of 32 bytes in base64 carries two unused
+    // bits, and `atob` ignores them, so "…A" and "…B" would otherwise both pass.
+    if (!bytes || bytes.length !== 32 || base64url(bytes.buffer) !== sig) return false;
     return await crypto.subtle.verify("HMAC", this.#key, bytes, enc.encode(`${id}|${expS}`));
   }
 }
