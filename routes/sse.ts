@@ -146,8 +146,11 @@ export function openQueryOf(
 
 /** The body as text, or null when it is longer than `max` bytes (not read further). */
 async function readBounded(req: Request, max: number): Promise<string | null> {
-  if (Number(req.headers.get("content-length") ?? 0) > max) return null;
+  const declared = req.headers.get("content-length");
+  if (Number(declared ?? 0) > max) return null;
   if (!req.body) return "";
+  // A declared length is what the HTTP server reads, no more: read it in one go.
+  if (declared !== null) return await req.text();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of req.body) {

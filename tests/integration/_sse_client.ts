@@ -76,7 +76,7 @@ export class SseClient {
 
   /** POSTs a raw body to `/sse/send` for this stream (or `connectionId`); status and JSON body. */
   async post(
-    body: string,
+    body: string | ReadableStream<Uint8Array>,
     opts: { connectionId?: string; token?: string } = {},
   ): Promise<{ status: number; body: Record<string, unknown> | null; code?: string }> {
     const u = new URL(`${SSE_PATH}/send`, this.#base);

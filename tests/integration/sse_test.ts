@@ -237,6 +237,12 @@ Deno.test("SSE: bad frames by POST get the same coded errors as on the WebSocket
   assert.deepEqual(batch.map((f) => f.payload.code), Array(3).fill("invalid_payload"));
   const big = await s.post(JSON.stringify({ type: "message", payload: { text: "x".repeat(7e4) } }));
   assert.deepEqual([big.status, big.code], [413, "invalid_payload"]);
+  // Without a content-length (chunked), the body is read only up to the bound: an endless one
+  // is answered, not read forever.
+  const chunk = new TextEncoder().encode("x".repeat(16_384));
+  const endless = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(chunk) });
+  const chunked = await s.post(endless);
+  assert.deepEqual([chunked.status, chunked.code], [413, "invalid_payload"]);
   assert.equal((await s.request("message", { text: "still here" })).type, "ack");
 });
 
