@@ -76,7 +76,7 @@ export async function setUpPair(
   opBaseUrl: string = baseUrl,
 ): Promise<Pair> {
   const client: ClientPeer = transport === "sse"
-    ? await SsePeer.open(baseUrl, chat.ws_url, errors)
+    ? await SsePeer.open(baseUrl, chat.ws_url, errors, kind)
     : transport.startsWith("socketio")
     ? await SioPeer.open(baseUrl, chat.ws_url, errors, transport === "socketio-polling")
     : await Peer.open(chat.ws_url, errors, kind);

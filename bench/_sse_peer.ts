@@ -1,16 +1,26 @@
 /**
- * The client side of a pair over SSE (`--transport sse`): one `fetch` event stream per client
- * (frames from its `data:` lines) and `POST …/sse/send` for what it sends: one POST in flight per
- * client, carrying every frame queued meanwhile as a batch; its answer is the array of replies.
+ * The client side of a pair over SSE (`--transport sse`): one event stream per client (frames
+ * from its `data:` lines) and `POST …/sse/send` for what it sends: one POST in flight per client,
+ * carrying every frame queued meanwhile as a batch; its answer is the array of replies. With
+ * `--client raw` (the default) the stream and the POSTs each use one lean keep-alive connection
+ * (bench/_rawhttp.ts), as a browser keeps its EventSource and its fetch connection; with
+ * `--client std`, `fetch`.
  */
 import { chatParams, FramePeer } from "./_client_peer.ts";
-import type { ErrorLog } from "./_peer.ts";
+import type { ClientKind, ErrorLog } from "./_peer.ts";
+import { RawHttp } from "./_rawhttp.ts";
 
-const dec = new TextDecoder();
+/** How a peer reaches the server: the stream once, then POSTs one at a time. */
+interface Http {
+  /** Opens the stream; its body text goes to `onText` until it ends (`onEnd`). */
+  stream(path: string, onText: (t: string) => void, onEnd: (why: string) => void): Promise<void>;
+  post(path: string, body: string): Promise<{ status: number; body: string }>;
+  close(): void;
+}
 
 export class SsePeer extends FramePeer {
-  readonly #ctl = new AbortController();
-  #sendUrl = "";
+  #http: Http | null = null;
+  #sendPath = "";
   #onEnd: ((why: string) => void) | null = null;
   readonly #queue: string[] = [];
   #posting = false;
@@ -24,27 +34,34 @@ export class SsePeer extends FramePeer {
     baseUrl: string,
     wsUrl: string,
     errors: ErrorLog,
+    kind: ClientKind = "raw",
     timeoutMs = 30_000,
   ): Promise<SsePeer> {
     const { token, chat_id } = chatParams(wsUrl);
     const q = `token=${encodeURIComponent(token)}`;
     const peer = new SsePeer(errors);
+    peer.#http = kind === "raw" ? await rawHttp(baseUrl) : fetchHttp(baseUrl);
     const connected = peer.waitFor("connected", () => true, timeoutMs);
     const ended = new Promise<never>((_, reject) => {
       peer.#onEnd = (why) => reject(new Error(`SSE stream ended before connected: ${why}`));
     });
-    const res = await fetch(`${baseUrl}/api/v1/chat/sse?${q}&chat_id=${chat_id}`, {
-      signal: peer.#ctl.signal,
-      headers: { accept: "text/event-stream" },
-    });
-    if (res.status !== 200 || !res.body) {
-      throw new Error(`SSE stream: ${res.status} ${await res.text()}`);
-    }
-    void peer.#read(res.body);
     try {
+      let buf = "";
+      await peer.#http.stream(`/api/v1/chat/sse?${q}&chat_id=${chat_id}`, (text) => {
+        buf += text;
+        let start = 0;
+        for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n", start)) {
+          if (buf.startsWith("data: ", start)) peer.#frame(buf.slice(start + 6, nl));
+          start = nl + 1;
+        }
+        buf = buf.slice(start);
+      }, (why) => {
+        if (!peer.closing) peer.errors.add("sse_closed", why);
+        peer.#onEnd?.(why);
+      });
       const f = await Promise.race([connected, ended]);
       const id = encodeURIComponent(String(f.payload.connection_id));
-      peer.#sendUrl = `${baseUrl}/api/v1/chat/sse/send?${q}&connection_id=${id}`;
+      peer.#sendPath = `/api/v1/chat/sse/send?${q}&connection_id=${id}`;
       return peer;
     } catch (err) {
       peer.close();
@@ -54,28 +71,9 @@ export class SsePeer extends FramePeer {
     }
   }
 
-  async #read(body: ReadableStream<Uint8Array>): Promise<void> {
-    let buf = "", why = "stream ended by server";
-    try {
-      for await (const chunk of body) {
-        buf += dec.decode(chunk, { stream: true });
-        let start = 0;
-        for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n", start)) {
-          if (buf.startsWith("data: ", start)) this.#frame(buf.slice(start + 6, nl));
-          start = nl + 1;
-        }
-        buf = buf.slice(start);
-      }
-    } catch (err) {
-      why = err instanceof Error ? err.message : String(err);
-    }
-    if (!this.closing) this.errors.add("sse_closed", why);
-    this.#onEnd?.(why);
-  }
-
   #frame(raw: string): void {
     this.dispatch(raw);
-    if (raw.startsWith('{"type":"ping"') && this.#sendUrl) { // heartbeat: answer as a client would
+    if (raw.startsWith('{"type":"ping"') && this.#sendPath) { // heartbeat: answer as a client would
       const id = (JSON.parse(raw) as { payload: { id?: unknown } }).payload.id;
       if (typeof id === "string") {
         this.#post(`{"type":"pong","payload":{"id":${JSON.stringify(id)}}}`);
@@ -101,12 +99,8 @@ export class SsePeer extends FramePeer {
     while (this.#queue.length > 0 && !this.closing) {
       const batch = this.#queue.splice(0, 100);
       try {
-        const res = await fetch(this.#sendUrl, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: `[${batch.join(",")}]`,
-        });
-        const body = await res.text();
+        const res = await this.#http!.post(this.#sendPath, `[${batch.join(",")}]`);
+        const body = res.body;
         if (res.status !== 200) {
           for (let i = 0; i < batch.length; i++) this.#fail(`http_${res.status}`, body);
           continue;
@@ -130,6 +124,65 @@ export class SsePeer extends FramePeer {
 
   close(): void {
     this.closing = true;
-    this.#ctl.abort();
+    this.#http?.close();
   }
+}
+
+async function rawHttp(baseUrl: string): Promise<Http> {
+  const [events, sends] = await Promise.all([RawHttp.connect(baseUrl), RawHttp.connect(baseUrl)]);
+  const dec = new TextDecoder();
+  return {
+    async stream(path, onText, onEnd) {
+      const status = await events.send(
+        "GET",
+        path,
+        {
+          onBody: (b) => onText(dec.decode(b, { stream: true })),
+          onEnd: (why) => onEnd(why ?? "stream ended by server"),
+        },
+        "",
+        "accept: text/event-stream\r\n",
+      );
+      if (status !== 200) throw new Error(`SSE stream: ${status}`);
+    },
+    post: (path, body) => sends.request("POST", path, body, "content-type: application/json\r\n"),
+    close() {
+      events.close();
+      sends.close();
+    },
+  };
+}
+
+function fetchHttp(baseUrl: string): Http {
+  const ctl = new AbortController();
+  return {
+    async stream(path, onText, onEnd) {
+      const res = await fetch(baseUrl + path, {
+        signal: ctl.signal,
+        headers: { accept: "text/event-stream" },
+      });
+      if (res.status !== 200 || !res.body) {
+        throw new Error(`SSE stream: ${res.status} ${await res.text()}`);
+      }
+      void (async () => {
+        const dec = new TextDecoder();
+        let why = "stream ended by server";
+        try {
+          for await (const chunk of res.body!) onText(dec.decode(chunk, { stream: true }));
+        } catch (err) {
+          why = err instanceof Error ? err.message : String(err);
+        }
+        onEnd(why);
+      })();
+    },
+    async post(path, body) {
+      const res = await fetch(baseUrl + path, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      return { status: res.status, body: await res.text() };
+    },
+    close: () => ctl.abort(),
+  };
 }
