@@ -14,8 +14,8 @@ import { cut, extractiveTitle, isTrivial, TITLE_MAX } from "./extractive.ts";
 
 /** Client messages that may still change the title (while the earlier ones were small talk). */
 export const REFINE_UNTIL = 3;
-/** Chats whose title is final, remembered so later messages skip reading the log (bounded). */
-const SETTLED_MAX = 10_000;
+/** Chats remembered as settled (later messages skip reading the log) or titled: at most this. */
+const MEMORY_MAX = 10_000;
 const MAX_PENDING = 1000;
 
 const LlmTitleSchema = z.object({ title: z.string().trim().min(1).max(200) });
@@ -44,6 +44,12 @@ export class Titler {
   readonly #log: Logger;
   readonly #serial = new KeyedSerial(MAX_PENDING);
   readonly #settled = new Set<string>();
+  /** Chats with a look queued and not yet started: the newest message seq it covers. */
+  readonly #due = new Map<string, number>();
+  /** Unsettled chats: how many opening client messages their current title was made from. */
+  readonly #titledFrom = new Map<string, number>();
+  /** Messages refused since the overload began (0 = not overloaded). */
+  #refused = 0;
 
   constructor(o: { svc: ChatService; llm: LlmClient | null; log: Logger }) {
     this.#svc = o.svc;
@@ -51,29 +57,61 @@ export class Titler {
     this.#log = o.log;
   }
 
-  /** The `ChatService.onChatEvent` listener. */
+  /**
+   * The `ChatService.onChatEvent` listener. A chat has at most one look queued: messages that
+   * arrive before it starts only move the seq it reads up to, so a burst costs one log read.
+   */
   readonly onEvent = (n: ChatEventNotice): void => {
     const e = n.event;
     if (e.type !== "message" || e.senderRole !== "client" || n.view.kind !== "support") return;
     if (n.seq > OPENING_EVENTS || this.#settled.has(n.chatId)) return;
-    if (!this.#serial.run(n.chatId, () => this.#consider(n.chatId, n.seq))) {
-      this.#log.warn("titles: too much pending, chat left untitled for now", { chat: n.chatId });
+    const due = this.#due.get(n.chatId);
+    if (due !== undefined) {
+      this.#due.set(n.chatId, Math.max(due, n.seq));
+      return;
     }
+    if (!this.#serial.run(n.chatId, () => this.#consider(n.chatId))) {
+      // Told once per overload, not once per message.
+      if (this.#refused++ === 0) {
+        this.#log.warn("titles: too much pending, chats left untitled for now", { chat: n.chatId });
+      }
+      return;
+    }
+    if (this.#refused > 0) {
+      this.#log.info("titles: taking chats again", { refused_messages: this.#refused });
+      this.#refused = 0;
+    }
+    this.#due.set(n.chatId, n.seq);
   };
 
   idle(): Promise<void> {
     return this.#serial.idle();
   }
 
-  async #consider(chatId: string, seq: number): Promise<void> {
+  /**
+   * Reads the chat's opening client messages up to the newest seq due and titles it as message
+   * by message would have ended: from the longest prefix that titles anew ({@link shouldTitle}),
+   * unless the title was already made from it.
+   */
+  async #consider(chatId: string): Promise<void> {
+    const seq = this.#due.get(chatId);
+    this.#due.delete(chatId); // messages from now on queue the next look
+    if (seq === undefined) return;
     try {
       const texts = await openingClientMessages(this.#svc, chatId, seq);
       if (!texts || texts.length === 0) return;
-      if (texts.length >= REFINE_UNTIL || !isTrivial(texts[texts.length - 1])) {
-        this.#settle(chatId);
+      // After a message with a topic no later one titles anew (see shouldTitle).
+      const settles = texts.length >= REFINE_UNTIL || !texts.every(isTrivial);
+      let k = texts.length;
+      while (k > 0 && !shouldTitle(texts.slice(0, k))) k--;
+      if (k > (this.#titledFrom.get(chatId) ?? 0)) {
+        await this.#svc.setTitle(chatId, await this.#make(texts.slice(0, k)));
+        remember(this.#titledFrom, chatId, k);
       }
-      if (!shouldTitle(texts)) return;
-      await this.#svc.setTitle(chatId, await this.#make(texts));
+      if (settles) {
+        remember(this.#settled, chatId);
+        this.#titledFrom.delete(chatId);
+      }
     } catch (err) {
       this.#log.warn("titles: could not set a title", { chat: chatId, error: err as Error });
     }
@@ -99,12 +137,17 @@ export class Titler {
     }
     return extractiveTitle(texts);
   }
+}
 
-  #settle(chatId: string): void {
-    if (this.#settled.size >= SETTLED_MAX) {
-      // Forget the oldest (a Set iterates in insertion order); it costs one log read at most.
-      this.#settled.delete(this.#settled.values().next().value!);
-    }
-    this.#settled.add(chatId);
-  }
+/** Adds to a bounded memory, forgetting the oldest entry when full (insertion order). */
+function remember(m: Set<string>, key: string): void;
+function remember(m: Map<string, number>, key: string, value: number): void;
+function remember(
+  m: Set<string> | Map<string, number>,
+  key: string,
+  value?: number,
+): void {
+  if (m.size >= MEMORY_MAX && !m.has(key)) m.delete(m.keys().next().value!);
+  if (m instanceof Set) m.add(key);
+  else m.set(key, value!);
 }
