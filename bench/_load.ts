@@ -40,6 +40,8 @@ export interface LoadResult {
   readonly counters: Counters;
   /** Latencies (ms) of messages sent inside the measured window. */
   readonly latencies: Float64Array;
+  /** Send → ack round trips (ms) of the client, for messages sent inside the window. */
+  readonly ackLatencies: Float64Array;
   /** With `groupOf`: the same latencies split by group (index = group); else empty. */
   readonly byGroup: Float64Array[];
   /** Rate mode: how late sends left against their schedule (ms), p99 and max. */
@@ -52,6 +54,8 @@ export interface LoadResult {
 export class Pair {
   inflight = 0;
   n = 0;
+  /** Send times of the messages waiting for their ack, oldest first (acks come in order). */
+  readonly sentAt: number[] = [];
   constructor(
     readonly idx: number,
     readonly chatId: string,
@@ -123,6 +127,7 @@ export async function runLoad(pairs: Pair[], o: LoadOptions): Promise<LoadResult
     deliveredWin: 0,
   };
   const lat = new Samples();
+  const acks = new Samples();
   const groups: Samples[] = [];
   const lags = new Samples();
   const t0 = performance.now();
@@ -143,6 +148,7 @@ export async function runLoad(pairs: Pair[], o: LoadOptions): Promise<LoadResult
       `{"type":"message","payload":{"text":"${t} ${pad}","client_msg_id":"${p.idx}-${++p.n}"}}`,
     );
     p.inflight++;
+    p.sentAt.push(now);
     c.sent++;
     if (inWin(now)) c.sentWin++;
   };
@@ -158,6 +164,8 @@ export async function runLoad(pairs: Pair[], o: LoadOptions): Promise<LoadResult
         if (isError) c.failed++;
         else c.acked++;
         const now = performance.now();
+        const sentAt = p.sentAt.shift()!;
+        if (!isError && inWin(sentAt)) acks.push(now - sentAt);
         if (!isError && inWin(now)) c.ackedWin++;
         if (o.rate === 0 && sending && now < winEnd) send(p);
         checkDrained();
@@ -224,6 +232,7 @@ export async function runLoad(pairs: Pair[], o: LoadOptions): Promise<LoadResult
   return {
     counters: c,
     latencies: lat.values(),
+    ackLatencies: acks.values(),
     byGroup: groups.map((s) => s.values()),
     sendLagP99: percentile(lagValues, 0.99),
     sendLagMax: lagValues.length ? lagValues[lagValues.length - 1] : 0,

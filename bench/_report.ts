@@ -11,6 +11,8 @@ export interface RunResult {
   acked_per_s: number;
   latency_ms: { p50: number; p90: number; p99: number; max: number; samples: number };
   /** Rate mode: p99 of how late the bench sent against its schedule (load-generator health). */
+  /** The client's send → ack round trip: p50 and p99. */
+  ack_ms: { p50: number; p99: number };
   send_lag_p99_ms: number;
   rss_kb: {
     start: number;
@@ -173,6 +175,7 @@ export function formatRun(r: RunResult, label = ""): string {
     `  delivered ${n0(r.delivered_per_s)} msgs/s, acked ${n0(r.acked_per_s)} msgs/s`,
     `  latency ms: p50 ${ms(l.p50)}  p90 ${ms(l.p90)}  p99 ${ms(l.p99)}  max ${ms(l.max)} ` +
     `(${n0(l.samples)} samples${r.rate ? `, send lag p99 ${ms(r.send_lag_p99_ms)}` : ""})`,
+    `  ack round trip ms (client): p50 ${ms(r.ack_ms.p50)}  p99 ${ms(r.ack_ms.p99)}`,
     `  server RSS${r.rss_after_gc ? " (after forced GC)" : ""}: start ${mb(r.rss_kb.start)}, ` +
     `chats created ${mb(r.rss_kb.before_sockets)}, ` +
     (r.idle_sockets ? `idle sockets open ${mb(r.rss_kb.after_idle_sockets)}, ` : "") +

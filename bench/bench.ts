@@ -167,6 +167,7 @@ async function runOnce(run: number): Promise<RunResult> {
         max: lat.length ? lat[lat.length - 1] : NaN,
         samples: lat.length,
       },
+      ack_ms: ackSummary(load.ackLatencies),
       send_lag_p99_ms: load.sendLagP99,
       rss_kb: {
         start: rssStart,
@@ -240,3 +241,9 @@ if (runs.length > 0) {
   if (discarded.length) log(`${discarded.length} noisy run(s) redone (see --json "discarded")`);
 }
 Deno.exit(failed || runs.some((r) => r.counts.errors > 0) ? 1 : 0);
+
+/** p50 and p99 of the client's send → ack round trips. */
+function ackSummary(values: Float64Array): { p50: number; p99: number } {
+  const sorted = values.sort();
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
