@@ -26,6 +26,7 @@ export const TOPIC_RETENTION: Readonly<Record<string, { ms: number; why: string 
   [TOPICS.commands]: { ms: HOUR, why: "transient RPC; asks time out in seconds" },
   [TOPICS.replies]: { ms: HOUR, why: "transient RPC; asks time out in seconds" },
   [TOPICS.events]: { ms: DAY, why: "hub fan-out; the chat log itself is in KV" },
+  [TOPICS.audit]: { ms: 30 * DAY, why: "admin actions for outside consumers; KV keeps them too" },
   [TOPICS.dead]: { ms: 14 * DAY, why: "poison records kept for inspection" },
 };
 

@@ -34,6 +34,7 @@ export const ConfigSchema = z.object({
   KAFKA_SESSION_TIMEOUT_MS: int(10_000, 1000),
   KAFKA_HEARTBEAT_MS: int(1000, 100),
   KAFKA_MAX_WAIT_MS: int(100, 1),
+  AUDIT_FEED_MS: int(1000, 10),
   // attachments (src/integrations/attachments)
   ATTACHMENT_STORE: z.enum(["local", "s3", "off"]).default("local"),
   ATTACHMENTS_DIR: z.string().min(1).default("data/attachments"),
@@ -137,6 +138,7 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
     "Cluster mode: a node silent this long leaves the consumer group and its partitions move",
   KAFKA_HEARTBEAT_MS: "Cluster mode: consumer-group heartbeat interval",
   KAFKA_MAX_WAIT_MS: "Cluster mode: longest a fetch waits on an idle partition (latency floor)",
+  AUDIT_FEED_MS: "Cluster mode: how often new audit records are published on chat.audit",
   ATTACHMENT_STORE: "Where uploaded files go: local (disk), s3 (S3-compatible, e.g. MinIO) or off",
   ATTACHMENTS_DIR: "Attachments with ATTACHMENT_STORE=local: the folder (created) for the files",
   ATTACHMENT_MAX_BYTES: "Largest uploaded file in bytes; larger → 413 `file_too_large`",

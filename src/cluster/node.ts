@@ -14,6 +14,7 @@ import type { ActorAddress, AnyEntity, CommandOf, ReplyOf } from "../runtime/ent
 import type { ActorRouter, ActorSystem } from "../runtime/system.ts";
 import type { HubOp } from "../server/hub_ops.ts";
 import type { Broker, Consumer, InRecord, TopicPartition } from "./broker.ts";
+import { AuditFeed } from "./audit_feed.ts";
 import { Outbox } from "./outbox.ts";
 import { NodeRegistry, Ownership } from "./ownership.ts";
 import { OWNER_GROUP, partitionOf, TOPICS } from "./topics.ts";
@@ -34,7 +35,12 @@ export interface ClusterNodeOptions {
   readonly maxPendingAsks?: number;
   /** Records waiting to be produced before senders get `overloaded`. */
   readonly maxOutbox?: number;
+  /** How often the audit feed's publisher looks for new audit records (ms). */
+  readonly auditFeedMs?: number;
 }
+
+/** How far before its cursor the audit feed looks again for records committed late (ms). */
+const AUDIT_LOOKBACK_MS = 10_000;
 
 /** What the node needs from the server once it is built. */
 export interface ClusterApp {
@@ -88,6 +94,8 @@ export class ClusterNode implements ActorRouter {
   readonly ownership: Ownership;
   readonly registry: NodeRegistry;
   readonly partitions: number;
+  /** Audit records to `chat.audit`, published by the owner of partition 0. */
+  readonly auditFeed: AuditFeed;
   readonly #o: ClusterNodeOptions;
   readonly #outbox: Outbox;
   readonly #pending = new Map<string, PendingAsk>();
@@ -114,6 +122,15 @@ export class ClusterNode implements ActorRouter {
       log: o.log,
     });
     this.#outbox = new Outbox(o.broker, o.maxOutbox ?? 20_000, o.log);
+    this.auditFeed = new AuditFeed({
+      kv: o.kv,
+      clock: o.clock,
+      log: o.log,
+      produce: (records) => o.broker.produce(TOPICS.audit, records),
+      fence: () => (this.#isLocalPartition(0) ? this.ownership.fence(0) : null),
+      everyMs: o.auditFeedMs ?? 1000,
+      lookbackMs: AUDIT_LOOKBACK_MS,
+    });
   }
 
   get nodeId(): string {
@@ -206,7 +223,10 @@ export class ClusterNode implements ActorRouter {
   };
 
   #isLocal(address: ActorAddress): boolean {
-    const p = partitionOf(address, this.partitions);
+    return this.#isLocalPartition(partitionOf(address, this.partitions));
+  }
+
+  #isLocalPartition(p: number): boolean {
     return this.ownership.owns(p) && !this.#releasing.has(p);
   }
 
@@ -274,6 +294,7 @@ export class ClusterNode implements ActorRouter {
       onRevoke: (ps) => this.#serially(() => this.#onRevoke(ps)),
       onMessage: (r) => this.#onCommand(r),
     });
+    this.auditFeed.start();
     this.#o.log.info("cluster node joined", {
       node: this.#o.nodeId,
       name: this.#o.name,
@@ -421,6 +442,7 @@ export class ClusterNode implements ActorRouter {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    await this.auditFeed.stop();
     await this.#owners?.stop();
     await this.#outbox.flushed();
     await this.#listener?.stop();
@@ -431,6 +453,7 @@ export class ClusterNode implements ActorRouter {
   /** Dies without a word (tests): the broker expels it, nothing is handed over. */
   kill(): void {
     this.#stopped = true;
+    void this.auditFeed.stop();
     const crash = (this.#o.broker as { crash?: (c: Consumer) => void }).crash;
     for (const c of [this.#owners, this.#listener]) if (c && crash) crash.call(this.#o.broker, c);
     void this.registry.stop(false);

@@ -13,6 +13,8 @@ export const TOPICS = {
   replies: "chat.replies",
   /** Hub operations after each commit; key = chat id (queue name); every node reads all of it. */
   events: "chat.events",
+  /** Audit records (seed 000's `admin_actions`); key = chat id; for consumers outside. */
+  audit: "chat.audit",
   dead: DEAD_LETTER_TOPIC,
 } as const;
 
@@ -24,6 +26,7 @@ export function clusterTopics(commandPartitions: number): TopicSpec[] {
     { name: TOPICS.commands, partitions: commandPartitions },
     { name: TOPICS.replies, partitions: 4 },
     { name: TOPICS.events, partitions: commandPartitions },
+    { name: TOPICS.audit, partitions: 1 },
     { name: TOPICS.dead, partitions: 1 },
   ];
 }

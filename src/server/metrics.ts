@@ -97,6 +97,12 @@ function clusterMetrics(x: Exposition, node: ClusterNode): void {
     k.fenced,
   );
   x.single("chat_cluster_moves_total", "counter", "Partition assignments and revocations", k.moves);
+  x.single(
+    "chat_cluster_audit_published_total",
+    "counter",
+    "Audit records this node produced to chat.audit (it publishes while it owns partition 0)",
+    node.auditFeed.published,
+  );
 }
 
 function fmtLabels(labels: Labels): string {

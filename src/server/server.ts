@@ -96,6 +96,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       url: config.PUBLIC_URL ?? `http://${nodeName}:${config.PORT}`,
       askTimeoutMs: config.ASK_TIMEOUT_MS,
       heartbeatMs: config.NODE_HEARTBEAT_S * 1000,
+      auditFeedMs: config.AUDIT_FEED_MS,
     })
     : null;
   let svc: ChatService | null = null;

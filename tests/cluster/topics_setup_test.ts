@@ -64,6 +64,7 @@ Deno.test("kafka topics: the plan covers every cluster topic with its retention"
   assert.equal(retention[TOPICS.replies], String(HOUR));
   assert.equal(retention[TOPICS.events], String(24 * HOUR));
   assert.equal(retention[TOPICS.dead], String(14 * 24 * HOUR));
+  assert.equal(retention[TOPICS.audit], String(30 * 24 * HOUR));
   assert.deepEqual(Object.keys(TOPIC_RETENTION).sort(), plan.map((t) => t.topic).sort());
   for (const t of plan) {
     assert.equal(t.replication, 3);
