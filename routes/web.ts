@@ -29,15 +29,22 @@ function hostOf(c: Context): string | null {
   return /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(host) ? host : null;
 }
 
-/** The CSP for a page; `framing` is `frame-ancestors`. */
-export function contentSecurityPolicy(host: string | null, framing: string): string {
+/**
+ * The CSP for a page; `framing` is `frame-ancestors`, `imageOrigins` other origins images may
+ * come from (the S3 store of attachments).
+ */
+export function contentSecurityPolicy(
+  host: string | null,
+  framing: string,
+  imageOrigins: readonly string[] = [],
+): string {
   // 'self' covers ws(s) to the same host in CSP 3 browsers; naming it also helps older ones.
   const sockets = host ? ` ws://${host} wss://${host}` : "";
   return [
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    ["img-src 'self' data:", ...imageOrigins].join(" "),
     "font-src 'self'",
     `connect-src 'self'${sockets}`,
     "frame-src 'self'",
@@ -47,10 +54,16 @@ export function contentSecurityPolicy(host: string | null, framing: string): str
   ].join("; ");
 }
 
+export interface WebOptions {
+  /** Origins other than this one that serve attachment images (routes/web.ts CSP). */
+  readonly imageOrigins?: readonly string[];
+}
+
 async function serveFile(
   c: Context,
   relPath: string,
   framing: string,
+  o: WebOptions,
   extra: Record<string, string> = {},
 ): Promise<Response> {
   const dot = relPath.lastIndexOf(".");
@@ -72,7 +85,7 @@ async function serveFile(
       "cache-control": "no-cache",
       "x-content-type-options": "nosniff",
       "referrer-policy": "no-referrer",
-      "content-security-policy": contentSecurityPolicy(hostOf(c), framing),
+      "content-security-policy": contentSecurityPolicy(hostOf(c), framing, o.imageOrigins),
       ...extra,
     },
   });
@@ -84,17 +97,21 @@ function notFound(c: Context): Response {
   }, 404);
 }
 
-/** Mount with `app.route("/", webRoutes())`. */
-export function webRoutes(): Hono {
+/** Mount with `app.route("/", webRoutes(options))`. */
+export function webRoutes(o: WebOptions = {}): Hono {
   const app = new Hono();
   // The widget is meant to be framed by any site (see /embed.js); the console never.
-  app.get("/", (c) => serveFile(c, "index.html", "*"));
-  app.get("/console", (c) => serveFile(c, "console.html", "'none'", { "x-frame-options": "DENY" }));
+  app.get("/", (c) => serveFile(c, "index.html", "*", o));
+  app.get(
+    "/console",
+    (c) => serveFile(c, "console.html", "'none'", o, { "x-frame-options": "DENY" }),
+  );
   // Loaded by <script src> from other origins.
   app.get(
     "/embed.js",
-    (c) => serveFile(c, "embed.js", "'none'", { "cross-origin-resource-policy": "cross-origin" }),
+    (c) =>
+      serveFile(c, "embed.js", "'none'", o, { "cross-origin-resource-policy": "cross-origin" }),
   );
-  app.get("/static/*", (c) => serveFile(c, c.req.path.slice("/static/".length), "'none'"));
+  app.get("/static/*", (c) => serveFile(c, c.req.path.slice("/static/".length), "'none'", o));
   return app;
 }

@@ -75,7 +75,7 @@ export class AuditFeed {
    * Returns how many it produced; 0 on a node that is not the publisher. Looks never overlap.
    */
   poll(): Promise<number> {
-    if (this.#running) return this.#running.then(() => this.poll());
+    if (this.#running) return this.#running.catch(() => {}).then(() => this.poll());
     const run = this.#look().finally(() => this.#running = null);
     this.#running = run;
     return run;

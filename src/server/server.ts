@@ -18,6 +18,7 @@ import { ActorSystem } from "../runtime/system.ts";
 import type { Broker } from "../cluster/broker.ts";
 import { ClusterNode } from "../cluster/node.ts";
 import { startIntegrations, stopIntegrations } from "../integrations/mod.ts";
+import { attachmentOrigins } from "../integrations/attachments/mod.ts";
 import { clusterTopics } from "../cluster/topics.ts";
 import { ChatService } from "./chat_service.ts";
 import { RoutingService } from "./routing_service.ts";
@@ -195,7 +196,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   app.route("/", healthRoutes(deps));
   app.route("/", apiRoutes(deps));
   app.route("/api/v1/chat", chatWsRoutes(deps));
-  app.route("/", webRoutes());
+  app.route("/", webRoutes({ imageOrigins: attachmentOrigins(config) }));
 
   // socket.io (polling and its WebSocket upgrade) on the same port, routed before Hono.
   const sio = attachSocketIo(deps);

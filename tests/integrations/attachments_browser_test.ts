@@ -14,6 +14,7 @@ import {
   signInOperator,
   startClientChat,
 } from "../browser/_browser.ts";
+import { FakeS3 } from "./_attachments_fake_s3.ts";
 import { PDF, solidPng } from "./_attachments_util.ts";
 
 /** The page's globals these waits read (the predicates run in the browser, not in Deno). */
@@ -99,6 +100,60 @@ Deno.test({
       await browser?.close();
       await server.shutdown();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "browser: with S3 storage the operator's thumbnail loads from the store (the CSP allows it)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const creds = {
+      accessKeyId: "AKIDBROWSER",
+      secretAccessKey: "browser-secret-key-for-the-fake",
+      region: "eu-test-1",
+      bucket: "attachments",
+    };
+    const fake = FakeS3.start(creds);
+    const server = await startTestServer({
+      ATTACHMENT_STORE: "s3",
+      S3_ENDPOINT: fake.url,
+      S3_BUCKET: creds.bucket,
+      S3_REGION: creds.region,
+      S3_ACCESS_KEY_ID: creds.accessKeyId,
+      S3_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    });
+    let browser: Browser | null = null;
+    try {
+      browser = await launchBrowser();
+      const op = await newPage(browser);
+      const cl = await newPage(browser, { width: 1100, height: 760 });
+      await signInOperator(op.page, server, await server.staffToken("op-s3"));
+      const chatId = await startClientChat(cl.page, server);
+      await op.page.locator(`#queue li[data-chat-id="${chatId}"] button.accept`).click();
+      await cl.page.locator('#messages li.note[data-type="chat_assigned"]').waitFor();
+      await cl.page.setInputFiles("#attach-input", {
+        name: "crate.png",
+        mimeType: "image/png",
+        buffer: Buffer.from(await solidPng(90, 60)),
+      });
+      const thumb = op.page.locator("#chat-messages li.msg.theirs img.att-thumb");
+      await thumb.waitFor();
+      await op.page.waitForFunction(() =>
+        [...(globalThis as unknown as PageGlobal).document.querySelectorAll(
+          "#chat-messages img.att-thumb",
+        )].some((i) => i.complete && i.naturalWidth === 90)
+      );
+      assert.ok((await thumb.getAttribute("src"))!.startsWith(`${fake.url}/${creds.bucket}/`));
+      await screenshot(op.page, "attachments-3-console-s3-thumbnail");
+      assert.deepEqual(op.errors, []);
+      assert.deepEqual(cl.errors, []);
+    } finally {
+      await browser?.close();
+      await server.shutdown();
+      await fake.close();
     }
   },
 });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config.ts";
-import { startAttachments } from "../../src/integrations/attachments/mod.ts";
+import { attachmentOrigins, startAttachments } from "../../src/integrations/attachments/mod.ts";
 import type { IntegrationContext } from "../../src/integrations/mod.ts";
 import { createLogger } from "../../src/log.ts";
 import { startServer } from "../../src/server/server.ts";
@@ -135,4 +135,24 @@ Deno.test("S3: the integration refuses to start without bucket or credentials", 
     startAttachments(ctx),
     /ATTACHMENT_STORE=s3 needs S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY/,
   );
+});
+
+Deno.test("S3: the pages allow images from the store's origin, and only with ATTACHMENT_STORE=s3", async () => {
+  await using s = await s3Server();
+  for (const path of ["/", "/console"]) {
+    const res = await fetch(`${s.url}${path}`);
+    await res.body?.cancel();
+    const img = (res.headers.get("content-security-policy") ?? "").split("; ")
+      .find((d) => d.startsWith("img-src "));
+    assert.equal(img, `img-src 'self' data: ${new URL(s.fake.url).origin}`, path);
+  }
+  const base = { ATTACHMENT_STORE: "s3", S3_BUCKET: "files", S3_REGION: "eu-west-3" };
+  assert.deepEqual(attachmentOrigins(loadConfig({ ...base, S3_FORCE_PATH_STYLE: "false" })), [
+    "https://files.s3.eu-west-3.amazonaws.com",
+  ]);
+  assert.deepEqual(
+    attachmentOrigins(loadConfig({ ...base, S3_ENDPOINT: "http://minio:9000/prefix" })),
+    ["http://minio:9000"],
+  );
+  assert.deepEqual(attachmentOrigins(loadConfig({})), [], "local files come from the engine");
 });

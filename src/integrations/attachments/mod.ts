@@ -10,7 +10,7 @@ import type { Integration, IntegrationContext } from "../mod.ts";
 import { OrphanSweeper } from "./cleanup.ts";
 import { LocalStore } from "./local_store.ts";
 import { attachmentRoutes } from "./routes.ts";
-import { S3Store } from "./s3_store.ts";
+import { s3Origin, S3Store } from "./s3_store.ts";
 import { AttachmentService, type AttachmentSettings } from "./service.ts";
 import { UrlSigner } from "./signing.ts";
 
@@ -28,6 +28,24 @@ export function settingsOf(config: Config): AttachmentSettings {
   };
 }
 
+/** The S3 endpoint of the configuration (AWS S3 of S3_REGION when S3_ENDPOINT is unset). */
+const s3Endpoint = (c: Config) => c.S3_ENDPOINT ?? `https://s3.${c.S3_REGION}.amazonaws.com`;
+
+/**
+ * Origins other than the engine's that serve attachment downloads: the S3 store's, whose
+ * presigned links the widget and console show as images. The pages' CSP allows them in `img-src`.
+ */
+export function attachmentOrigins(c: Config): string[] {
+  if (c.ATTACHMENT_STORE !== "s3" || !c.S3_BUCKET) return [];
+  return [
+    s3Origin({
+      endpoint: s3Endpoint(c),
+      bucket: c.S3_BUCKET,
+      forcePathStyle: c.S3_FORCE_PATH_STYLE,
+    }),
+  ];
+}
+
 /** The S3 store from the configuration; refuses to start when a required setting is missing. */
 function s3Store(ctx: IntegrationContext): S3Store {
   const c = ctx.config;
@@ -37,7 +55,7 @@ function s3Store(ctx: IntegrationContext): S3Store {
     throw new Error(`ATTACHMENT_STORE=s3 needs ${missing.join(", ")}`);
   }
   return new S3Store({
-    endpoint: c.S3_ENDPOINT ?? `https://s3.${c.S3_REGION}.amazonaws.com`,
+    endpoint: s3Endpoint(c),
     bucket: c.S3_BUCKET!,
     region: c.S3_REGION,
     accessKeyId: c.S3_ACCESS_KEY_ID!,

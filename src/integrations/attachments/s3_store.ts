@@ -30,6 +30,15 @@ export function amzDate(ms: number): string {
   return new Date(ms).toISOString().replace(/[:-]|\.\d{3}/g, "");
 }
 
+/**
+ * Where the store's objects (and so its presigned download links) live: the endpoint's origin,
+ * or `bucket.host` with virtual-host addressing. Pages allow images from it (routes/web.ts).
+ */
+export function s3Origin(o: Pick<S3Options, "endpoint" | "bucket" | "forcePathStyle">): string {
+  const base = new URL(o.endpoint);
+  return o.forcePathStyle ? base.origin : `${base.protocol}//${o.bucket}.${base.host}`;
+}
+
 /** Longest presigned lifetime SigV4 allows (7 days). */
 const MAX_PRESIGN_S = 604_800;
 
@@ -44,13 +53,9 @@ export class S3Store implements BlobStore {
   }
 
   #url(key: string): URL {
-    const base = new URL(this.#o.endpoint);
-    const path = base.pathname.replace(/\/+$/, "");
-    const k = encodeURIComponent(key);
-    if (this.#o.forcePathStyle) {
-      return new URL(`${base.origin}${path}/${encodeURIComponent(this.#o.bucket)}/${k}`);
-    }
-    return new URL(`${base.protocol}//${this.#o.bucket}.${base.host}${path}/${k}`);
+    const path = new URL(this.#o.endpoint).pathname.replace(/\/+$/, "");
+    const bucket = this.#o.forcePathStyle ? `/${encodeURIComponent(this.#o.bucket)}` : "";
+    return new URL(`${s3Origin(this.#o)}${path}${bucket}/${encodeURIComponent(key)}`);
   }
 
   #signer(method: string, url: URL, extra: Record<string, unknown> = {}) {
