@@ -96,6 +96,11 @@ export type SessionCommand =
     by: Caller;
     text: string;
     clientMsgId?: string;
+    /**
+     * Set by the node that took the request when the client gave no `clientMsgId` (cluster mode):
+     * a command Kafka delivers again after a crash is then recognised, not stored twice.
+     */
+    requestId?: string;
     attachments?: Attachment[];
   }
   /** From the bot (the system caller): an answer while the chat waits or is held. */
@@ -168,6 +173,8 @@ export type SessionEvent =
     senderRole: Role;
     text: string;
     clientMsgId?: string;
+    /** The command's `requestId` (only without `clientMsgId`); never shown to clients. */
+    requestId?: string;
     attachments?: Attachment[];
     at: number;
   }

@@ -52,6 +52,15 @@ export function unreadCount(s: SessionState, participantId: string, lastReadSeq:
 }
 
 /** The seq of an earlier message of `senderId` with this client-made id, if the window holds it. */
+/**
+ * The key a message is found again by: the client's id, or the node's request id in a namespace
+ * of its own (a leading NUL, which no client id is compared against) so the two never meet.
+ */
+export function dedupKey(m: { clientMsgId?: string; requestId?: string }): string | undefined {
+  if (m.clientMsgId !== undefined) return m.clientMsgId;
+  return m.requestId === undefined ? undefined : `\u0000${m.requestId}`;
+}
+
 export function findDuplicate(
   s: SessionState,
   senderId: string,

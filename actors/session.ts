@@ -30,7 +30,7 @@ import {
 } from "./_session_effects.ts";
 import { sessionWrites } from "./_session_writes.ts";
 import { botReply, escalate, setTitle } from "./_session_bot.ts";
-import { findDuplicate, sessionView, unreadCount } from "./_session_view.ts";
+import { dedupKey, findDuplicate, sessionView, unreadCount } from "./_session_view.ts";
 
 export type { SessionView } from "./_session_view.ts";
 
@@ -212,8 +212,9 @@ function assign(state: SessionState, cmd: Cmd<"assign">, ctx: DecideContext): De
 function message(state: SessionState, cmd: Cmd<"message">, ctx: DecideContext): Decided<"message"> {
   if (!isParticipant(state, cmd.by)) return forbidden(state, cmd.by);
   // A retry is acknowledged again even after the close: the original was stored before it.
-  if (cmd.clientMsgId !== undefined) {
-    const seq = findDuplicate(state, cmd.by.id, cmd.clientMsgId);
+  const key = dedupKey(cmd);
+  if (key !== undefined) {
+    const seq = findDuplicate(state, cmd.by.id, key);
     if (seq !== undefined) return accept([], { seq, duplicate: true });
   }
   if (state.status === "closed") return reject("chat_closed", `Chat ${state.id} is closed`);
@@ -223,6 +224,9 @@ function message(state: SessionState, cmd: Cmd<"message">, ctx: DecideContext): 
     senderRole: cmd.by.role,
     text: cmd.text,
     ...(cmd.clientMsgId === undefined ? {} : { clientMsgId: cmd.clientMsgId }),
+    ...(cmd.clientMsgId === undefined && cmd.requestId !== undefined
+      ? { requestId: cmd.requestId }
+      : {}),
     ...(cmd.attachments?.length ? { attachments: cmd.attachments } : {}),
     at: ctx.now,
   };
@@ -343,10 +347,12 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
     case "assigned":
       return { ...s, status: "assigned", operatorId: event.operatorId, assignedAt: event.at };
     case "message": {
+      // `clientMsgId` of a recent entry is its dedup key (the client's id or the request id).
+      const key = dedupKey(event);
       const entry = {
         seq: s.seq,
         senderId: event.senderId,
-        ...(event.clientMsgId === undefined ? {} : { clientMsgId: event.clientMsgId }),
+        ...(key === undefined ? {} : { clientMsgId: key }),
       };
       return {
         ...s,

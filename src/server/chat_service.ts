@@ -182,6 +182,10 @@ export class ChatService {
       by: caller(p),
       text,
       ...(clientMsgId === undefined ? {} : { clientMsgId }),
+      // In a cluster the command may cross Kafka, which redelivers after a crash: give it an id.
+      ...(clientMsgId === undefined && this.router !== this.system
+        ? { requestId: crypto.randomUUID() }
+        : {}),
       ...(attachments.length ? { attachments } : {}),
     }) as SessionReplies["message"];
   }

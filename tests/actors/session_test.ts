@@ -417,6 +417,31 @@ Deno.test("session: a retried message with the same clientMsgId is stored once a
   assert.equal(other.reply.duplicate, false);
 });
 
+Deno.test("session: a command delivered again with the node's requestId is stored once; it never meets client ids", () => {
+  const cmd = {
+    type: "message" as const,
+    by: client,
+    text: "no id from the client",
+    requestId: "r-1",
+  };
+  const first = send(assigned(), cmd);
+  assert.equal(first.events.length, 1);
+  assert.equal((first.events[0] as { requestId?: string }).requestId, "r-1");
+  assert.equal((first.events[0] as { clientMsgId?: string }).clientMsgId, undefined);
+  const again = send(first.state, cmd);
+  assert.deepEqual(again.events, []);
+  assert.deepEqual(again.reply, { seq: first.reply.seq, duplicate: true });
+  // A client id that spells the request id is another message, and the other way round.
+  const client1 = say(first.state, client, "mine", "r-1");
+  assert.equal(client1.reply.duplicate, false);
+  const req = send(say(assigned(), client, "x", "r-2").state, { ...cmd, requestId: "r-2" });
+  assert.equal(req.reply.duplicate, false);
+  // With a client id the request id is not stored: the client's id is the message's key.
+  const both = send(assigned(), { ...cmd, clientMsgId: "c-9" });
+  assert.equal((both.events[0] as { requestId?: string }).requestId, undefined);
+  assert.equal(say(both.state, client, "retry", "c-9").reply.duplicate, true);
+});
+
 Deno.test("session: a retry of a stored message is acknowledged even after the chat closed", () => {
   const first = say(assigned(), client, "bye", "m9");
   const s = send(first.state, { type: "close", by: op }).state;
