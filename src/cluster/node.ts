@@ -6,9 +6,9 @@
  * the connections it holds. Ownership is fenced in KV by a per-partition epoch.
  */
 import { z } from "zod";
-import { AppError, ERROR_CODES, type ErrorCode, toAppError } from "../errors.ts";
+import { AppError, toAppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Clock, TimerId } from "../runtime/clock.ts";
+import type { Clock } from "../runtime/clock.ts";
 import type { KvCheck } from "../runtime/committer.ts";
 import type { ActorAddress, AnyEntity, CommandOf, ReplyOf } from "../runtime/entity.ts";
 import type { ActorRouter, ActorSystem } from "../runtime/system.ts";
@@ -16,6 +16,7 @@ import type { HubOp } from "../server/hub_ops.ts";
 import type { Broker, Consumer, InRecord, TopicPartition } from "./broker.ts";
 import { AuditFeed } from "./audit_feed.ts";
 import { Outbox } from "./outbox.ts";
+import { RemoteAsks } from "./_remote_asks.ts";
 import { NodeRegistry, Ownership } from "./ownership.ts";
 import { OWNER_GROUP, partitionOf, TOPICS } from "./topics.ts";
 
@@ -62,33 +63,13 @@ const CommandRecord = z.discriminatedUnion("k", [
   }),
   z.object({ k: z.literal("tell"), type: z.string(), id: z.string(), cmd: z.unknown() }),
 ]);
-const ReplyRecord = z.union([
-  z.object({ corr: z.string(), ok: z.literal(true), reply: z.unknown() }),
-  z.object({
-    corr: z.string(),
-    ok: z.literal(false),
-    code: z.string(),
-    message: z.string(),
-    moved: z.boolean().optional(),
-  }),
-]);
 const EventsRecord = z.object({
   from: z.string(),
   ops: z.array(z.looseObject({ op: z.string() })),
 });
 
-interface PendingAsk {
-  resolve(v: unknown): void;
-  reject(e: AppError): void;
-  /** Sends the command (again, after a `moved` reply). */
-  send(): void;
-  attempts: number;
-  timer: TimerId;
-}
-
+/** The answer to a command for an actor this node is handing over (the asker sends it again). */
 const MOVED = new AppError("unavailable", "Actor is moving to another node; retry");
-/** Backoff before an ask that met a moving actor goes again (ms). */
-const MOVED_RETRY_MS = [10, 50, 200, 500, 1000];
 
 export class ClusterNode implements ActorRouter {
   readonly ownership: Ownership;
@@ -98,7 +79,7 @@ export class ClusterNode implements ActorRouter {
   readonly auditFeed: AuditFeed;
   readonly #o: ClusterNodeOptions;
   readonly #outbox: Outbox;
-  readonly #pending = new Map<string, PendingAsk>();
+  readonly #asks: RemoteAsks;
   /** Partitions being handed over: still fenced as ours, but no longer routed here. */
   readonly #releasing = new Set<number>();
   #app: ClusterApp | null = null;
@@ -122,6 +103,12 @@ export class ClusterNode implements ActorRouter {
       log: o.log,
     });
     this.#outbox = new Outbox(o.broker, o.maxOutbox ?? 20_000, o.log);
+    this.#asks = new RemoteAsks({
+      outbox: this.#outbox,
+      clock: o.clock,
+      nodeId: o.nodeId,
+      maxPending: o.maxPendingAsks ?? 10_000,
+    });
     this.auditFeed = new AuditFeed({
       kv: o.kv,
       clock: o.clock,
@@ -231,38 +218,8 @@ export class ClusterNode implements ActorRouter {
   }
 
   #askRemote(type: string, id: string, cmd: unknown, timeoutMs: number): Promise<unknown> {
-    if (this.#pending.size >= (this.#o.maxPendingAsks ?? 10_000)) {
-      return Promise.reject(new AppError("overloaded", "Too many requests to other nodes"));
-    }
     this.counters.remoteAsks++;
-    const corr = crypto.randomUUID();
-    const deadline = this.#o.clock.now() + timeoutMs;
-    return new Promise((resolve, reject) => {
-      const timer = this.#o.clock.setTimeout(() => {
-        if (this.#pending.delete(corr)) {
-          reject(new AppError("timeout", `No reply from ${type} ${id} within ${timeoutMs} ms`));
-        }
-      }, timeoutMs);
-      const value = JSON.stringify({
-        k: "ask",
-        corr,
-        from: this.#o.nodeId,
-        type,
-        id,
-        cmd,
-        deadline,
-      });
-      const send = () =>
-        void this.#outbox.send(TOPICS.commands, { key: id, value }).catch((err) => {
-          const p = this.#pending.get(corr);
-          if (!p) return;
-          this.#pending.delete(corr);
-          this.#o.clock.clearTimeout(p.timer);
-          p.reject(toAppError(err));
-        });
-      this.#pending.set(corr, { resolve, reject, timer, send, attempts: 0 });
-      send();
-    });
+    return this.#asks.ask(type, id, cmd, timeoutMs);
   }
 
   #tellRemote(type: string, id: string, cmd: unknown): Promise<void> {
@@ -410,25 +367,7 @@ export class ClusterNode implements ActorRouter {
 
   #onNodeRecord(r: InRecord): void {
     if (r.topic === TOPICS.replies) {
-      if (r.key !== this.#o.nodeId) return;
-      const m = ReplyRecord.parse(JSON.parse(r.value));
-      const p = this.#pending.get(m.corr);
-      if (!p) return; // timed out already
-      if (!m.ok && m.moved && p.attempts < MOVED_RETRY_MS.length) {
-        // The command was not run: send it again once the partition has its new owner.
-        this.#o.clock.setTimeout(
-          () => this.#pending.has(m.corr) && p.send(),
-          MOVED_RETRY_MS[p.attempts++],
-        );
-        return;
-      }
-      this.#pending.delete(m.corr);
-      this.#o.clock.clearTimeout(p.timer);
-      if (m.ok) p.resolve(m.reply);
-      else {
-        const code = (m.code in ERROR_CODES ? m.code : "internal") as ErrorCode;
-        p.reject(new AppError(code, m.message));
-      }
+      if (r.key === this.#o.nodeId) this.#asks.onReply(r.value);
       return;
     }
     const m = EventsRecord.parse(JSON.parse(r.value));
@@ -447,7 +386,7 @@ export class ClusterNode implements ActorRouter {
     await this.#outbox.flushed();
     await this.#listener?.stop();
     await this.registry.stop(true);
-    this.#failPending(new AppError("unavailable", "Node is shutting down"));
+    this.#asks.failAll(new AppError("unavailable", "Node is shutting down"));
   }
 
   /** Dies without a word (tests): the broker expels it, nothing is handed over. */
@@ -457,19 +396,11 @@ export class ClusterNode implements ActorRouter {
     const crash = (this.#o.broker as { crash?: (c: Consumer) => void }).crash;
     for (const c of [this.#owners, this.#listener]) if (c && crash) crash.call(this.#o.broker, c);
     void this.registry.stop(false);
-    this.#failPending(new AppError("unavailable", "Node stopped"));
-  }
-
-  #failPending(err: AppError): void {
-    for (const p of this.#pending.values()) {
-      this.#o.clock.clearTimeout(p.timer);
-      p.reject(err);
-    }
-    this.#pending.clear();
+    this.#asks.failAll(new AppError("unavailable", "Node stopped"));
   }
 
   /** Remote asks waiting for replies (metrics). */
   get pendingAsks(): number {
-    return this.#pending.size;
+    return this.#asks.size;
   }
 }
