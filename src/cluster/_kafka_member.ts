@@ -249,7 +249,11 @@ export class KafkaMember implements Consumer {
       this.#pins.clear();
       if (all.length) await this.#callback("onRevoke", all);
     });
-    if (!payload.restart) this.#joined.reject(payload.error);
+    if (!payload.restart) {
+      this.#joined.reject(payload.error);
+      // Before the first assignment `start()` rejects instead; after it, only this tells anyone.
+      if (this.#hasJoined && !this.#stopping) this.#opts.onFatal?.(payload.error);
+    }
   }
 
   /**

@@ -54,6 +54,12 @@ export interface ConsumeOptions {
    * consumption goes on; nothing stops on a poison message.
    */
   readonly onMessage: (record: InRecord) => Promise<void> | void;
+  /**
+   * The member stopped for good after it had joined: its client gave up (a crash it does not
+   * restart from). It holds nothing and takes nothing from then on, so the node cannot do its
+   * part; the server stops the process for its supervisor to restart (src/server/server.ts).
+   */
+  readonly onFatal?: (error: Error) => void;
 }
 
 /** A group member. */

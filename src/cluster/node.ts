@@ -38,6 +38,8 @@ export interface ClusterNodeOptions {
   readonly maxOutbox?: number;
   /** How often the audit feed's publisher looks for new audit records (ms). */
   readonly auditFeedMs?: number;
+  /** A consumer stopped for good (see `ConsumeOptions.onFatal`); the node is `failed` from then. */
+  readonly onFatal?: (error: Error) => void;
 }
 
 /** How far before its cursor the audit feed looks again for records committed late (ms). */
@@ -86,6 +88,7 @@ export class ClusterNode implements ActorRouter {
   #owners: Consumer | null = null;
   #listener: Consumer | null = null;
   #stopped = false;
+  #failed: Error | null = null;
   #dropping: Promise<void> = Promise.resolve();
   /** Assignment, revocation and fencing changes run one after the other, in this chain. */
   #membership: Promise<void> = Promise.resolve();
@@ -127,6 +130,11 @@ export class ClusterNode implements ActorRouter {
   /** The two group memberships (tests and diagnostics). */
   get consumers(): { owners: Consumer | null; listener: Consumer | null } {
     return { owners: this.#owners, listener: this.#listener };
+  }
+
+  /** Why this node can no longer do its part (a consumer stopped for good), or null. */
+  get failed(): Error | null {
+    return this.#failed;
   }
 
   /** Settles once partitions found lost after a fenced write have been dropped here. */
@@ -241,6 +249,7 @@ export class ClusterNode implements ActorRouter {
       topics: [TOPICS.replies, TOPICS.events],
       fromBeginning: false,
       onMessage: (r) => this.#onNodeRecord(r),
+      onFatal: (err) => this.#fatal("replies and events", err),
     });
     // Commands: the owners' group; its assignment is this node's share of the actors.
     this.#owners = await this.#o.broker.consume({
@@ -250,6 +259,7 @@ export class ClusterNode implements ActorRouter {
       onAssign: (ps) => this.#serially(() => this.#onAssign(ps)),
       onRevoke: (ps) => this.#serially(() => this.#onRevoke(ps)),
       onMessage: (r) => this.#onCommand(r),
+      onFatal: (err) => this.#fatal("commands", err),
     });
     this.auditFeed.start();
     this.#o.log.info("cluster node joined", {
@@ -257,6 +267,17 @@ export class ClusterNode implements ActorRouter {
       name: this.#o.name,
       owns: this.ownership.owned.join(","),
     });
+  }
+
+  #fatal(what: string, err: Error): void {
+    if (this.#stopped || this.#failed) return;
+    this.#failed = err;
+    this.#o.log.error("cluster: a Kafka consumer stopped for good; this node cannot serve", {
+      node: this.#o.name,
+      consumer: what,
+      err,
+    });
+    this.#o.onFatal?.(err);
   }
 
   #serially(step: () => Promise<void>): Promise<void> {

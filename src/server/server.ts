@@ -48,7 +48,16 @@ export interface StartOptions {
   readonly broker?: Broker;
   /** A KV handle to use instead of opening KV_PATH (nodes in one process share one); not closed. */
   readonly kv?: Deno.Kv;
+  /**
+   * Cluster mode: a Kafka consumer stopped for good, so the node cannot do its part. Default:
+   * exit with status 70 for the supervisor (compose `restart: unless-stopped`) to restart it;
+   * the group moves its partitions meanwhile, as for a node that died.
+   */
+  readonly onFatal?: (error: Error) => void;
 }
+
+/** Exit status of a node whose Kafka consumer stopped for good (EX_SOFTWARE). */
+export const EXIT_CLUSTER_FATAL = 70;
 
 /** The kafkajs broker when KAFKA_BROKERS is set (loaded only then). */
 async function kafkaBroker(config: Config, log: Logger): Promise<Broker | null> {
@@ -98,6 +107,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       askTimeoutMs: config.ASK_TIMEOUT_MS,
       heartbeatMs: config.NODE_HEARTBEAT_S * 1000,
       auditFeedMs: config.AUDIT_FEED_MS,
+      onFatal: opts.onFatal ?? (() => {
+        log.error("exiting: the node restarts and rejoins the cluster", {
+          status: EXIT_CLUSTER_FATAL,
+        });
+        Deno.exit(EXIT_CLUSTER_FATAL);
+      }),
     })
     : null;
   let svc: ChatService | null = null;
@@ -182,7 +197,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
     log,
     ready: async () => {
-      if (closing) return false;
+      if (closing || node?.failed) return false;
       await kv.get(["a", "ready-probe"]);
       await svc!.queueSnapshot();
       return true;
