@@ -42,6 +42,8 @@ export class RemoteAsks {
       readonly clock: Clock;
       readonly nodeId: string;
       readonly maxPending: number;
+      /** Counts an ask that went out (not one refused as `overloaded`). */
+      readonly onAsk?: () => void;
     },
   ) {}
 
@@ -54,6 +56,7 @@ export class RemoteAsks {
     if (this.#pending.size >= this.o.maxPending) {
       return Promise.reject(new AppError("overloaded", "Too many requests to other nodes"));
     }
+    this.o.onAsk?.();
     const { clock, outbox } = this.o;
     const corr = crypto.randomUUID();
     const deadline = clock.now() + timeoutMs;

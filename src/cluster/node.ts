@@ -111,6 +111,7 @@ export class ClusterNode implements ActorRouter {
       clock: o.clock,
       nodeId: o.nodeId,
       maxPending: o.maxPendingAsks ?? 10_000,
+      onAsk: () => this.counters.remoteAsks++,
     });
     this.auditFeed = new AuditFeed({
       kv: o.kv,
@@ -194,7 +195,7 @@ export class ClusterNode implements ActorRouter {
     const app = this.#app;
     if (!app) return Promise.reject(new AppError("unavailable", "Cluster node is not started"));
     if (this.#isLocal({ type, id })) return app.system.askType(type, id, command, opts);
-    return this.#askRemote(type, id, command, opts.timeoutMs ?? this.#o.askTimeoutMs);
+    return this.#asks.ask(type, id, command, opts.timeoutMs ?? this.#o.askTimeoutMs);
   }
 
   tellType(type: string, id: string, command: unknown): void {
@@ -223,11 +224,6 @@ export class ClusterNode implements ActorRouter {
 
   #isLocalPartition(p: number): boolean {
     return this.ownership.owns(p) && !this.#releasing.has(p);
-  }
-
-  #askRemote(type: string, id: string, cmd: unknown, timeoutMs: number): Promise<unknown> {
-    this.counters.remoteAsks++;
-    return this.#asks.ask(type, id, cmd, timeoutMs);
   }
 
   #tellRemote(type: string, id: string, cmd: unknown): Promise<void> {
