@@ -11,7 +11,7 @@
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError } from "../src/errors.ts";
-import { tokenKeyOf, tokenOf } from "../src/server/http.ts";
+import { readCapped, tokenKeyOf, tokenOf } from "../src/server/http.ts";
 import {
   type ApiEnv,
   ERRORS,
@@ -151,20 +151,8 @@ async function readBounded(req: Request, max: number): Promise<string | null> {
   if (!req.body) return "";
   // A declared length is what the HTTP server reads, no more: read it in one go.
   if (declared !== null) return await req.text();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of req.body) {
-    total += chunk.byteLength;
-    if (total > max) return null; // leaving the loop cancels the body
-    chunks.push(chunk);
-  }
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return new TextDecoder().decode(all);
+  const bytes = await readCapped(req.body, max);
+  return bytes === null ? null : new TextDecoder().decode(bytes);
 }
 
 function describe(registry: Registry): void {

@@ -47,3 +47,34 @@ export function tokenKeyOf(token: string | undefined): string {
   const hex = (n: number) => n.toString(16).padStart(4, "0");
   return (hex(h3) + hex(h2) + hex(h1) + hex(h0)).replace(/^0+(?=.)/, "");
 }
+
+/**
+ * At most `limit` bytes of a body, or null as soon as there are more: the stream is cancelled
+ * there, so no more than the limit is ever held. A missing body is empty.
+ */
+export async function readCapped(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}

@@ -6,6 +6,7 @@
  * name in `?name=`.
  */
 import { AppError } from "../../errors.ts";
+import { readCapped as readBodyCapped } from "../../server/http.ts";
 import { essence } from "./sniff.ts";
 
 /** Room for multipart boundaries and part headers around the file. */
@@ -29,27 +30,9 @@ export async function readCapped(
   limit: number,
   fileLimit = limit,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (!body) return new Uint8Array();
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(fileLimit);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  const bytes = await readBodyCapped(body, limit);
+  if (bytes === null) throw tooLarge(fileLimit);
+  return bytes;
 }
 
 /** A display name safe to store and show: no path, no control characters, bounded. */
