@@ -88,11 +88,6 @@ export function parseOptions(args: string[]): Options {
     console.log(HELP);
     Deno.exit(0);
   }
-  const num = (name: string, v: string, min: number) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}`);
-    return n;
-  };
   const oneOf = (name: string, v: string, allowed: string[]) => {
     if (!allowed.includes(v)) throw new Error(`--${name} must be one of ${allowed.join(", ")}`);
     return v;
@@ -118,4 +113,11 @@ export function parseOptions(args: string[]): Options {
     client: oneOf("client", a.client, ["raw", "std"]) as ClientKind,
     transport: oneOf("transport", a.transport, TRANSPORTS) as Transport,
   };
+}
+
+/** The number of option `--name`, at least `min`; throws a usage error otherwise. */
+export function num(name: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}`);
+  return n;
 }

@@ -26,6 +26,7 @@ import { type KafkaMock, startKafkaMock } from "../tests/kafka_mock/mock.ts";
 import { ensureFdLimit } from "./_fdlimit.ts";
 import { type LoadResult, type Pair, percentile, runLoad, setUpPair, sleep } from "./_load.ts";
 import { createChat, ErrorLog, pool } from "./_peer.ts";
+import { num } from "./_options.ts";
 import {
   type CommitStats,
   commitStats,
@@ -89,11 +90,6 @@ if (a.help) {
   console.log(HELP);
   Deno.exit(0);
 }
-const num = (name: string, v: string, min: number) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}`);
-  return n;
-};
 const opt = {
   pairs: Math.floor(num("pairs", a.pairs, 1)),
   rate: num("rate", a.rate, 1),
