@@ -128,6 +128,7 @@ export async function processBatch(cell: Cell, env: BatchEnv): Promise<BatchOutc
   }
 
   if (staged.length > 0) {
+    if (entity.seqMark) writes.push({ op: "max", key: entity.seqMark(address.id), n: BigInt(seq) });
     try {
       await env.journal.append(address.type, address.id, staged, env.checks, writes);
     } catch (err) {

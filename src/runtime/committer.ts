@@ -7,6 +7,7 @@ import { AppError } from "../errors.ts";
 export type KvMutation =
   | { readonly op: "set"; readonly key: Deno.KvKey; readonly value: unknown; readonly size: number }
   | { readonly op: "sum"; readonly key: Deno.KvKey; readonly n: bigint; readonly size: number }
+  | { readonly op: "max"; readonly key: Deno.KvKey; readonly n: bigint; readonly size: number }
   | { readonly op: "delete"; readonly key: Deno.KvKey; readonly size: number };
 
 /** The cause of an `unavailable` error whose atomic failed a KV check (a fenced, stale owner). */
@@ -194,6 +195,7 @@ export class GroupCommitter {
       for (const m of req.mutations) {
         if (m.op === "set") atomic.set(m.key, m.value);
         else if (m.op === "sum") atomic.sum(m.key, m.n);
+        else if (m.op === "max") atomic.max(m.key, m.n);
         else atomic.delete(m.key);
       }
     }

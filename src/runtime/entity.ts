@@ -46,11 +46,13 @@ export type Effect = TellEffect | CustomEffect | TimerEffect | CancelTimerEffect
 
 /**
  * An extra KV write committed in the same atomic as the event that caused it: counters (`sum`,
- * unsigned 64-bit) and index or projection records (`set`, `delete`).
+ * unsigned 64-bit), high-water marks (`max`, unsigned 64-bit) and index or projection records
+ * (`set`, `delete`).
  */
 export type KvWrite =
   | { readonly op: "set"; readonly key: Deno.KvKey; readonly value: unknown }
   | { readonly op: "sum"; readonly key: Deno.KvKey; readonly n: bigint }
+  | { readonly op: "max"; readonly key: Deno.KvKey; readonly n: bigint }
   | { readonly op: "delete"; readonly key: Deno.KvKey };
 
 export interface Accepted<E, R> {
@@ -113,6 +115,12 @@ export interface Entity<S, C, E, R> {
   readonly passivate?: boolean;
   /** KV writes that must be stored atomically with an event (see {@link KvWrite}). */
   writes?(before: S, envelope: Envelope<E>, after: S): readonly KvWrite[];
+  /**
+   * A key holding (as `KvU64`) the seq of the actor's latest stored event, raised in the same
+   * atomic as every batch: whoever must see each event, even ones whose in-memory notice a crash
+   * cut off, compares it with a cursor of its own (the webhook catch-up does).
+   */
+  seqMark?(id: string): Deno.KvKey;
 }
 
 export function accept<E, R>(

@@ -96,7 +96,7 @@ export class Journal {
     extra: readonly KvWrite[] = [],
   ): Promise<void> {
     const mutations = this.encodeEvents(type, id, envelopes);
-    for (const w of coalesceSums(extra)) mutations.push(toMutation(w));
+    for (const w of coalesceWrites(extra)) mutations.push(toMutation(w));
     return this.#commitInBatches(mutations, checks);
   }
 
@@ -222,24 +222,29 @@ export class Journal {
   }
 }
 
-/** Sums on the same key become one (a batch of 50 messages adds 50 to a counter once). */
-export function coalesceSums(writes: readonly KvWrite[]): KvWrite[] {
+/**
+ * Sums (or maxima) on the same key become one: a batch of 50 messages adds 50 to a counter once
+ * and raises a high-water mark once.
+ */
+export function coalesceWrites(writes: readonly KvWrite[]): KvWrite[] {
   const out: KvWrite[] = [];
-  const sums = new Map<string, { key: Deno.KvKey; n: bigint; at: number }>();
+  const merged = new Map<string, number>();
   for (const w of writes) {
-    if (w.op !== "sum") {
+    if (w.op !== "sum" && w.op !== "max") {
       out.push(w);
       continue;
     }
-    const k = JSON.stringify(w.key);
-    const prev = sums.get(k);
-    if (prev) prev.n += w.n;
-    else {
-      sums.set(k, { key: w.key, n: w.n, at: out.length });
+    const k = `${w.op}:${JSON.stringify(w.key)}`;
+    const at = merged.get(k);
+    if (at === undefined) {
+      merged.set(k, out.length);
       out.push(w);
+      continue;
     }
+    const prev = out[at] as typeof w;
+    const n = w.op === "sum" ? prev.n + w.n : (w.n > prev.n ? w.n : prev.n);
+    out[at] = { op: w.op, key: w.key, n };
   }
-  for (const { key, n, at } of sums.values()) out[at] = { op: "sum", key, n };
   return out;
 }
 
@@ -247,7 +252,8 @@ function toMutation(w: KvWrite): KvMutation {
   const keySize = JSON.stringify(w.key).length + 16;
   switch (w.op) {
     case "sum":
-      return { op: "sum", key: w.key, n: w.n, size: keySize + 8 };
+    case "max":
+      return { op: w.op, key: w.key, n: w.n, size: keySize + 8 };
     case "delete":
       return { op: "delete", key: w.key, size: keySize };
     case "set": {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { AppError } from "../../src/errors.ts";
 import { ActorSystem, type ActorSystemOptions, ManualClock } from "../../src/runtime/mod.ts";
+import { coalesceWrites } from "../../src/runtime/journal.ts";
 import { counter } from "./_counter.ts";
 
 async function setup(opts: Partial<ActorSystemOptions> = {}) {
@@ -263,6 +264,22 @@ Deno.test("writes of an entity are committed with its events (sums and records)"
   kv.close();
 });
 
+Deno.test("an entity's seq mark holds its latest seq, raised in each batch's atomic", async () => {
+  const marked = { ...counter, type: "marked", seqMark: (id: string) => ["mark", id] };
+  const { kv, system } = await setup({ entities: [marked] });
+  const mark = async (id: string) => (await kv.get<Deno.KvU64>(["mark", id])).value?.value;
+  await Promise.all([1, 2, 3].map((n) => system.askType("marked", "a", { type: "add", n })));
+  assert.equal(await mark("a"), 3n, "three events, in one batch or several");
+  await system.askType("marked", "b", { type: "add", n: 1 });
+  await system.askType("marked", "a", { type: "get" });
+  assert.equal(await mark("a"), 3n, "a batch without events writes nothing");
+  assert.equal(await mark("b"), 1n);
+  await system.askType("marked", "a", { type: "add", n: 4 });
+  assert.equal(await mark("a"), 4n);
+  await system.shutdown();
+  kv.close();
+});
+
 Deno.test("an entity that opts out of passivation stays in memory", async () => {
   const { kv, clock, system } = await setup({
     passivateAfterMs: 1000,
@@ -275,4 +292,24 @@ Deno.test("an entity that opts out of passivation stays in memory", async () => 
   assert.ok(system.inspect("pinned", "p"), "pinned actor is still in memory");
   await system.shutdown();
   kv.close();
+});
+
+Deno.test("coalesceWrites adds sums and keeps the largest max per key, others in order", () => {
+  const out = coalesceWrites([
+    { op: "sum", key: ["s"], n: 2n },
+    { op: "max", key: ["m"], n: 7n },
+    { op: "set", key: ["x"], value: 1 },
+    { op: "sum", key: ["s"], n: 3n },
+    { op: "max", key: ["m"], n: 5n },
+    { op: "max", key: ["s"], n: 1n },
+    { op: "max", key: ["m"], n: 9n },
+    { op: "delete", key: ["x"] },
+  ]);
+  assert.deepEqual(out, [
+    { op: "sum", key: ["s"], n: 5n },
+    { op: "max", key: ["m"], n: 9n },
+    { op: "set", key: ["x"], value: 1 },
+    { op: "max", key: ["s"], n: 1n },
+    { op: "delete", key: ["x"] },
+  ]);
 });
