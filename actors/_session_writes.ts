@@ -14,6 +14,14 @@ const sum = (key: Deno.KvKey, n: number): KvWrite => ({
 });
 const op = (id: string, field: OperatorCounter, n: number) => sum(statsKeys.operator(id, field), n);
 
+/**
+ * The chat's feed mark: `["feed", chatId]` → KvU64, the seq of its latest stored event (the
+ * runtime raises it with every batch, `Entity.seqMark`). The webhook intake keeps a cursor per chat
+ * and catches up from the log wherever the mark is ahead of it: src/integrations/webhooks/catchup.ts.
+ */
+export const FEED_PREFIX = ["feed"] as const;
+export const feedKey = (chatId: string): Deno.KvKey => [...FEED_PREFIX, chatId];
+
 export function sessionWrites(
   before: SessionState,
   env: Envelope<SessionEvent>,

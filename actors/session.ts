@@ -28,7 +28,7 @@ import {
   openedEffect,
   releaseEffect,
 } from "./_session_effects.ts";
-import { sessionWrites } from "./_session_writes.ts";
+import { feedKey, sessionWrites } from "./_session_writes.ts";
 import { botReply, escalate, setTitle } from "./_session_bot.ts";
 import { dedupKey, findDuplicate, sessionView, unreadCount } from "./_session_view.ts";
 
@@ -445,4 +445,5 @@ export const sessionEntity: SessionEntity = {
   evolve,
   onRecover,
   writes: sessionWrites,
+  seqMark: feedKey,
 };

@@ -4,6 +4,7 @@ import type { SessionView } from "../../actors/session.ts";
 import { silentLogger } from "../../src/log.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import type { ChatEventNotice } from "../../src/server/chat_service.ts";
+import type { LogReader } from "../../src/integrations/webhooks/catchup.ts";
 import type { AttemptRecord } from "../../src/integrations/webhooks/dispatcher.ts";
 import { WebhookService, type WebhookSettings } from "../../src/integrations/webhooks/service.ts";
 
@@ -88,11 +89,12 @@ export interface Engine {
 /** A started engine on `kv` (default: a fresh in-memory KV, closed on dispose). */
 export async function engine(
   settings: Partial<WebhookSettings> = {},
-  opts: { kv?: Deno.Kv; clock?: ManualClock } = {},
+  opts: { kv?: Deno.Kv; clock?: ManualClock; readLog?: LogReader } = {},
 ): Promise<Engine> {
   const kv = opts.kv ?? await Deno.openKv(":memory:");
   const clock = opts.clock ?? new ManualClock();
-  const wh = new WebhookService(kv, clock, silentLogger, { ...SETTINGS, ...settings });
+  const readLog = opts.readLog ?? (() => Promise.resolve([]));
+  const wh = new WebhookService(kv, clock, silentLogger, { ...SETTINGS, ...settings }, readLog);
   const rec = new Recorder(wh);
   await wh.start();
   return {

@@ -229,3 +229,44 @@ Deno.test("deliveries waiting in the outbox go out after the server restarts", a
   assert.equal(r.processed.length, 1);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 });
+
+Deno.test("events no engine took in (a crash; here WEBHOOKS=off) go out after a restart, from the log", async () => {
+  await using r = await Receiver.start();
+  const dir = await Deno.makeTempDir({ prefix: "webhooks-catchup-" });
+  const kvPath = `${dir}/chat.kv`;
+  const clock = new ManualClock();
+
+  const first = await startTestServer({}, { clock, kvPath });
+  const sub = await adminApi(first, await first.staffToken("admin-1", "admin"))
+    .create({ url: `${r.url}/hook`, events: ["chat.created", "chat.message"] });
+  await first.shutdown();
+
+  // The chat's events are stored with their feed marks, and no intake sees them.
+  const second = await startTestServer({ WEBHOOKS: "off" }, { clock, kvPath });
+  const chat = await second.createChat("erin");
+  {
+    await using sockets = new Sockets();
+    const client = await sockets.connect(chat.ws_url);
+    for (const text of ["one", "two"]) {
+      assert.equal((await client.request("message", { text })).type, "ack");
+    }
+  }
+  await second.shutdown();
+  assert.equal(r.at("/hook").length, 0);
+
+  await using third = await startTestServer({}, { clock, kvPath });
+  // The start's look finds the cursor behind the mark; the next (WEBHOOK poll, 5 s) reads the log.
+  await clock.advance(5_000);
+  await r.next(() => r.at("/hook").length >= 3);
+  await new Recorder(engineOf(third)).drained(engineOf(third));
+  const got = r.at("/hook").map((q) => [q.payload.seq, q.payload.type, q.payload.data.text]);
+  assert.deepEqual(got.sort(), [
+    [1, "chat.created", undefined],
+    [3, "chat.message", "one"],
+    [4, "chat.message", "two"],
+  ]);
+  for (const q of r.at("/hook")) {
+    assert.equal(q.delivery, await deliveryId(sub.id, chat.chat_id, q.payload.seq));
+  }
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+});

@@ -200,7 +200,7 @@ export class Dispatcher {
     const base = { id: d.id, subId: d.subId, type: d.type, attempt: d.attempts, at: now };
     let record: AttemptRecord;
     if (o.kind === "delivered") {
-      op = store.finish(op, d);
+      op = store.sent(store.finish(op, d), d, now);
       record = { ...base, result: "delivered", status: o.status, error: null };
     } else if (o.kind === "aborted") {
       op = this.#reschedule(op, d, { ...d, attempts: d.attempts - 1, dueAt: now });

@@ -1,51 +1,71 @@
 /**
  * From chat events to stored deliveries: each event that a webhook carries becomes one delivery
- * per matching, enabled subscription, written to the KV outbox before any try is made. Events
- * wait in a bounded in-memory list only while a batch is being written (one writer per node);
- * when the outbox holds `maxPending` deliveries, new ones become dead letters (`outbox_full`).
+ * per matching, enabled subscription, written to the KV outbox before any try is made.
+ *
+ * Every stored event of a chat passes through here in memory (the fast path); once a batch's
+ * deliveries are stored, each chat's cursor moves over the events it continues (catchup.ts).
+ * Events wait in a bounded list only while a batch is being written. Whatever that list loses (a
+ * crash, a stop, or events that found it full) is not lost: the chat's feed mark stays ahead of
+ * its cursor, and the catch-up reads those events from the chat's log. When the outbox holds
+ * `maxPending` deliveries, new ones become dead letters (`outbox_full`).
  */
 import type { Logger } from "../../log.ts";
 import type { Clock } from "../../runtime/clock.ts";
 import type { ChatEventNotice } from "../../server/chat_service.ts";
+import type { Cursors } from "./catchup.ts";
 import { deliveryId, webhookEvent, type WebhookPayload } from "./events.ts";
 import type { Delivery, Subscription, WebhookStore } from "./store.ts";
 
-/** Events held in memory while KV writes catch up; more are dropped (and logged). */
+/** Events held in memory while KV writes catch up; more are left to the catch-up. */
 export const INTAKE_CAPACITY = 10_000;
-const BATCH = 64;
-/** Deliveries per atomic: each costs a check and four mutations, bodies are ≤ ~20 KiB. */
+const BATCH = 256;
+/** Deliveries per atomic: each costs three checks and four mutations, bodies are ≤ ~20 KiB. */
 const PER_ATOMIC = 25;
 const RETRY_WRITE_MS = 1000;
 /** A KV value holds 64 KiB; a body past this cannot be stored (only with a huge MAX_TEXT_LENGTH). */
 const MAX_BODY_BYTES = 60_000;
 
+/** A stored chat event, as the fast path gets it or the catch-up reads it from the log. */
+export type FeedEvent = Pick<ChatEventNotice, "chatId" | "seq" | "at" | "event">;
+
 export interface IntakeOptions {
   readonly store: WebhookStore;
+  readonly cursors: Cursors;
   readonly clock: Clock;
   readonly log: Logger;
   readonly maxPending: number;
+  /** Events held in memory at most (default {@link INTAKE_CAPACITY}). */
+  readonly capacity?: number;
   /** New deliveries are in the outbox (wake the dispatcher). */
   readonly onStored: () => void;
 }
 
 export class Intake {
   readonly #o: IntakeOptions;
-  #queue: ChatEventNotice[] = [];
+  readonly #capacity: number;
+  #queue: FeedEvent[] = [];
   #writing: Promise<void> | null = null;
   #retryTimer: number | null = null;
   #stopped = false;
-  /** Events dropped because the list was full (this process's lifetime). */
-  dropped = 0;
+  #overflowing = false;
+  /** Events left to the catch-up because the list was full (this process's lifetime). */
+  left = 0;
 
   constructor(o: IntakeOptions) {
     this.#o = o;
+    this.#capacity = o.capacity ?? INTAKE_CAPACITY;
   }
 
-  push(n: ChatEventNotice): void {
-    if (!webhookEvent(n.event)) return;
-    if (this.#queue.length >= INTAKE_CAPACITY) {
-      this.dropped++;
-      this.#o.log.error("webhook intake full: event dropped", { chat: n.chatId, seq: n.seq });
+  push(n: FeedEvent): void {
+    if (this.#queue.length >= this.#capacity) {
+      this.left++;
+      if (!this.#overflowing) {
+        this.#overflowing = true;
+        this.#o.log.warn("webhook intake full: events left to the catch-up", {
+          chat: n.chatId,
+          seq: n.seq,
+        });
+      }
       return;
     }
     this.#queue.push(n);
@@ -57,14 +77,16 @@ export class Intake {
     while (this.#writing) await this.#writing;
   }
 
-  /** Stops retrying; what is still in memory is logged as lost. */
+  /** Stops retrying; what is still in memory is left to the catch-up of the next start. */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#retryTimer !== null) this.#o.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
     await this.flushed();
     if (this.#queue.length) {
-      this.#o.log.error("webhook events not stored at shutdown", { count: this.#queue.length });
+      this.#o.log.info("webhook events left to the catch-up at shutdown", {
+        count: this.#queue.length,
+      });
     }
   }
 
@@ -75,18 +97,22 @@ export class Intake {
 
   async #drain(): Promise<void> {
     while (this.#queue.length) {
-      const batch: ChatEventNotice[] = [];
+      let batch: FeedEvent[] = [];
+      let stored = 0;
       try {
-        // One read of the subscriptions per round: events no enabled subscription wants are
-        // dropped here in bulk, so a server with no webhooks pays one KV list per round, not a
-        // write per event.
-        const subs = (await this.#o.store.subscriptions()).filter((s) => s.enabled);
-        const wanted = new Set(subs.flatMap((s) => s.events));
-        this.#queue = this.#queue.filter((n) => wanted.has(webhookEvent(n.event)!.type));
-        batch.push(...this.#queue.splice(0, BATCH));
-        if (batch.length) await this.#store(batch, subs);
+        // One read of the subscriptions per round. With none enabled the list is dropped in
+        // bulk and the cursors are left behind: the catch-up moves them without reading a log.
+        const subs = await this.#o.store.enabledSubscriptions();
+        if (subs.length === 0) {
+          this.#queue = [];
+          break;
+        }
+        batch = this.#queue.splice(0, BATCH);
+        stored = await this.take(batch, subs);
+        await this.#o.cursors.advance(batch);
       } catch (err) {
-        // KV refused the write: keep the batch first in line and try again shortly.
+        // KV refused a write: keep the batch first in line and try again shortly (deliveries
+        // already stored are recognised by their ids).
         this.#queue.unshift(...batch);
         this.#o.log.error("webhook outbox write failed", { error: err });
         if (this.#stopped) return;
@@ -96,18 +122,31 @@ export class Intake {
         }, RETRY_WRITE_MS);
         return;
       }
-      if (batch.length) this.#o.onStored();
+      if (stored) this.#o.onStored();
     }
+    this.#overflowing = false;
   }
 
-  async #store(batch: ChatEventNotice[], subs: readonly Subscription[]): Promise<void> {
+  /**
+   * Stores the deliveries of `events` for `subs`; returns how many went into the outbox. The
+   * catch-up (`late`) skips events from before a subscription was (last) turned on: a new
+   * subscription does not get a chat's past, nor a re-enabled one what happened while it was off.
+   */
+  async take(
+    events: readonly FeedEvent[],
+    subs: readonly Subscription[],
+    late = false,
+  ): Promise<number> {
     const { store, clock } = this.#o;
     const now = clock.now();
     const deliveries: Delivery[] = [];
-    for (const n of batch) {
-      const ev = webhookEvent(n.event)!;
+    for (const n of events) {
+      const ev = webhookEvent(n.event);
+      if (!ev) continue;
       for (const sub of subs) {
-        if (!sub.events.includes(ev.type)) continue;
+        if (!sub.events.includes(ev.type) || (late && n.at < (sub.enabledAt ?? sub.createdAt))) {
+          continue;
+        }
         const id = await deliveryId(sub.id, n.chatId, n.seq);
         const payload: WebhookPayload = {
           id,
@@ -138,30 +177,38 @@ export class Intake {
         });
       }
     }
-    if (deliveries.length === 0) return;
+    if (deliveries.length === 0) return 0;
     const room = Math.max(0, this.#o.maxPending - await store.pendingCount());
     if (room < deliveries.length) {
       this.#o.log.warn("webhook outbox full: deliveries dead-lettered", {
         count: deliveries.length - room,
       });
     }
-    await this.#write(deliveries.slice(0, room), deliveries.slice(room), now);
+    return await this.#write(deliveries.slice(0, room), deliveries.slice(room), now);
   }
 
-  async #write(queued: Delivery[], overflow: Delivery[], now: number): Promise<void> {
+  async #write(queued: Delivery[], overflow: Delivery[], now: number): Promise<number> {
     const { store } = this.#o;
     for (let i = 0; i < overflow.length; i += PER_ATOMIC) {
       let op = store.kv.atomic();
       for (const d of overflow.slice(i, i + PER_ATOMIC)) op = store.bury(op, d, "outbox_full", now);
       await op.commit();
     }
+    let stored = 0;
     for (let i = 0; i < queued.length; i += PER_ATOMIC) {
       const chunk = queued.slice(i, i + PER_ATOMIC);
       let op = store.kv.atomic();
-      for (const d of chunk) op = store.enqueue(op, d);
-      if ((await op.commit()).ok) continue;
-      // Some delivery is already in the outbox (the same event twice): store the others alone.
-      for (const d of chunk) await store.enqueue(store.kv.atomic(), d).commit();
+      for (const d of chunk) op = store.enqueue(op, d, true);
+      if ((await op.commit()).ok) {
+        stored += chunk.length;
+        continue;
+      }
+      // Some delivery is already in the outbox, sent or dead (the same event taken in twice):
+      // store the others alone.
+      for (const d of chunk) {
+        if ((await store.enqueue(store.kv.atomic(), d, true).commit()).ok) stored++;
+      }
     }
+    return stored;
   }
 }

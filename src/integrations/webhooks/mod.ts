@@ -4,6 +4,8 @@
  * and kept as a dead letter when it fails for good. Offline default: on, with no subscription
  * nothing is sent anywhere. See docs/INTEGRATIONS.md#webhooks.
  */
+import { SESSION } from "../../../actors/_common.ts";
+import type { SessionEvent } from "../../../actors/_session_types.ts";
 import type { ChatService } from "../../server/chat_service.ts";
 import type { Integration, IntegrationContext } from "../mod.ts";
 import { webhookRoutes } from "./routes.ts";
@@ -22,16 +24,24 @@ export function webhooksOf(svc: ChatService): WebhookService | undefined {
 export async function startWebhooks(ctx: IntegrationContext): Promise<Integration | null> {
   const c = ctx.config;
   if (c.WEBHOOKS === "off") return null;
-  const wh = new WebhookService(ctx.kv, ctx.clock, ctx.log, {
-    maxAttempts: c.WEBHOOK_MAX_ATTEMPTS,
-    backoffMs: c.WEBHOOK_BACKOFF_MS,
-    backoffMaxMs: c.WEBHOOK_BACKOFF_MAX_MS,
-    timeoutMs: c.WEBHOOK_TIMEOUT_MS,
-    concurrency: c.WEBHOOK_CONCURRENCY,
-    maxPending: c.WEBHOOK_MAX_PENDING,
-    deadLetterTtlMs: c.WEBHOOK_DEAD_LETTER_TTL_H * 3_600_000,
-  });
-  // Once per stored event, on the node that owns the chat: one delivery per subscription.
+  const wh = new WebhookService(
+    ctx.kv,
+    ctx.clock,
+    ctx.log,
+    {
+      maxAttempts: c.WEBHOOK_MAX_ATTEMPTS,
+      backoffMs: c.WEBHOOK_BACKOFF_MS,
+      backoffMaxMs: c.WEBHOOK_BACKOFF_MAX_MS,
+      timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+      concurrency: c.WEBHOOK_CONCURRENCY,
+      maxPending: c.WEBHOOK_MAX_PENDING,
+      deadLetterTtlMs: c.WEBHOOK_DEAD_LETTER_TTL_H * 3_600_000,
+    },
+    (chatId, after, limit) =>
+      ctx.svc.system.readEvents<SessionEvent>(SESSION, chatId, after, limit),
+  );
+  // Once per stored event, on the node that owns the chat: one delivery per subscription (what
+  // a crash cuts off is caught up from the chat's log, catchup.ts).
   const unlisten = ctx.svc.onChatEvent((n) => wh.publish(n));
   await wh.start();
   running.set(ctx.svc, wh);

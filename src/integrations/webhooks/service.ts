@@ -1,13 +1,14 @@
 /**
- * The webhook engine of one node: chat events in (intake → KV outbox), deliveries out
- * (dispatcher), and what the admin routes need (subscriptions, dead letters, replay).
+ * The webhook engine of one node: chat events in (intake → KV outbox, with the catch-up for
+ * whatever the intake's memory lost), deliveries out (dispatcher), and what the admin routes
+ * need (subscriptions, dead letters, replay).
  */
 import type { Logger } from "../../log.ts";
 import type { Clock } from "../../runtime/clock.ts";
-import type { ChatEventNotice } from "../../server/chat_service.ts";
 import type { WebhookEventType } from "./events.ts";
+import { CatchUp, Cursors, type LogReader } from "./catchup.ts";
 import { type AttemptRecord, Dispatcher } from "./dispatcher.ts";
-import { Intake } from "./intake.ts";
+import { type FeedEvent, Intake } from "./intake.ts";
 import { newSecret } from "./sign.ts";
 import { type Delivery, type Subscription, WebhookStore } from "./store.ts";
 
@@ -19,8 +20,10 @@ export interface WebhookSettings {
   readonly concurrency: number;
   readonly maxPending: number;
   readonly deadLetterTtlMs: number;
-  /** Default 5 s: how soon work left by another (dead) node is noticed. */
+  /** Default 5 s: how soon work left by another (dead) node, or lost events, are noticed. */
   readonly pollMs?: number;
+  /** Events the intake holds in memory (default 10,000; tests make it small). */
+  readonly intakeCapacity?: number;
   /** Jitter source (tests may fix it). */
   readonly random?: () => number;
 }
@@ -47,9 +50,11 @@ export class WebhookService {
   readonly #settings: WebhookSettings;
   readonly #intake: Intake;
   readonly #dispatcher: Dispatcher;
+  readonly catchUp: CatchUp;
   readonly #observers = new Set<(r: AttemptRecord) => void>();
 
-  constructor(kv: Deno.Kv, clock: Clock, log: Logger, s: WebhookSettings) {
+  /** `readLog` reads chats' stored events, for the catch-up. */
+  constructor(kv: Deno.Kv, clock: Clock, log: Logger, s: WebhookSettings, readLog: LogReader) {
     this.#clock = clock;
     this.#settings = s;
     this.store = new WebhookStore(kv, s.deadLetterTtlMs);
@@ -68,26 +73,41 @@ export class WebhookService {
         for (const o of this.#observers) o(r);
       },
     });
+    const cursors = new Cursors(kv);
+    const onStored = () => this.#dispatcher.wake();
     this.#intake = new Intake({
       store: this.store,
+      cursors,
       clock,
       log,
       maxPending: s.maxPending,
-      onStored: () => this.#dispatcher.wake(),
+      ...(s.intakeCapacity === undefined ? {} : { capacity: s.intakeCapacity }),
+      onStored,
+    });
+    this.catchUp = new CatchUp({
+      store: this.store,
+      intake: this.#intake,
+      cursors,
+      readLog,
+      clock,
+      log,
+      pollMs: s.pollMs ?? 5_000,
+      onStored,
     });
   }
 
   /**
-   * Starts sending; resolves once the outbox has been looked at (deliveries left by an earlier
-   * run are on their way, or their timer is armed).
+   * Starts sending; resolves once the outbox and the feed marks have been looked at (deliveries
+   * left by an earlier run are on their way, or their timer is armed).
    */
   async start(): Promise<void> {
     this.#dispatcher.wake();
     await this.#dispatcher.looked();
+    await this.catchUp.start();
   }
 
-  /** A stored chat event (from `ChatService.onChatEvent`). */
-  publish(n: ChatEventNotice): void {
+  /** A stored chat event (from `ChatService.onChatEvent`); every one, in seq order per chat. */
+  publish(n: FeedEvent): void {
     this.#intake.push(n);
   }
 
@@ -104,6 +124,7 @@ export class WebhookService {
 
   async stop(): Promise<void> {
     await this.#intake.stop();
+    await this.catchUp.stop();
     await this.#dispatcher.stop();
   }
 
@@ -122,6 +143,7 @@ export class WebhookService {
       disabledReason: n.enabled === false ? "disabled by an admin" : null,
       createdAt: now,
       updatedAt: now,
+      enabledAt: now,
     };
     await this.store.create(sub);
     return sub;
@@ -144,6 +166,7 @@ export class WebhookService {
           ? "disabled by an admin"
           : s.disabledReason,
         updatedAt: now,
+        ...(enabled && !s.enabled ? { enabledAt: now } : {}),
       };
     });
   }

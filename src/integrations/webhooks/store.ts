@@ -6,7 +6,11 @@
  * - `["wh","d",id]` → {@link Delivery} (the outbox; one per pending delivery);
  * - `["wh","due",at,id]` → null: when the delivery is next due (or when its lease ends);
  * - `["wh","pending"]` → `KvU64`, the outbox size, changed in the same atomics as the outbox;
- * - `["wh","dead",deadAt,id]` → {@link DeadLetter}, `["wh","deadix",id]` → deadAt (both expire).
+ * - `["wh","dead",deadAt,id]` → {@link DeadLetter}, `["wh","deadix",id]` → deadAt (both expire);
+ * - `["wh","sent",id]` → sentAt: a delivered delivery's tombstone (expires after
+ *   {@link SENT_TTL_MS}), so an event taken in again (catch-up) is not sent twice;
+ * - `["wh","cur",chatId]` → seq: the intake's cursor, every event of the chat up to it is taken in
+ *   (see catchup.ts; one small record per chat that ever had an event, kept with the chat).
  */
 import { AppError } from "../../errors.ts";
 import type { WebhookEventType } from "./events.ts";
@@ -24,6 +28,11 @@ export interface Subscription {
   readonly disabledReason: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /**
+   * When it was last turned on (absent in records from before it existed: `createdAt`). Events
+   * older than this are not caught up for it (catchup.ts).
+   */
+  readonly enabledAt?: number;
 }
 
 export interface Delivery {
@@ -61,7 +70,12 @@ export const K = {
   pending: ["wh", "pending"],
   dead: (at: number, id: string) => ["wh", "dead", at, id],
   deadIndex: (id: string) => ["wh", "deadix", id],
+  sent: (id: string) => ["wh", "sent", id],
+  cursor: (chatId: string) => ["wh", "cur", chatId],
 } as const;
+
+/** How long a delivered delivery's id is remembered against a second intake of its event. */
+export const SENT_TTL_MS = 7 * 24 * 3_600_000;
 
 /** `sum` wraps modulo 2^64, so adding 2^64 − 1 subtracts one. */
 const MINUS_ONE = (1n << 64n) - 1n;
@@ -82,6 +96,10 @@ export class WebhookStore {
     const iter = this.kv.list<Subscription>({ prefix: ["wh", SUB] }, { limit: MAX_SUBSCRIPTIONS });
     for await (const e of iter) out.push(e.value);
     return out.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  async enabledSubscriptions(): Promise<Subscription[]> {
+    return (await this.subscriptions()).filter((s) => s.enabled);
   }
 
   async subscription(id: string): Promise<Subscription> {
@@ -124,8 +142,15 @@ export class WebhookStore {
     return v >= 1n << 63n ? 0 : Number(v);
   }
 
-  /** Adds `d` to the outbox unless a delivery with its id is already there. */
-  enqueue(op: Deno.AtomicOperation, d: Delivery): Deno.AtomicOperation {
+  /**
+   * Adds `d` to the outbox unless a delivery with its id is already there; a `fresh` one (from
+   * the intake) also unless it was delivered lately or is a dead letter. Three checks at most.
+   */
+  enqueue(op: Deno.AtomicOperation, d: Delivery, fresh = false): Deno.AtomicOperation {
+    if (fresh) {
+      op = op.check({ key: K.sent(d.id), versionstamp: null })
+        .check({ key: K.deadIndex(d.id), versionstamp: null });
+    }
     return op
       .check({ key: K.delivery(d.id), versionstamp: null })
       .set(K.delivery(d.id), d)
@@ -139,6 +164,11 @@ export class WebhookStore {
       .delete(K.delivery(d.id))
       .delete(K.due(d.dueAt, d.id))
       .sum(K.pending, MINUS_ONE);
+  }
+
+  /** Remembers that `d` was delivered (see {@link SENT_TTL_MS}). */
+  sent(op: Deno.AtomicOperation, d: Delivery, now: number): Deno.AtomicOperation {
+    return op.set(K.sent(d.id), now, { expireIn: SENT_TTL_MS });
   }
 
   /** Stores `d` as a dead letter (kept for the configured time). */
