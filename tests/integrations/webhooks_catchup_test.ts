@@ -199,3 +199,29 @@ Deno.test("the catch-up sends no event from before the subscription was turned o
   assert.deepEqual(texts(r, "/hook"), ["after"]);
   assert.equal(await cursor(e, "chat-1"), 3);
 });
+
+Deno.test("after the catch-up moved a cursor, the fast path goes on from there", async () => {
+  await using r = await Receiver.start();
+  await using t = await setUp();
+  const { e, log } = t;
+  const sub = await e.wh.subscribe({ url: `${r.url}/hook`, events: ["chat.message"] });
+  const publish = async (...texts: string[]) => {
+    for (const env of await log.append("chat-1", ...texts.map((x) => message(x)))) {
+      e.wh.publish({ chatId: "chat-1", ...env });
+    }
+    await e.rec.drained(e.wh);
+  };
+  await publish("first");
+  assert.equal(await cursor(e, "chat-1"), 1, "the fast path's cursor (and the one it remembers)");
+  await e.wh.update(sub.id, { enabled: false });
+  await publish("unseen 1", "unseen 2");
+  await e.wh.catchUp.look();
+  assert.equal(await cursor(e, "chat-1"), 3, "no subscription: the catch-up moved it");
+
+  await e.clock.advance(1_000);
+  await e.wh.update(sub.id, { enabled: true });
+  await publish("next");
+  assert.equal(await cursor(e, "chat-1"), 4, "not stuck behind the value it remembered");
+  assert.equal(log.reads, 0);
+  assert.deepEqual(texts(r, "/hook").sort(), ["first", "next"]);
+});

@@ -90,8 +90,10 @@ export class Cursors {
       else if (!r.broken && e.seq === r.to + 1) r.to = e.seq;
       else r.broken = true;
     }
-    const unknown = [...runs.keys()].filter((id) => !this.#cache.has(id));
-    for (const [id, c] of await this.read(unknown)) this.#remember(id, c);
+    // Unknown cursors, and remembered ones that seem to leave a gap (the catch-up may have
+    // moved them since), are read from KV.
+    const unsure = [...runs].filter(([id, r]) => (this.#cache.get(id)?.seq ?? -1) < r.from - 1);
+    for (const [id, c] of await this.read(unsure.map(([id]) => id))) this.#remember(id, c);
     const moves: Array<{ chatId: string; from: Cursor; to: number }> = [];
     for (const [chatId, r] of runs) {
       const from = this.#cache.get(chatId)!;
