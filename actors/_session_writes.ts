@@ -15,12 +15,20 @@ const sum = (key: Deno.KvKey, n: number): KvWrite => ({
 const op = (id: string, field: OperatorCounter, n: number) => sum(statsKeys.operator(id, field), n);
 
 /**
- * The chat's feed mark: `["feed", chatId]` → KvU64, the seq of its latest stored event (the
- * runtime raises it with every batch, `Entity.seqMark`). The webhook intake keeps a cursor per chat
- * and catches up from the log wherever the mark is ahead of it: src/integrations/webhooks/catchup.ts.
+ * The chat's feed marks → KvU64, the seq of its latest stored event (the runtime raises them with
+ * every batch, `Entity.seqMarks`): `["feed", chatId]` for every chat (followed by the webhook
+ * intake), and `["feed_ch", chatId]` for chats of an outside channel (followed by that channel's
+ * outbound, e.g. Telegram). Each follower keeps a cursor per chat and catches up from the log
+ * wherever a mark is ahead of it: src/integrations/feed.ts.
  */
 export const FEED_PREFIX = ["feed"] as const;
+export const CHANNEL_FEED_PREFIX = ["feed_ch"] as const;
 export const feedKey = (chatId: string): Deno.KvKey => [...FEED_PREFIX, chatId];
+export const channelFeedKey = (chatId: string): Deno.KvKey => [...CHANNEL_FEED_PREFIX, chatId];
+
+export function sessionSeqMarks(id: string, s: SessionState): Deno.KvKey[] {
+  return s.channel && s.channel.kind !== "web" ? [feedKey(id), channelFeedKey(id)] : [feedKey(id)];
+}
 
 export function sessionWrites(
   before: SessionState,

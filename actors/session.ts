@@ -28,7 +28,7 @@ import {
   openedEffect,
   releaseEffect,
 } from "./_session_effects.ts";
-import { feedKey, sessionWrites } from "./_session_writes.ts";
+import { sessionSeqMarks, sessionWrites } from "./_session_writes.ts";
 import { botReply, escalate, setTitle } from "./_session_bot.ts";
 import { dedupKey, findDuplicate, sessionView, unreadCount } from "./_session_view.ts";
 
@@ -445,5 +445,5 @@ export const sessionEntity: SessionEntity = {
   evolve,
   onRecover,
   writes: sessionWrites,
-  seqMark: feedKey,
+  seqMarks: sessionSeqMarks,
 };

@@ -128,7 +128,9 @@ export async function processBatch(cell: Cell, env: BatchEnv): Promise<BatchOutc
   }
 
   if (staged.length > 0) {
-    if (entity.seqMark) writes.push({ op: "max", key: entity.seqMark(address.id), n: BigInt(seq) });
+    for (const key of entity.seqMarks?.(address.id, state) ?? []) {
+      writes.push({ op: "max", key, n: BigInt(seq) });
+    }
     try {
       await env.journal.append(address.type, address.id, staged, env.checks, writes);
     } catch (err) {

@@ -116,11 +116,12 @@ export interface Entity<S, C, E, R> {
   /** KV writes that must be stored atomically with an event (see {@link KvWrite}). */
   writes?(before: S, envelope: Envelope<E>, after: S): readonly KvWrite[];
   /**
-   * A key holding (as `KvU64`) the seq of the actor's latest stored event, raised in the same
-   * atomic as every batch: whoever must see each event, even ones whose in-memory notice a crash
-   * cut off, compares it with a cursor of its own (the webhook catch-up does).
+   * Keys holding (as `KvU64`) the seq of the actor's latest stored event, raised in the same
+   * atomic as every batch (`state` is the state after it): whoever must see each event, even ones
+   * whose in-memory notice a crash cut off, compares one with a cursor of its own
+   * (src/integrations/feed.ts).
    */
-  seqMark?(id: string): Deno.KvKey;
+  seqMarks?(id: string, state: S): readonly Deno.KvKey[];
 }
 
 export function accept<E, R>(

@@ -4,7 +4,7 @@ import type { SessionView } from "../../actors/session.ts";
 import { silentLogger } from "../../src/log.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import type { ChatEventNotice } from "../../src/server/chat_service.ts";
-import type { LogReader } from "../../src/integrations/webhooks/catchup.ts";
+import type { LogReader } from "../../src/integrations/feed.ts";
 import type { AttemptRecord } from "../../src/integrations/webhooks/dispatcher.ts";
 import { WebhookService, type WebhookSettings } from "../../src/integrations/webhooks/service.ts";
 

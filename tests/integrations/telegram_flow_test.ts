@@ -4,9 +4,11 @@
 import assert from "node:assert/strict";
 import { tgKeys } from "../../src/integrations/telegram/_kv.ts";
 import { TEXTS } from "../../src/integrations/telegram/_texts.ts";
+import { telegramCatchUpOf } from "../../src/integrations/telegram/mod.ts";
 import { type Frame, startTestServer, type TestServer } from "../integration/_harness.ts";
 import { allEvents, Sockets } from "../integration/_util.ts";
 import { FakeTelegram, textUpdate } from "./_fake_telegram.ts";
+import { untilKv } from "./_telegram_util.ts";
 
 const KEYS = tgKeys("test");
 const ADA = { id: 42, first_name: "Ada", username: "ada" };
@@ -136,4 +138,54 @@ Deno.test("Telegram: off without a token: no Bot API call and no webhook route",
   assert.equal(res.status, 404);
   await res.body?.cancel();
   assert.equal(fake.calls.length, 0);
+});
+
+Deno.test("Telegram: a reply no outbound took in (a crash; here Telegram off) is sent after a restart, once", async () => {
+  await using fake = FakeTelegram.start();
+  const dir = await Deno.makeTempDir({ prefix: "tg-catchup-" });
+  const kvPath = `${dir}/chat.kv`;
+  try {
+    let chatId = "";
+    {
+      await using server = await telegramServer(fake, kvPath);
+      await using sockets = new Sockets();
+      const op = await sockets.connect(server.wsUrl(await server.staffToken("op-1")));
+      fake.push(textUpdate(300, "Hello", ADA));
+      chatId = String((await op.next((f) => f.type === "new_chat_available")).payload.chat_id);
+      assert.equal((await op.request("accept_chat", { chat_id: chatId })).type, "ack");
+      const ack = await op.request("message", { chat_id: chatId, text: "first" });
+      assert.equal(ack.type, "ack");
+      // Sent and settled (a stop in the middle of a send sends it again after the restart).
+      const kv = server.svc.system.journal.kv;
+      await untilKv(kv, KEYS.sent(chatId, Number(ack.payload.seq), 0), (v) => v !== null);
+      await fake.polled(301);
+    }
+    {
+      // The fast path moved the chat's cursor up to its latest event (the channel mark).
+      await using kv = await Deno.openKv(kvPath);
+      const mark = (await kv.get<Deno.KvU64>(["feed_ch", chatId])).value?.value;
+      assert.ok(mark && mark >= 4n);
+      assert.equal((await kv.get(KEYS.cursor(chatId))).value, Number(mark));
+    }
+    {
+      // Stored, marked, and never handed to an outbound.
+      await using server = await startTestServer({}, { kvPath });
+      await using sockets = new Sockets();
+      const op = await sockets.connect(server.wsUrl(await server.staffToken("op-1")));
+      assert.equal((await op.request("message", { chat_id: chatId, text: "second" })).type, "ack");
+    }
+    await using server = await telegramServer(fake, kvPath);
+    const catchUp = telegramCatchUpOf(server.svc)!;
+    await catchUp.look(); // the start's look saw the cursor behind; this one reads the log
+    await fake.waitFor((c) => c.body.text === "second");
+    assert.equal(catchUp.caughtUp, 1, "only the event after the cursor");
+    await catchUp.look();
+    await catchUp.look();
+    assert.deepEqual(fake.sentTo(42).filter((t) => t === "first" || t === "second"), [
+      "first",
+      "second",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });

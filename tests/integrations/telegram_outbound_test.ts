@@ -209,3 +209,75 @@ Deno.test("Outbound: a long reply is split; bot quick replies become a keyboard"
   const markup = bot.body.reply_markup as { keyboard: Array<Array<{ text: string }>> };
   assert.deepEqual(markup.keyboard, [[{ text: "Thanks" }], [{ text: "Talk to a human" }]]);
 });
+
+Deno.test("Outbound: a reply pushed while the chat's last item settles is sent once", async () => {
+  await using fake = FakeTelegram.start();
+  await using kv = await Deno.openKv(":memory:");
+  // The next reply arrives just as "one" (sent) is being settled in KV: it must join that chat's
+  // queue, not start a second sender on it (which sent it twice).
+  let next: (() => void) | null = null;
+  const settling = new Proxy(kv, {
+    get(target, p) {
+      if (p === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = () => {
+            const push = next;
+            next = null;
+            push?.();
+            return commit();
+          };
+          return op;
+        };
+      }
+      const v = Reflect.get(target, p);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const { out } = rig(fake, settling, new ManualClock());
+  next = () => out.onEvent(notice("c1", "42", staff("two")));
+  const two = seq + 2; // "one" takes the next seq
+  out.onEvent(notice("c1", "42", staff("one")));
+  await untilKv(kv, KEYS.sent("c1", two, 0), (v) => v !== null);
+  assert.equal(next, null, "the reply came while one was settling");
+  await out.stop();
+  assert.deepEqual(fake.sentTo(42), ["one", "two"]);
+});
+
+Deno.test("Outbound: late events (the catch-up's take) are sent unless queued or sent before", async () => {
+  await using fake = FakeTelegram.start();
+  await using kv = await Deno.openKv(":memory:");
+  const waits = new Waits();
+  const out = new Outbound({
+    api: new TelegramApi({ baseUrl: fake.url, token: "test", timeoutMs: 5000 }),
+    kv,
+    keys: KEYS,
+    clock: new ManualClock(),
+    log: silentLogger,
+    retryBaseMs: 1000,
+    maxAttempts: 5,
+    node: "node-a",
+    onWait: waits.hook,
+    channelOf: (chatId) =>
+      Promise.resolve(chatId === "c1" ? { kind: "telegram", ref: "42" } : { kind: "web" }),
+  });
+  const sent = notice("c1", "42", staff("already sent"));
+  out.onEvent(sent);
+  await untilKv(kv, KEYS.sent("c1", sent.seq, 0), (v) => v !== null);
+
+  const late = notice("c1", "42", staff("late"));
+  const web = { ...notice("w1", "", staff("web")), chatId: "w1" };
+  const client = notice("c1", "42", {
+    type: "message",
+    senderId: "tg-42",
+    senderRole: "client",
+    text: "mine",
+    at: T0,
+  });
+  assert.equal(await out.takeLate([sent, late, web, client]), 1, "only the late staff reply");
+  assert.equal(await out.takeLate([late]), 0, "in the outbox already: not queued twice");
+  await untilKv(kv, KEYS.sent("c1", late.seq, 0), (v) => v !== null);
+  await out.stop();
+  assert.deepEqual(fake.sentTo(42), ["already sent", "late"]);
+});

@@ -264,8 +264,14 @@ Deno.test("writes of an entity are committed with its events (sums and records)"
   kv.close();
 });
 
-Deno.test("an entity's seq mark holds its latest seq, raised in each batch's atomic", async () => {
-  const marked = { ...counter, type: "marked", seqMark: (id: string) => ["mark", id] };
+Deno.test("an entity's seq marks hold its latest seq, raised in each batch's atomic", async () => {
+  const marked = {
+    ...counter,
+    type: "marked",
+    // A second mark once the total passes 6, as sessions add one for outside channels.
+    seqMarks: (id: string, s: { total: number }) =>
+      s.total > 6 ? [["mark", id], ["big", id]] : [["mark", id]],
+  };
   const { kv, system } = await setup({ entities: [marked] });
   const mark = async (id: string) => (await kv.get<Deno.KvU64>(["mark", id])).value?.value;
   await Promise.all([1, 2, 3].map((n) => system.askType("marked", "a", { type: "add", n })));
@@ -274,8 +280,10 @@ Deno.test("an entity's seq mark holds its latest seq, raised in each batch's ato
   await system.askType("marked", "a", { type: "get" });
   assert.equal(await mark("a"), 3n, "a batch without events writes nothing");
   assert.equal(await mark("b"), 1n);
+  assert.equal((await kv.get(["big", "a"])).value, null);
   await system.askType("marked", "a", { type: "add", n: 4 });
   assert.equal(await mark("a"), 4n);
+  assert.equal((await kv.get<Deno.KvU64>(["big", "a"])).value?.value, 4n);
   await system.shutdown();
   kv.close();
 });

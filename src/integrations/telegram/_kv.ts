@@ -1,11 +1,14 @@
 /**
  * Where the Telegram integration keeps its state in KV, all under `["tg", <bot id>]` so that a
  * new bot token starts fresh: the polling offset, the Telegram chat → chat mapping, processed
- * update ids, the outbox of replies not yet delivered, dead letters and the poller's lease.
+ * update ids, the outbox of replies not yet delivered, what was sent lately, the outbound's
+ * cursors (src/integrations/feed.ts), dead letters and the poller's lease.
  */
 
 /** How long a processed update id is remembered (Telegram keeps undelivered updates for 24 h). */
 export const SEEN_TTL_MS = 7 * 24 * 3600_000;
+/** How long a sent reply is remembered, so that a chat event taken in again is not resent. */
+export const SENT_TTL_MS = 7 * 24 * 3600_000;
 /** How long a dead letter is kept for inspection. */
 export const DEAD_TTL_MS = 30 * 24 * 3600_000;
 
@@ -32,6 +35,10 @@ export interface TgKeys {
   /** Prefix of the outbox; entries are `[...outbox, chatId, seq, part]`. */
   readonly outbox: Deno.KvKey;
   out(chatId: string, seq: number, part: number): Deno.KvKey;
+  /** A reply sent (or dead-lettered) lately: `[...sent, chatId, seq, part]` → when. */
+  sent(chatId: string, seq: number, part: number): Deno.KvKey;
+  /** Every event of the chat up to this seq has its replies in the outbox (or sent). */
+  cursor(chatId: string): Deno.KvKey;
   dead(direction: "in" | "out", ...id: Array<string | number>): Deno.KvKey;
 }
 
@@ -49,6 +56,8 @@ export function tgKeys(botId: string): TgKeys {
     seen: (updateId) => [...root, "seen", updateId],
     outbox: [...root, "out"],
     out: (chatId, seq, part) => [...root, "out", chatId, seq, part],
+    sent: (chatId, seq, part) => [...root, "sent", chatId, seq, part],
+    cursor: (chatId) => [...root, "cur", chatId],
     dead: (direction, ...id) => [...root, "dead", direction, ...id],
   };
 }

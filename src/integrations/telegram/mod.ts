@@ -5,9 +5,15 @@
  * - Inbound: long polling by default (one node at a time, elected by a KV lease), or a webhook
  *   route (any node). Either way an update is acknowledged only after its message is stored.
  * - Outbound: on the node that owns the chat (`onChatEvent`), through a per-chat queue backed by
- *   a KV outbox.
+ *   a KV outbox; what a crash cut off between a commit and the outbox is read back from the
+ *   chat's log by the catch-up (any node; src/integrations/feed.ts).
  */
+import { SESSION } from "../../../actors/_common.ts";
+import type { SessionEvent } from "../../../actors/_session_types.ts";
+import { CHANNEL_FEED_PREFIX } from "../../../actors/_session_writes.ts";
+import { CatchUp, Cursors } from "../feed.ts";
 import type { Config } from "../../config.ts";
+import type { ChatService } from "../../server/chat_service.ts";
 import type { Integration, IntegrationContext } from "../mod.ts";
 import { botIdOf, tgKeys } from "./_kv.ts";
 import { describe } from "./_retry.ts";
@@ -17,6 +23,16 @@ import { KvLease } from "./lease.ts";
 import { Outbound } from "./outbound.ts";
 import { Poller } from "./poller.ts";
 import { webhookRoutes } from "./webhook.ts";
+
+/** How often the catch-up looks for chats whose replies a crash cut off. */
+const CATCH_UP_MS = 5_000;
+
+/** The running outbound catch-up of each server, by its chat service (tests and diagnostics). */
+const running = new WeakMap<ChatService, CatchUp>();
+
+export function telegramCatchUpOf(svc: ChatService): CatchUp | undefined {
+  return running.get(svc);
+}
 
 export async function startTelegram(ctx: IntegrationContext): Promise<Integration | null> {
   const c = ctx.config;
@@ -32,10 +48,35 @@ export async function startTelegram(ctx: IntegrationContext): Promise<Integratio
   const retry = { retryBaseMs: c.TELEGRAM_RETRY_BASE_MS, maxAttempts: c.TELEGRAM_MAX_ATTEMPTS };
   const node = c.NODE_NAME ?? Deno.hostname();
 
-  const outbound = new Outbound({ api, kv, keys, clock, log, node, ...retry });
+  const cursors = new Cursors(kv, keys.cursor);
+  const outbound = new Outbound({
+    api,
+    kv,
+    keys,
+    clock,
+    log,
+    node,
+    ...retry,
+    cursors,
+    channelOf: async (chatId) => (await svc.peek(chatId)).channel,
+  });
   const unlisten = svc.onChatEvent(outbound.onEvent);
   const resumed = await outbound.resume();
   if (resumed) log.info("telegram replies resumed from the outbox", { count: resumed });
+  const catchUp = new CatchUp({
+    kv,
+    name: "telegram",
+    marks: CHANNEL_FEED_PREFIX,
+    cursors,
+    readLog: (chatId, after, limit) =>
+      svc.system.readEvents<SessionEvent>(SESSION, chatId, after, limit),
+    prepare: () => Promise.resolve(outbound.takeLate),
+    clock,
+    log,
+    pollMs: CATCH_UP_MS,
+  });
+  await catchUp.start();
+  running.set(svc, catchUp);
 
   const inbound = new Inbound({ svc, kv, keys, clock, maxTextLength: c.MAX_TEXT_LENGTH });
   let poller: Poller | null = null;
@@ -75,6 +116,8 @@ export async function startTelegram(ctx: IntegrationContext): Promise<Integratio
     async stop() {
       await poller?.stop();
       unlisten();
+      running.delete(svc);
+      await catchUp.stop();
       await outbound.stop();
     },
   };

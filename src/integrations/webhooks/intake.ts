@@ -3,16 +3,16 @@
  * per matching, enabled subscription, written to the KV outbox before any try is made.
  *
  * Every stored event of a chat passes through here in memory (the fast path); once a batch's
- * deliveries are stored, each chat's cursor moves over the events it continues (catchup.ts).
+ * deliveries are stored, each chat's cursor moves over the events it continues.
  * Events wait in a bounded list only while a batch is being written. Whatever that list loses (a
  * crash, a stop, or events that found it full) is not lost: the chat's feed mark stays ahead of
- * its cursor, and the catch-up reads those events from the chat's log. When the outbox holds
+ * its cursor, and the catch-up (src/integrations/feed.ts) reads those events from the chat's
+ * log. When the outbox holds
  * `maxPending` deliveries, new ones become dead letters (`outbox_full`).
  */
 import type { Logger } from "../../log.ts";
 import type { Clock } from "../../runtime/clock.ts";
-import type { ChatEventNotice } from "../../server/chat_service.ts";
-import type { Cursors } from "./catchup.ts";
+import type { Cursors, FeedEvent } from "../feed.ts";
 import { deliveryId, webhookEvent, type WebhookPayload } from "./events.ts";
 import type { Delivery, Subscription, WebhookStore } from "./store.ts";
 
@@ -24,9 +24,6 @@ const PER_ATOMIC = 25;
 const RETRY_WRITE_MS = 1000;
 /** A KV value holds 64 KiB; a body past this cannot be stored (only with a huge MAX_TEXT_LENGTH). */
 const MAX_BODY_BYTES = 60_000;
-
-/** A stored chat event, as the fast path gets it or the catch-up reads it from the log. */
-export type FeedEvent = Pick<ChatEventNotice, "chatId" | "seq" | "at" | "event">;
 
 export interface IntakeOptions {
   readonly store: WebhookStore;
@@ -92,7 +89,11 @@ export class Intake {
 
   #kick(): void {
     if (this.#writing || this.#retryTimer !== null) return;
-    this.#writing = this.#drain().finally(() => this.#writing = null);
+    this.#writing = this.#drain().finally(() => {
+      this.#writing = null;
+      // A push between the drain's last look at the list and here found it still writing.
+      if (this.#queue.length && !this.#stopped) this.#kick();
+    });
   }
 
   async #drain(): Promise<void> {

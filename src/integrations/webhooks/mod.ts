@@ -41,7 +41,7 @@ export async function startWebhooks(ctx: IntegrationContext): Promise<Integratio
       ctx.svc.system.readEvents<SessionEvent>(SESSION, chatId, after, limit),
   );
   // Once per stored event, on the node that owns the chat: one delivery per subscription (what
-  // a crash cuts off is caught up from the chat's log, catchup.ts).
+  // a crash cuts off is caught up from the chat's log, src/integrations/feed.ts).
   const unlisten = ctx.svc.onChatEvent((n) => wh.publish(n));
   await wh.start();
   running.set(ctx.svc, wh);

@@ -6,11 +6,12 @@
 import type { Logger } from "../../log.ts";
 import type { Clock } from "../../runtime/clock.ts";
 import type { WebhookEventType } from "./events.ts";
-import { CatchUp, Cursors, type LogReader } from "./catchup.ts";
+import { FEED_PREFIX } from "../../../actors/_session_writes.ts";
+import { CatchUp, Cursors, type FeedEvent, type LogReader } from "../feed.ts";
 import { type AttemptRecord, Dispatcher } from "./dispatcher.ts";
-import { type FeedEvent, Intake } from "./intake.ts";
+import { Intake } from "./intake.ts";
 import { newSecret } from "./sign.ts";
-import { type Delivery, type Subscription, WebhookStore } from "./store.ts";
+import { type Delivery, K, type Subscription, WebhookStore } from "./store.ts";
 
 export interface WebhookSettings {
   readonly maxAttempts: number;
@@ -73,7 +74,7 @@ export class WebhookService {
         for (const o of this.#observers) o(r);
       },
     });
-    const cursors = new Cursors(kv);
+    const cursors = new Cursors(kv, K.cursor);
     const onStored = () => this.#dispatcher.wake();
     this.#intake = new Intake({
       store: this.store,
@@ -85,14 +86,24 @@ export class WebhookService {
       onStored,
     });
     this.catchUp = new CatchUp({
-      store: this.store,
-      intake: this.#intake,
+      kv,
+      name: "webhook",
+      marks: FEED_PREFIX,
       cursors,
       readLog,
+      // Events a lost notice left behind, for the subscriptions enabled at this look.
+      prepare: async () => {
+        const subs = await this.store.enabledSubscriptions();
+        if (subs.length === 0) return null;
+        return async (events) => {
+          const stored = await this.#intake.take(events, subs, true);
+          if (stored) onStored();
+          return stored;
+        };
+      },
       clock,
       log,
       pollMs: s.pollMs ?? 5_000,
-      onStored,
     });
   }
 

@@ -10,7 +10,8 @@
  * - `["wh","sent",id]` → sentAt: a delivered delivery's tombstone (expires after
  *   {@link SENT_TTL_MS}), so an event taken in again (catch-up) is not sent twice;
  * - `["wh","cur",chatId]` → seq: the intake's cursor, every event of the chat up to it is taken in
- *   (see catchup.ts; one small record per chat that ever had an event, kept with the chat).
+ *   (see src/integrations/feed.ts; one small record per chat that ever had an event, kept with
+ *   the chat).
  */
 import { AppError } from "../../errors.ts";
 import type { WebhookEventType } from "./events.ts";
@@ -30,7 +31,7 @@ export interface Subscription {
   readonly updatedAt: number;
   /**
    * When it was last turned on (absent in records from before it existed: `createdAt`). Events
-   * older than this are not caught up for it (catchup.ts).
+   * older than this are not caught up for it (src/integrations/feed.ts).
    */
   readonly enabledAt?: number;
 }

@@ -1,36 +1,36 @@
 /**
- * No chat event is lost between its commit and the webhook outbox.
+ * Following chats' stored events from an integration without losing any to a crash.
  *
- * The intake's fast path is in memory, so a crash between a commit and the outbox write, a stop,
- * or an intake list that was full would drop events. Two records in KV close that window:
+ * Integrations hear of stored events in memory (`ChatService.onChatEvent`), so a crash between a
+ * commit and the integration's own durable write (an outbox), a stop, or a full in-memory list
+ * would drop events. Two small KV records per chat close that window:
  *
- * - the chat's **feed mark** `["feed", chatId]` (actors/_session_writes.ts): the seq of its latest
- *   event, raised in the same atomic as every batch of session events (`Entity.seqMark`);
- * - the intake's **cursor** `["wh","cur",chatId]`: every event of the chat up to it has had its
- *   deliveries stored (or was wanted by no subscription).
+ * - a **feed mark** (`["feed", chatId]` for every chat, `["feed_ch", chatId]` for chats of an
+ *   outside channel; actors/_session_writes.ts): the seq of the chat's latest event, raised in the
+ *   same atomic as every batch of its events (`Entity.seqMarks`);
+ * - the follower's **cursor** per chat: every event up to it has been taken in durably.
  *
- * The fast path moves a cursor after storing a batch, only over events that continue it (a
- * checked write), so a gap it did not see stays behind the mark. The **catch-up** looks at the
- * marks every `pollMs` (and at start):
+ * The follower's fast path moves a cursor after its durable write, only over events that
+ * continue it (a checked write, {@link Cursors.advance}), so a gap it did not see stays behind
+ * the mark. The {@link CatchUp} looks at the marks every `pollMs` (and at start):
  *
  * - a mark at or behind its cursor is deleted (checked, so a newer commit keeps it);
- * - with no enabled subscription, the cursor just moves up to the mark: there is nothing to send;
- * - a cursor behind its mark that has not moved since the previous look is stale: the catch-up
- *   reads the events after it from the chat's log, stores their deliveries like the fast path
- *   (skipping events older than a subscription) and moves the cursor.
+ * - when nothing is wanted (e.g. no webhook subscription), the cursor moves up to the mark;
+ * - a cursor behind its mark that has not moved since the previous look is stale: the events after
+ *   it are read from the chat's log and handed to the follower's `take`, then the cursor moves.
  *
- * Deliveries are deduplicated by their ids (one per subscription, chat and seq) against the
- * outbox, recent deliveries (`["wh","sent",id]`) and dead letters, so an event taken in twice
- * (fast path and catch-up racing, or two nodes looking at once) is sent once. Any node may catch
- * up any chat; every cursor write is checked against the value it read.
+ * `take` must be idempotent (an event may be taken in twice: fast path and catch-up racing, or
+ * two nodes looking at once); every cursor write is checked against the value it read. Each mark
+ * prefix has exactly one follower, which owns the marks' deletion.
  */
-import type { SessionEvent } from "../../../actors/_session_types.ts";
-import { FEED_PREFIX } from "../../../actors/_session_writes.ts";
-import type { Logger } from "../../log.ts";
-import type { Clock, TimerId } from "../../runtime/clock.ts";
-import type { Envelope } from "../../runtime/entity.ts";
-import type { FeedEvent, Intake } from "./intake.ts";
-import { K, type WebhookStore } from "./store.ts";
+import type { SessionEvent } from "../../actors/_session_types.ts";
+import type { Logger } from "../log.ts";
+import type { Clock, TimerId } from "../runtime/clock.ts";
+import type { Envelope } from "../runtime/entity.ts";
+import type { ChatEventNotice } from "../server/chat_service.ts";
+
+/** A stored chat event, as the fast path gets it or the catch-up reads it from the log. */
+export type FeedEvent = Pick<ChatEventNotice, "chatId" | "seq" | "at" | "event">;
 
 /** Reads a chat's stored events with seq > `afterSeq`, at most `limit`, in order. */
 export type LogReader = (
@@ -55,13 +55,20 @@ export interface Cursor {
   readonly versionstamp: string | null;
 }
 
-/** The intake's cursors, with the fast path's cache of the ones it wrote. */
+/** A follower's cursors, with the fast path's cache of the ones it read or wrote. */
 export class Cursors {
   readonly #kv: Deno.Kv;
+  readonly #key: (chatId: string) => Deno.KvKey;
   readonly #cache = new Map<string, Cursor>();
 
-  constructor(kv: Deno.Kv) {
+  /** `key`: where a chat's cursor is stored (a number). */
+  constructor(kv: Deno.Kv, key: (chatId: string) => Deno.KvKey) {
     this.#kv = kv;
+    this.#key = key;
+  }
+
+  key(chatId: string): Deno.KvKey {
+    return this.#key(chatId);
   }
 
   /** The stored cursors of `chatIds`. */
@@ -69,7 +76,7 @@ export class Cursors {
     const out = new Map<string, Cursor>();
     for (let i = 0; i < chatIds.length; i += 10) {
       const ids = chatIds.slice(i, i + 10);
-      const got = await this.#kv.getMany<number[]>(ids.map(K.cursor));
+      const got = await this.#kv.getMany<number[]>(ids.map(this.#key));
       ids.forEach((id, j) =>
         out.set(id, { seq: got[j].value ?? 0, versionstamp: got[j].versionstamp })
       );
@@ -78,7 +85,7 @@ export class Cursors {
   }
 
   /**
-   * After the fast path stored `events`' deliveries: moves each chat's cursor over the run of
+   * After the fast path took `events` in durably: moves each chat's cursor over the run of
    * consecutive seqs that continues it. A chat whose run does not touch its cursor (events were
    * lost before) keeps it, for the catch-up.
    */
@@ -111,8 +118,8 @@ export class Cursors {
       const chunk = moves.slice(i, i + PER_ATOMIC);
       let op = this.#kv.atomic();
       for (const m of chunk) {
-        op = op.check({ key: K.cursor(m.chatId), versionstamp: m.from.versionstamp })
-          .set(K.cursor(m.chatId), m.to);
+        op = op.check({ key: this.#key(m.chatId), versionstamp: m.from.versionstamp })
+          .set(this.#key(m.chatId), m.to);
       }
       const res = await op.commit();
       for (const m of chunk) {
@@ -135,16 +142,22 @@ export class Cursors {
   }
 }
 
+/** Takes in late events (idempotently); answers how many things it stored, for the log. */
+export type Take = (events: readonly FeedEvent[]) => Promise<number>;
+
 export interface CatchUpOptions {
-  readonly store: WebhookStore;
-  readonly intake: Intake;
+  readonly kv: Deno.Kv;
+  /** Names the follower in logs. */
+  readonly name: string;
+  /** The marks this follower owns (`["feed"]` or `["feed_ch"]`); keys are `[...prefix, chatId]`. */
+  readonly marks: Deno.KvKey;
   readonly cursors: Cursors;
   readonly readLog: LogReader;
+  /** How this look takes in events; null when nothing is wanted now (cursors just move up). */
+  readonly prepare: () => Promise<Take | null>;
   readonly clock: Clock;
   readonly log: Logger;
   readonly pollMs: number;
-  /** Deliveries were stored (wake the dispatcher). */
-  readonly onStored: () => void;
 }
 
 interface Mark {
@@ -184,7 +197,9 @@ export class CatchUp {
   /** One look at the marks (tests call it to step). Failures are logged and retried later. */
   look(): Promise<void> {
     this.#looking ??= this.#look()
-      .catch((err) => this.#o.log.error("webhook catch-up failed; retrying", { error: err }))
+      .catch((err) =>
+        this.#o.log.error(`${this.#o.name} catch-up failed; retrying`, { error: err })
+      )
       .finally(() => {
         this.#looking = null;
         if (this.#stopped) return;
@@ -198,8 +213,8 @@ export class CatchUp {
   }
 
   async #look(): Promise<void> {
-    const { store, cursors } = this.#o;
-    const subs = await store.enabledSubscriptions();
+    const { kv, cursors } = this.#o;
+    const take = await this.#o.prepare();
     const marks = await this.#marks();
     const cur = await cursors.read(marks.map((m) => m.chatId));
     const done: Mark[] = [];
@@ -209,9 +224,9 @@ export class CatchUp {
     for (const m of marks) {
       const c = cur.get(m.chatId)!;
       if (c.seq >= m.seq) done.push(m);
-      else if (subs.length === 0) skip.push({ mark: m, from: c });
+      else if (!take) skip.push({ mark: m, from: c });
       else if (this.#behind.get(m.chatId) === c.seq && budget > 0 && !this.#stopped) {
-        const { read, at } = await this.#replay(m, c, subs, budget);
+        const { read, at } = await this.#replay(m, c, take, budget);
         budget -= read;
         // Not there yet (the budget, or a page ahead of the mark): go on at the next look.
         if (at.seq < m.seq) behind.set(m.chatId, at.seq);
@@ -219,24 +234,25 @@ export class CatchUp {
     }
     this.#behind = behind;
     for (let i = 0; i < done.length; i += PER_ATOMIC) {
-      let op = store.kv.atomic();
+      let op = kv.atomic();
       for (const m of done.slice(i, i + PER_ATOMIC)) op = op.check(m).delete(m.key);
       await op.commit();
     }
-    // Nothing to send: move the cursors up to the marks and drop the marks, unless either
-    // moved meanwhile (a commit, or a subscription's first events on the fast path).
+    // Nothing wanted: move the cursors up to the marks and drop the marks, unless either
+    // moved meanwhile (a commit, or the fast path's first events once something is wanted).
     for (let i = 0; i < skip.length; i += PER_ATOMIC / 2) {
-      let op = store.kv.atomic();
+      let op = kv.atomic();
       for (const { mark, from } of skip.slice(i, i + PER_ATOMIC / 2)) {
-        op = op.check(mark).check({ key: K.cursor(mark.chatId), versionstamp: from.versionstamp })
-          .delete(mark.key).set(K.cursor(mark.chatId), mark.seq);
+        const key = cursors.key(mark.chatId);
+        op = op.check(mark).check({ key, versionstamp: from.versionstamp })
+          .delete(mark.key).set(key, mark.seq);
       }
       await op.commit();
     }
   }
 
   async #marks(): Promise<Mark[]> {
-    const iter = this.#o.store.kv.list<Deno.KvU64>({ prefix: FEED_PREFIX }, {
+    const iter = this.#o.kv.list<Deno.KvU64>({ prefix: this.#o.marks }, {
       limit: MARKS_PER_LOOK,
       ...(this.#listCursor ? { cursor: this.#listCursor } : {}),
     });
@@ -244,7 +260,7 @@ export class CatchUp {
     for await (const e of iter) {
       out.push({
         key: e.key,
-        chatId: e.key[1] as string,
+        chatId: e.key[e.key.length - 1] as string,
         seq: Number(e.value.value),
         versionstamp: e.versionstamp,
       });
@@ -258,10 +274,10 @@ export class CatchUp {
   async #replay(
     m: Mark,
     from: Cursor,
-    subs: Awaited<ReturnType<WebhookStore["enabledSubscriptions"]>>,
+    take: Take,
     budget: number,
   ): Promise<{ read: number; at: Cursor }> {
-    const { intake, cursors, readLog, log } = this.#o;
+    const { cursors, readLog, log } = this.#o;
     let at = from;
     let read = 0;
     let stored = 0;
@@ -270,7 +286,7 @@ export class CatchUp {
       if (envs.length === 0) break;
       read += envs.length;
       const events = envs.map((e) => ({ chatId: m.chatId, seq: e.seq, at: e.at, event: e.event }));
-      stored += await intake.take(events, subs, true);
+      stored += await take(events);
       const to = envs[envs.length - 1].seq;
       const moved = (await cursors.move([{ chatId: m.chatId, from: at, to }])).get(m.chatId);
       // Another writer moved the cursor meanwhile: it is theirs now.
@@ -279,14 +295,13 @@ export class CatchUp {
     }
     this.caughtUp += read;
     if (read > 0) {
-      log.info("webhook catch-up took in events from a chat's log", {
+      log.info(`${this.#o.name} catch-up took in events from a chat's log`, {
         chat: m.chatId,
         after: from.seq,
         to: at.seq,
-        deliveries: stored,
+        stored,
       });
     }
-    if (stored > 0) this.#o.onStored();
     return { read, at };
   }
 }
