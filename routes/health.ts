@@ -10,9 +10,12 @@ export function healthRoutes(d: RouteDeps): Hono {
     const ok = await d.ready().catch(() => false);
     return c.json({ status: ok ? "ready" : "not_ready" }, ok ? 200 : 503);
   });
-  app.get("/metrics", (c) =>
-    c.body(renderMetrics(d.svc.system, d.svc, d.cluster), 200, {
-      "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    }));
+  app.get(
+    "/metrics",
+    (c) =>
+      c.body(renderMetrics(d.svc.system, d.svc, d.cluster, d.integrations), 200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      }),
+  );
   return app;
 }

@@ -33,8 +33,18 @@ export interface IntegrationContext {
   readonly env: { get(key: string): string | undefined };
 }
 
+/** A Prometheus metric an integration adds to `/metrics` (names start with `chat_`). */
+export interface IntegrationMetric {
+  readonly name: string;
+  readonly type: "gauge" | "counter";
+  readonly help: string;
+  readonly value: number;
+}
+
 export interface Integration {
   readonly name: string;
+  /** This node's figures for `/metrics`. */
+  metrics?(): readonly IntegrationMetric[];
   /** Adds REST routes under `/api/v1/chat` (OpenAPI-described). */
   routes?(api: OpenAPIHono<ApiEnv>): void;
   /** Stops pollers and timers; waits for in-flight work. */

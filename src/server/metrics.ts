@@ -1,10 +1,12 @@
 /**
  * Prometheus text exposition of the node's metrics: connections, messages, queue, actors and
- * mailboxes, KV commit latency, dispatch errors and WebSocket ping latency.
+ * mailboxes, KV commit latency, dispatch errors, WebSocket ping latency, and what integrations
+ * add (webhook and Telegram catch-ups).
  */
 import { LATENCY_BUCKETS_MS } from "../runtime/committer.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { ClusterNode } from "../cluster/node.ts";
+import type { Integration } from "../integrations/mod.ts";
 import type { ChatService } from "./chat_service.ts";
 
 /** A cumulative histogram in seconds, fed in milliseconds. */
@@ -114,6 +116,7 @@ export function renderMetrics(
   system: ActorSystem,
   svc: ChatService,
   cluster: ClusterNode | null = null,
+  integrations: readonly Integration[] = [],
 ): string {
   const x = new Exposition();
   const s = system.stats();
@@ -198,5 +201,8 @@ export function renderMetrics(
     pingLatency.sumMs,
     pingLatency.count,
   );
+  for (const i of integrations) {
+    for (const m of i.metrics?.() ?? []) x.single(m.name, m.type, m.help, m.value);
+  }
   return x.lines.join("\n") + "\n";
 }

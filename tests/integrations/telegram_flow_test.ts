@@ -179,6 +179,8 @@ Deno.test("Telegram: a reply no outbound took in (a crash; here Telegram off) is
     await catchUp.look(); // the start's look saw the cursor behind; this one reads the log
     await fake.waitFor((c) => c.body.text === "second");
     assert.equal(catchUp.caughtUp, 1, "only the event after the cursor");
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^chat_telegram_caught_up_events_total 1$/m);
     await catchUp.look();
     await catchUp.look();
     assert.deepEqual(fake.sentTo(42).filter((t) => t === "first" || t === "second"), [

@@ -268,5 +268,12 @@ Deno.test("events no engine took in (a crash; here WEBHOOKS=off) go out after a 
   for (const q of r.at("/hook")) {
     assert.equal(q.delivery, await deliveryId(sub.id, chat.chat_id, q.payload.seq));
   }
+  const metrics = await (await fetch(`${third.url}/metrics`)).text();
+  assert.match(
+    metrics,
+    /^chat_webhook_caught_up_events_total 4$/m,
+    "all four events, from the log",
+  );
+  assert.match(metrics, /^chat_webhook_intake_left_total 0$/m);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 });

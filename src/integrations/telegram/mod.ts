@@ -108,6 +108,17 @@ export async function startTelegram(ctx: IntegrationContext): Promise<Integratio
 
   return {
     name: `telegram (${c.TELEGRAM_MODE})`,
+    metrics: () => [{
+      name: "chat_telegram_caught_up_events_total",
+      type: "counter",
+      help: "Chat events read back from logs by the Telegram catch-up (their notice was lost)",
+      value: catchUp.caughtUp,
+    }, {
+      name: "chat_telegram_replies_pending",
+      type: "gauge",
+      help: "Telegram replies queued on this node, not yet sent",
+      value: outbound.pending,
+    }],
     ...(c.TELEGRAM_MODE === "webhook"
       ? {
         routes: webhookRoutes({ inbound, secret: c.TELEGRAM_WEBHOOK_SECRET, kv, keys, log }),

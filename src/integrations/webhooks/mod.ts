@@ -48,6 +48,20 @@ export async function startWebhooks(ctx: IntegrationContext): Promise<Integratio
   return {
     name: "webhooks",
     routes: (api) => webhookRoutes(api, ctx.auth, wh),
+    metrics: () => [
+      {
+        name: "chat_webhook_caught_up_events_total",
+        type: "counter",
+        help: "Chat events read back from logs by the webhook catch-up (their notice was lost)",
+        value: wh.catchUp.caughtUp,
+      },
+      {
+        name: "chat_webhook_intake_left_total",
+        type: "counter",
+        help: "Chat events the webhook intake had no room for (left to the catch-up)",
+        value: wh.intakeLeft,
+      },
+    ],
     async stop() {
       unlisten();
       running.delete(ctx.svc);

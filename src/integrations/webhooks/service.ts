@@ -128,6 +128,11 @@ export class WebhookService {
     return () => this.#observers.delete(listener);
   }
 
+  /** Events the intake's list was too full for (left to the catch-up), this process's lifetime. */
+  get intakeLeft(): number {
+    return this.#intake.left;
+  }
+
   /** Resolves when every event published so far is in the outbox. */
   flushed(): Promise<void> {
     return this.#intake.flushed();
