@@ -6,14 +6,11 @@
 import { QUEUE, SESSION } from "../../actors/_common.ts";
 import { type BootView, operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
 import {
-  estimatedWaitSeconds,
   type QueueCommand,
   queueEntity,
   type QueueEvent,
   type QueueReplies,
-  type QueueSnapshot,
   type QueueState,
-  serviceRate,
 } from "../../actors/queue.ts";
 import {
   type Attachment,
@@ -31,6 +28,7 @@ import type { Envelope } from "../runtime/entity.ts";
 import type { Hub, StoredFrame } from "./hub.ts";
 import { applyHubOps, type HubOp } from "./hub_ops.ts";
 import { queueFrames, sessionFrame, type SessionFrameContext } from "./projection.ts";
+import { PositionChanges, positionFrame } from "./_queue_positions.ts";
 
 type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 
@@ -82,8 +80,7 @@ export class ChatService {
   readonly #o: ChatServiceOptions;
   /** Counters for stats and metrics (this process's lifetime). */
   readonly counters = { messages: 0 };
-  /** Last `queue_position` sent per waiting chat ("position:estimate"). */
-  readonly #positions = new Map<string, string>();
+  readonly #positions = new PositionChanges();
   readonly #chatListeners = new Set<(n: ChatEventNotice) => void>();
   #resolveAttachments: AttachmentResolver | null = null;
 
@@ -426,47 +423,13 @@ export class ChatService {
         else ops.push({ op: "user", userId: d.userId, frame: d.frame });
       }
     }
-    if (after) this.#pushPositions(after, ops);
+    if (after) this.#positions.collect(after, ops);
     this.emit(ops, this.#o.queue);
   }
 
   /** The `queue_position` of a waiting chat, asking the queue when it lives on another node. */
   async currentPosition(chatId: string) {
-    return this.positionFrame(chatId, this.queueState() ?? await this.queueSnapshot());
-  }
-
-  /** The `queue_position` frame of a waiting chat, from the queue's live state; null if not waiting. */
-  positionFrame(chatId: string, state: QueueState | QueueSnapshot | undefined = this.queueState()) {
-    const i = state?.waiting.findIndex((w) => w.chatId === chatId) ?? -1;
-    if (!state || i < 0) return null;
-    return frame("queue_position", {
-      chat_id: chatId,
-      position: i + 1,
-      estimated_wait_s: estimatedWaitSeconds(i + 1, serviceRate(state.recentClaims)),
-    });
-  }
-
-  /** A `queue_position` for each waiting client whose position or estimate changed. */
-  #pushPositions(state: QueueState, ops: HubOp[]): void {
-    const rate = serviceRate(state.recentClaims);
-    const seen = new Set<string>();
-    state.waiting.forEach((w, i) => {
-      seen.add(w.chatId);
-      const estimate = estimatedWaitSeconds(i + 1, rate);
-      const key = `${i + 1}:${estimate}`;
-      if (this.#positions.get(w.chatId) === key) return;
-      this.#positions.set(w.chatId, key);
-      ops.push({
-        op: "broadcast",
-        chatId: w.chatId,
-        frame: frame("queue_position", {
-          chat_id: w.chatId,
-          position: i + 1,
-          estimated_wait_s: estimate,
-        }),
-      });
-    });
-    for (const id of this.#positions.keys()) if (!seen.has(id)) this.#positions.delete(id);
+    return positionFrame(chatId, this.queueState() ?? await this.queueSnapshot());
   }
 
   async #frameContext(chatId: string): Promise<SessionFrameContext> {
