@@ -103,8 +103,9 @@ export class Cursors {
     for (const [id, c] of await this.read(unsure.map(([id]) => id))) this.#remember(id, c);
     const moves: Array<{ chatId: string; from: Cursor; to: number }> = [];
     for (const [chatId, r] of runs) {
-      const from = this.#cache.get(chatId)!;
-      if (from.seq >= r.from - 1 && from.seq < r.to) moves.push({ chatId, from, to: r.to });
+      // (Absent only if just dropped from a full cache: left to the catch-up.)
+      const from = this.#cache.get(chatId);
+      if (from && from.seq >= r.from - 1 && from.seq < r.to) moves.push({ chatId, from, to: r.to });
     }
     await this.move(moves);
   }
@@ -169,8 +170,10 @@ interface Mark {
 
 export class CatchUp {
   readonly #o: CatchUpOptions;
-  /** Each chat's cursor at the previous look, if it was behind its mark then. */
+  /** Each chat's cursor when it was last seen behind its mark (kept over a listing's pages). */
   #behind = new Map<string, number>();
+  /** Chats listed since the listing last started over. */
+  #listed = new Set<string>();
   #listCursor: string | undefined;
   #timer: TimerId | null = null;
   #looking: Promise<void> | null = null;
@@ -219,20 +222,28 @@ export class CatchUp {
     const cur = await cursors.read(marks.map((m) => m.chatId));
     const done: Mark[] = [];
     const skip: Array<{ mark: Mark; from: Cursor }> = [];
-    const behind = new Map<string, number>();
+    const behind = this.#behind;
     let budget = EVENTS_PER_LOOK;
     for (const m of marks) {
       const c = cur.get(m.chatId)!;
-      if (c.seq >= m.seq) done.push(m);
-      else if (!take) skip.push({ mark: m, from: c });
-      else if (this.#behind.get(m.chatId) === c.seq && budget > 0 && !this.#stopped) {
+      this.#listed.add(m.chatId);
+      if (c.seq >= m.seq || !take) {
+        behind.delete(m.chatId);
+        if (c.seq >= m.seq) done.push(m);
+        else skip.push({ mark: m, from: c });
+      } else if (behind.get(m.chatId) === c.seq && budget > 0 && !this.#stopped) {
         const { read, at } = await this.#replay(m, c, take, budget);
         budget -= read;
         // Not there yet (the budget, or a page ahead of the mark): go on at the next look.
         if (at.seq < m.seq) behind.set(m.chatId, at.seq);
+        else behind.delete(m.chatId);
       } else behind.set(m.chatId, c.seq);
     }
-    this.#behind = behind;
+    if (this.#listCursor === undefined) {
+      // The listing starts over: forget chats whose marks are gone.
+      for (const id of behind.keys()) if (!this.#listed.has(id)) behind.delete(id);
+      this.#listed = new Set();
+    }
     for (let i = 0; i < done.length; i += PER_ATOMIC) {
       let op = kv.atomic();
       for (const m of done.slice(i, i + PER_ATOMIC)) op = op.check(m).delete(m.key);

@@ -225,3 +225,17 @@ Deno.test("after the catch-up moved a cursor, the fast path goes on from there",
   assert.equal(log.reads, 0);
   assert.deepEqual(texts(r, "/hook").sort(), ["first", "next"]);
 });
+
+Deno.test("more marks than one look lists: every stale chat is caught up over the pages", async () => {
+  await using t = await setUp();
+  const { e, log } = t;
+  // Wanted by a subscription, so the catch-up reads the logs (the events carry nothing it sends).
+  await e.wh.subscribe({ url: "http://127.0.0.1:9/unused", events: ["chat.closed"] });
+  const chats = Array.from({ length: 1_001 }, (_, i) => `chat-${String(i).padStart(4, "0")}`);
+  for (const id of chats) await log.append(id, message("lost"));
+  // Looks 1–2 list the two pages and note each cursor behind; looks 3–4 find them still there.
+  for (let i = 0; i < 4; i++) await e.wh.catchUp.look();
+  assert.equal(e.wh.catchUp.caughtUp, 1_001);
+  assert.equal(await cursor(e, chats[0]), 1);
+  assert.equal(await cursor(e, chats[1_000]), 1, "the chat on the second page too");
+});
