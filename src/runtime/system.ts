@@ -404,17 +404,20 @@ export class ActorSystem implements ActorRouter {
   }
 
   async #passivate(cell: Cell): Promise<void> {
-    if (cell.running) return;
+    const key = `${cell.address.type}\u0000${cell.address.id}`;
+    // Running, or already passivated (a shutdown lists cells a sweep may be dropping).
+    if (cell.running || this.#cells.get(key) !== cell) return;
     cell.running = true;
     try {
       if (cell.state !== undefined && cell.cleanSeq !== cell.seq) await this.#snapshot(cell, true);
     } catch (err) {
       this.log.warn("passivation snapshot failed; actor stays in memory", { ...cell.address, err });
-      cell.running = false;
       return;
+    } finally {
+      // Whoever waited for the cell meanwhile (a shutdown, a release) goes on.
+      cell.running = false;
+      for (const w of cell.idleWaiters.splice(0)) w();
     }
-    cell.running = false;
-    const key = `${cell.address.type}\u0000${cell.address.id}`;
     if (cell.mailbox.isEmpty) {
       if (this.#cells.get(key) === cell) this.#cells.delete(key);
       this.#counters.passivations++;

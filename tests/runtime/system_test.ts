@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { AppError } from "../../src/errors.ts";
 import { ActorSystem, type ActorSystemOptions, ManualClock } from "../../src/runtime/mod.ts";
+import { settle } from "../../src/runtime/clock.ts";
 import { coalesceWrites } from "../../src/runtime/journal.ts";
 import { counter } from "./_counter.ts";
 
@@ -320,4 +321,23 @@ Deno.test("coalesceWrites adds sums and keeps the largest max per key, others in
     { op: "max", key: ["s"], n: 1n },
     { op: "delete", key: ["x"] },
   ]);
+});
+
+Deno.test("a shutdown during a passivation snapshot waits for it, and ends", async () => {
+  const kv = await Deno.openKv(":memory:");
+  // A clock that only moves by hand and fires no timers: the sweep runs when the test says.
+  let t = Date.UTC(2026, 0, 1);
+  const clock = { now: () => t, setTimeout: () => 0, clearTimeout: () => {} };
+  const system = new ActorSystem({ kv, clock, entities: [counter], passivateAfterMs: 60_000 });
+  await system.ask(counter, "b", { type: "add", n: 2 });
+  await settle(); // the reply comes before the batch loop lets go of the cell
+  t += 60_000;
+  // The sweep's snapshot of "b" is being written while the shutdown starts: the shutdown waits
+  // for the cell, and used to wait for a signal that only a batch (never a passivation) gave.
+  const sweeping = system.sweep();
+  const down = system.shutdown();
+  await Promise.all([sweeping, down]);
+  assert.equal(system.inspect("counter", "b"), undefined, "passivated");
+  assert.equal(system.stats().passivations, 1);
+  kv.close();
 });
