@@ -34,6 +34,8 @@ export const HELP = `deno task bench [options]
   --server-gc       force a full GC in the server before each RSS reading
                     (the inspector is attached only for those moments)
   --env K=V         extra server environment (repeatable), e.g. SNAPSHOT_EVERY=1000
+  --webhook         subscribe the clients' messages (chat.message) to a webhook
+                    receiver in the bench; prints deliveries/s over the window
 `;
 
 export interface Options {
@@ -56,6 +58,7 @@ export interface Options {
   nullRelay: boolean;
   client: ClientKind;
   transport: Transport;
+  webhook: boolean;
 }
 
 export function parseOptions(args: string[]): Options {
@@ -81,6 +84,7 @@ export function parseOptions(args: string[]): Options {
       client: { type: "string", default: "raw" },
       transport: { type: "string", default: "ws" },
       env: { type: "string", multiple: true, default: [] },
+      webhook: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -112,6 +116,7 @@ export function parseOptions(args: string[]): Options {
     nullRelay: oneOf("server", a.server, ["real", "null"]) === "null",
     client: oneOf("client", a.client, ["raw", "std"]) as ClientKind,
     transport: oneOf("transport", a.transport, TRANSPORTS) as Transport,
+    webhook: a.webhook,
   };
 }
 

@@ -13,6 +13,8 @@ export interface RunResult {
   /** Rate mode: p99 of how late the bench sent against its schedule (load-generator health). */
   /** The client's send → ack round trip: p50 and p99. */
   ack_ms: { p50: number; p99: number };
+  /** `--webhook`: deliveries the receiver got per second over the window. */
+  webhooks_per_s?: number;
   send_lag_p99_ms: number;
   rss_kb: {
     start: number;
@@ -176,6 +178,9 @@ export function formatRun(r: RunResult, label = ""): string {
     `  latency ms: p50 ${ms(l.p50)}  p90 ${ms(l.p90)}  p99 ${ms(l.p99)}  max ${ms(l.max)} ` +
     `(${n0(l.samples)} samples${r.rate ? `, send lag p99 ${ms(r.send_lag_p99_ms)}` : ""})`,
     `  ack round trip ms (client): p50 ${ms(r.ack_ms.p50)}  p99 ${ms(r.ack_ms.p99)}`,
+    ...(r.webhooks_per_s === undefined
+      ? []
+      : [`  webhook deliveries ${n0(r.webhooks_per_s)}/s received (chat.message)`]),
     `  server RSS${r.rss_after_gc ? " (after forced GC)" : ""}: start ${mb(r.rss_kb.start)}, ` +
     `chats created ${mb(r.rss_kb.before_sockets)}, ` +
     (r.idle_sockets ? `idle sockets open ${mb(r.rss_kb.after_idle_sockets)}, ` : "") +

@@ -9,6 +9,7 @@ import { ensureFdLimit } from "./_fdlimit.ts";
 import { type LoadResult, type Pair, percentile, runLoad, setUpPair, sleep } from "./_load.ts";
 import { createChat, ErrorLog, Peer, pool } from "./_peer.ts";
 import { parseOptions } from "./_options.ts";
+import { HookReceiver } from "./_hooks.ts";
 import { Inspector } from "./_prof.ts";
 import {
   busiestThreads,
@@ -60,8 +61,17 @@ async function runOnce(run: number): Promise<RunResult> {
   });
   const errors = new ErrorLog();
   const peers: Array<{ closing: boolean; close(): void }> = [];
+  const hooks = opt.webhook && !opt.nullRelay ? new HookReceiver() : null;
   try {
     log(`run ${run}: server pid ${server.pid} at ${server.url}`);
+    if (hooks) {
+      const admin = await server.auth.mintStaffToken({
+        sub: "bench",
+        role: "admin",
+        ttlSeconds: 3600,
+      });
+      await hooks.subscribe(server.url, admin);
+    }
     // An attached inspector slows Deno down (it reports network events to the session), so
     // --server-gc attaches only around each RSS reading; --server-prof stays attached.
     const inspector = opt.prof && server.inspectorUrl
@@ -119,6 +129,7 @@ async function runOnce(run: number): Promise<RunResult> {
     const profiler = inspector;
     let otherFrames: Record<string, number> = {};
     const cpu = { server: 0, bench: 0, machine: 0 };
+    let hooksInWindow = 0;
     const statsAt: Array<ServerStats | null> = [];
     const threadsAt: Array<Map<string, number>> = [];
     const mark = (sign: number) => {
@@ -126,6 +137,7 @@ async function runOnce(run: number): Promise<RunResult> {
       cpu.bench += sign * cpuSeconds("self");
       cpu.machine += sign * machineBusySeconds();
       statsAt.push(server.stats());
+      hooksInWindow += sign * (hooks?.received ?? 0);
       if (opt.stats) threadsAt.push(threadCpuSeconds(server.pid));
     };
     const load: LoadResult = await runLoad(pairs, {
@@ -168,6 +180,7 @@ async function runOnce(run: number): Promise<RunResult> {
         samples: lat.length,
       },
       ack_ms: ackSummary(load.ackLatencies),
+      ...(hooks ? { webhooks_per_s: hooksInWindow / secs } : {}),
       send_lag_p99_ms: load.sendLagP99,
       rss_kb: {
         start: rssStart,
@@ -208,6 +221,7 @@ async function runOnce(run: number): Promise<RunResult> {
     for (const p of peers) p.closing = true;
     await server.stop();
     for (const p of peers) p.close();
+    await hooks?.close();
     current = null;
   }
 }

@@ -112,18 +112,36 @@ export class Dispatcher {
 
   async #claimDue(): Promise<void> {
     const { store, clock, concurrency } = this.#o;
-    if (this.#inflight.size >= concurrency) return;
+    const room = concurrency - this.#inflight.size;
+    if (room <= 0) return;
     const now = clock.now();
-    const due = store.kv.list<null>(
+    const due: Array<{ id: string; dueAt: number }> = [];
+    const iter = store.kv.list<null>(
       { start: ["wh", "due"], end: ["wh", "due", now + 1] },
       { limit: concurrency + this.#inflight.size },
     );
-    for await (const e of due) {
-      if (this.#inflight.size >= concurrency || this.#stop.signal.aborted) break;
+    for await (const e of iter) {
       const id = e.key[3] as string;
       if (this.#inflight.has(id)) continue;
-      const claim = await this.#claim(id, e.key[2] as number, now);
-      if (!claim) continue;
+      due.push({ id, dueAt: e.key[2] as number });
+      if (due.length >= room) break;
+    }
+    if (due.length === 0) return;
+    // One read of the subscriptions and one `getMany` per 10 deliveries for the whole round; the
+    // claims then run side by side (each is its own checked atomic).
+    const subs = new Map((await store.subscriptions()).map((s) => [s.id, s]));
+    const current: Deno.KvEntryMaybe<Delivery>[] = [];
+    for (let i = 0; i < due.length; i += 10) {
+      current.push(
+        ...await store.kv.getMany<Delivery[]>(due.slice(i, i + 10).map((x) => K.delivery(x.id))),
+      );
+    }
+    const claims = await Promise.all(
+      due.map((x, i) => this.#claim(x.id, x.dueAt, now, current[i], subs)),
+    );
+    for (const claim of claims) {
+      if (!claim || this.#stop.signal.aborted) continue;
+      const id = claim.d.id;
       const run = this.#run(claim).finally(() => {
         this.#inflight.delete(id);
         this.wake();
@@ -132,17 +150,22 @@ export class Dispatcher {
     }
   }
 
-  /** Takes the delivery for one try; null if it is not ours to try (now). */
-  async #claim(id: string, dueAt: number, now: number): Promise<Claim | null> {
+  /** Takes the delivery (`cur`, as read) for one try; null if it is not ours to try (now). */
+  async #claim(
+    id: string,
+    dueAt: number,
+    now: number,
+    cur: Deno.KvEntryMaybe<Delivery>,
+    subs: ReadonlyMap<string, Subscription>,
+  ): Promise<Claim | null> {
     const { store, maxAttempts, timeoutMs } = this.#o;
-    const cur = await store.kv.get<Delivery>(K.delivery(id));
     const d = cur.value;
     if (!d || d.dueAt !== dueAt) {
       // A leftover index entry (its delivery moved on or is gone).
       await store.kv.atomic().check(cur).delete(K.due(dueAt, id)).commit();
       return null;
     }
-    const sub = (await store.kv.get<Subscription>(K.sub(d.subId))).value;
+    const sub = subs.get(d.subId);
     const record = { id, subId: d.subId, type: d.type, attempt: d.attempts, at: now };
     if (!sub || !sub.enabled || d.attempts >= maxAttempts) {
       // Deleted: the delivery goes. Off, or its last try was cut off by a crash: dead letter.
