@@ -4,7 +4,7 @@
  * id, whether the kill cut it off in the outbox, in flight, or before the outbox (the catch-up).
  */
 import assert from "node:assert/strict";
-import { childAuth, createChat, spawnServer, WsClient, wsUrl } from "../integration/_harness.ts";
+import { childAuth, createChat, spawnServer, WsClient } from "../integration/_harness.ts";
 import { Receiver } from "./_webhooks_receiver.ts";
 
 Deno.test("SIGKILL while messages flow: every stored message is delivered after the restart, once", async () => {
