@@ -3,12 +3,11 @@
  * per matching, enabled subscription, written to the KV outbox before any try is made.
  *
  * Every stored event of a chat passes through here in memory (the fast path); once a batch's
- * deliveries are stored, each chat's cursor moves over the events it continues.
- * Events wait in a bounded list only while a batch is being written. Whatever that list loses (a
- * crash, a stop, or events that found it full) is not lost: the chat's feed mark stays ahead of
- * its cursor, and the catch-up (src/integrations/feed.ts) reads those events from the chat's
- * log. When the outbox holds
- * `maxPending` deliveries, new ones become dead letters (`outbox_full`).
+ * deliveries are stored, each chat's cursor moves over the events it continues. Events wait in a
+ * bounded list only while a batch is being written. Whatever that list loses (a crash, a stop, or
+ * events that found it full) is not lost: the chat's feed mark stays ahead of its cursor, and the
+ * catch-up (src/integrations/feed.ts) reads those events from the chat's log. When the outbox
+ * holds `maxPending` deliveries, new ones become dead letters (`outbox_full`).
  */
 import type { Logger } from "../../log.ts";
 import type { Clock } from "../../runtime/clock.ts";
