@@ -30,6 +30,29 @@ export async function allEvents(server: TestServer, chatId: string, token: strin
   return (body as unknown as HistoryPage).events;
 }
 
+/**
+ * Every stored event of a chat, over as many pages as it takes, from a server at `baseUrl` (an
+ * in-process one or a child process); asserts each page was served.
+ */
+export async function historyEvents<E = Frame>(
+  baseUrl: string,
+  chatId: string,
+  token: string,
+): Promise<E[]> {
+  const out: E[] = [];
+  let after = 0;
+  for (;;) {
+    const res = await fetch(
+      `${baseUrl}/api/v1/chat/chats/${chatId}/history?after_seq=${after}&limit=500&token=${token}`,
+    );
+    assert.equal(res.status, 200);
+    const page = await res.json();
+    out.push(...page.events);
+    if (!page.has_more) return out;
+    after = page.next_after_seq;
+  }
+}
+
 /** [from, from+1, …, to]. */
 export function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);

@@ -1,25 +1,14 @@
 import assert from "node:assert/strict";
 import { childAuth, createChat, spawnServer, WsClient, wsUrl } from "./_harness.ts";
+import { historyEvents } from "./_util.ts";
 
 interface HistoryEvent {
   type: string;
   payload: { seq: number; client_msg_id?: string; message?: string; operator_id?: string };
 }
 
-async function history(base: string, chatId: string, token: string): Promise<HistoryEvent[]> {
-  const out: HistoryEvent[] = [];
-  let after = 0;
-  for (;;) {
-    const res = await fetch(
-      `${base}/api/v1/chat/chats/${chatId}/history?after_seq=${after}&limit=500&token=${token}`,
-    );
-    assert.equal(res.status, 200);
-    const page = await res.json();
-    out.push(...page.events);
-    if (!page.has_more) return out;
-    after = page.next_after_seq;
-  }
-}
+const history = (base: string, chatId: string, token: string) =>
+  historyEvents<HistoryEvent>(base, chatId, token);
 
 Deno.test("SIGKILL while messages flow loses nothing acknowledged; queue, assignments and resume survive", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-crash-" });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { SessionEvent, SessionView } from "../../actors/session.ts";
 import { TEXTS } from "../../src/integrations/telegram/_texts.ts";
 import { TelegramApi } from "../../src/integrations/telegram/api.ts";
-import { Outbound } from "../../src/integrations/telegram/outbound.ts";
+import { Outbound, type OutboundOptions } from "../../src/integrations/telegram/outbound.ts";
 import { silentLogger } from "../../src/log.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import type { ChatEventNotice } from "../../src/server/chat_service.ts";
@@ -16,6 +16,7 @@ function rig(fake: FakeTelegram, kv: Deno.Kv, clock: ManualClock, o: Partial<{
   perChatMax: number;
   maxAttempts: number;
   httpTimeoutMs: number;
+  channelOf: OutboundOptions["channelOf"];
 }> = {}) {
   const waits = new Waits();
   const api = new TelegramApi({
@@ -34,6 +35,7 @@ function rig(fake: FakeTelegram, kv: Deno.Kv, clock: ManualClock, o: Partial<{
     node: o.node ?? "node-a",
     perChatMax: o.perChatMax ?? 100,
     onWait: waits.hook,
+    ...(o.channelOf ? { channelOf: o.channelOf } : {}),
   });
   return { out, waits };
 }
@@ -248,17 +250,7 @@ Deno.test("Outbound: a reply pushed while the chat's last item settles is sent o
 Deno.test("Outbound: late events (the catch-up's take) are sent unless queued or sent before", async () => {
   await using fake = FakeTelegram.start();
   await using kv = await Deno.openKv(":memory:");
-  const waits = new Waits();
-  const out = new Outbound({
-    api: new TelegramApi({ baseUrl: fake.url, token: "test", timeoutMs: 5000 }),
-    kv,
-    keys: KEYS,
-    clock: new ManualClock(),
-    log: silentLogger,
-    retryBaseMs: 1000,
-    maxAttempts: 5,
-    node: "node-a",
-    onWait: waits.hook,
+  const { out } = rig(fake, kv, new ManualClock(), {
     channelOf: (chatId) =>
       Promise.resolve(chatId === "c1" ? { kind: "telegram", ref: "42" } : { kind: "web" }),
   });

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { childAuth, createChat, spawnServer, WsClient } from "../integration/_harness.ts";
+import { historyEvents } from "../integration/_util.ts";
 import { Receiver } from "./_webhooks_receiver.ts";
 
 Deno.test("SIGKILL while messages flow: every stored message is delivered after the restart, once", async () => {
@@ -70,18 +71,11 @@ Deno.test("SIGKILL while messages flow: every stored message is delivered after 
 
 /** The chat's stored messages: text → seq. */
 async function storedTexts(base: string, chatId: string, token: string) {
-  const out = new Map<string, number>();
-  let after = 0;
-  for (;;) {
-    const res = await fetch(
-      `${base}/api/v1/chat/chats/${chatId}/history?after_seq=${after}&limit=500&token=${token}`,
-    );
-    assert.equal(res.status, 200);
-    const page = await res.json();
-    for (const e of page.events) {
-      if (e.type === "message") out.set(e.payload.message, e.payload.seq);
-    }
-    if (!page.has_more) return out;
-    after = page.next_after_seq;
-  }
+  const events = await historyEvents(base, chatId, token);
+  return new Map(
+    events.filter((e) => e.type === "message").map((e) => [
+      e.payload.message as string,
+      e.payload.seq as number,
+    ]),
+  );
 }
