@@ -345,9 +345,8 @@ export class ActorSystem implements ActorRouter {
         await this.#batch(cell);
       }
     } finally {
-      cell.running = false;
       cell.lastActive = this.clock.now();
-      for (const w of cell.idleWaiters.splice(0)) w();
+      this.#letGo(cell);
       if (!cell.mailbox.isEmpty) this.#schedule(cell);
     }
   }
@@ -414,9 +413,7 @@ export class ActorSystem implements ActorRouter {
       this.log.warn("passivation snapshot failed; actor stays in memory", { ...cell.address, err });
       return;
     } finally {
-      // Whoever waited for the cell meanwhile (a shutdown, a release) goes on.
-      cell.running = false;
-      for (const w of cell.idleWaiters.splice(0)) w();
+      this.#letGo(cell);
     }
     if (cell.mailbox.isEmpty) {
       if (this.#cells.get(key) === cell) this.#cells.delete(key);
@@ -424,6 +421,12 @@ export class ActorSystem implements ActorRouter {
     } else {
       this.#schedule(cell);
     }
+  }
+
+  /** The cell is no longer busy (a batch loop or a passivation): whoever waited for it goes on. */
+  #letGo(cell: Cell): void {
+    cell.running = false;
+    for (const w of cell.idleWaiters.splice(0)) w();
   }
 
   #idle(cell: Cell): Promise<void> {
