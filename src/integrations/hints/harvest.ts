@@ -68,7 +68,15 @@ export class Harvester {
       return;
     }
     this.#queue.push(chatId);
-    this.#working ??= this.#drain().finally(() => (this.#working = null));
+    this.#kick();
+  }
+
+  #kick(): void {
+    this.#working ??= this.#drain().finally(() => {
+      this.#working = null;
+      // A chat added between the drain's last look at the queue and here found it still working.
+      if (this.#queue.length && !this.#stopped) this.#kick();
+    });
   }
 
   /** Resolves when every queued chat is harvested (tests, shutdown). */
