@@ -217,8 +217,9 @@ export class CatchUp {
 
   async #look(): Promise<void> {
     const { kv, cursors } = this.#o;
-    const take = await this.#o.prepare();
     const marks = await this.#marks();
+    // (No marks, nothing to take: an idle node reads no subscriptions.)
+    const take = marks.length ? await this.#o.prepare() : null;
     const cur = await cursors.read(marks.map((m) => m.chatId));
     const done: Mark[] = [];
     const skip: Array<{ mark: Mark; from: Cursor }> = [];
