@@ -3,7 +3,7 @@
  * No dependency; only the claims this service needs are checked.
  */
 import { AppError } from "../errors.ts";
-import type { StaffRole } from "./principal.ts";
+import { isValidId, type StaffRole } from "./principal.ts";
 
 /** The claims of a staff token. Times are seconds since epoch, as in RFC 7519. */
 export interface JwtClaims {
@@ -93,6 +93,9 @@ export async function verifyJwt(token: string, secret: string, nowMs: number): P
     if (nowMs < claims.nbf * 1000) throw fail("Token is not valid yet");
   }
   if (typeof claims.sub !== "string" || claims.sub === "") throw fail("Token has no subject");
+  if (!isValidId(claims.sub)) {
+    throw fail("Token subject must be 1 to 128 printable ASCII characters without spaces");
+  }
   if (!isStaffRole(claims.role)) throw fail("Token role is not valid");
   if (claims.name !== undefined && typeof claims.name !== "string") {
     throw fail("Token name is not valid");

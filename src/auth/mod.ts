@@ -7,10 +7,24 @@ import {
   verifyClientToken,
 } from "./client_token.ts";
 import { isStaffRole, type JwtClaims, signJwt, verifyJwt } from "./jwt.ts";
-import type { Principal, StaffRole } from "./principal.ts";
+import { isValidId, type Principal, type StaffRole } from "./principal.ts";
+import {
+  DEFAULT_VISITOR_TOKEN_TTL_MS,
+  issueVisitorToken,
+  isVisitorToken,
+  verifyVisitorToken,
+} from "./visitor_token.ts";
 
 export type { Principal, Role, StaffRole } from "./principal.ts";
 export { DEFAULT_CLIENT_TOKEN_TTL_MS } from "./client_token.ts";
+export { DEFAULT_VISITOR_TOKEN_TTL_MS } from "./visitor_token.ts";
+
+/** Verifies a staff token from an identity provider (see `idp.ts`); null = HS256 only. */
+export interface StaffVerifier {
+  /** Whether the token is one this verifier handles (by its header's algorithm). */
+  handles(token: string): boolean;
+  verify(token: string, nowMs: number): Promise<JwtClaims>;
+}
 
 /** Fixed secret for local development only; never use it in production. */
 export const DEV_SECRET = "dev-secret-change-me-not-for-production";
@@ -38,6 +52,12 @@ export interface AuthenticatorOptions {
   secret: string;
   /** Lifetime of client tokens; defaults to 24 h. */
   clientTokenTtlMs?: number;
+  /** Lifetime of visitor tokens; defaults to 30 days. */
+  visitorTokenTtlMs?: number;
+  /** Staff tokens from an identity provider (RS256/ES256 through JWKS). */
+  idp?: StaffVerifier | null;
+  /** Accept HS256 staff tokens under `secret` (development); default true. */
+  hs256Staff?: boolean;
   clock: { now(): number };
 }
 
@@ -51,6 +71,9 @@ export interface MintStaffTokenOptions {
 export class Authenticator {
   readonly #secret: string;
   readonly #ttlMs: number;
+  readonly #visitorTtlMs: number;
+  readonly #idp: StaffVerifier | null;
+  readonly #hs256Staff: boolean;
   readonly #clock: { now(): number };
   readonly #verified = new Map<string, Principal>();
 
@@ -61,6 +84,9 @@ export class Authenticator {
     if (!Number.isFinite(this.#ttlMs) || this.#ttlMs <= 0) {
       throw new RangeError("clientTokenTtlMs must be positive");
     }
+    this.#visitorTtlMs = options.visitorTokenTtlMs ?? DEFAULT_VISITOR_TOKEN_TTL_MS;
+    this.#idp = options.idp ?? null;
+    this.#hs256Staff = options.hs256Staff ?? true;
     this.#clock = options.clock;
   }
 
@@ -87,12 +113,26 @@ export class Authenticator {
   async #verify(token: string, now: number): Promise<Principal> {
     if (isClientToken(token)) {
       const c = await verifyClientToken(token, this.#secret, now, this.#ttlMs);
-      return { id: c.clientId, role: "client", chatId: c.chatId, expiresAt: c.expiresAt };
+      return {
+        id: c.clientId,
+        role: "client",
+        scope: "chat",
+        chatId: c.chatId,
+        expiresAt: c.expiresAt,
+      };
     }
-    const claims = await verifyJwt(token, this.#secret, now);
+    if (isVisitorToken(token)) {
+      const v = await verifyVisitorToken(token, this.#secret, now, this.#visitorTtlMs);
+      return { id: v.visitorId, role: "client", scope: "visitor", expiresAt: v.expiresAt };
+    }
+    let claims: JwtClaims;
+    if (this.#idp?.handles(token)) claims = await this.#idp.verify(token, now);
+    else if (this.#hs256Staff) claims = await verifyJwt(token, this.#secret, now);
+    else throw new AppError("unauthorized", "Staff tokens must come from the identity provider");
     const principal: Principal = {
       id: claims.sub,
       role: claims.role,
+      scope: "staff",
       expiresAt: claims.exp * 1000,
     };
     return claims.name === undefined ? principal : { ...principal, name: claims.name };
@@ -112,10 +152,15 @@ export class Authenticator {
     });
   }
 
+  /** Issues a visitor token (the proof of a visitor's identity; see `visitor_token.ts`). */
+  issueVisitorToken(visitorId: string): Promise<{ token: string; expiresAt: number }> {
+    return issueVisitorToken(visitorId, this.#secret, this.#clock.now(), this.#visitorTtlMs);
+  }
+
   /** Signs a staff JWT valid for `ttlSeconds` from now. */
   async mintStaffToken(options: MintStaffTokenOptions): Promise<string> {
     const { sub, role, name, ttlSeconds } = options;
-    if (sub === "") throw new Error("sub must not be empty");
+    if (!isValidId(sub)) throw new Error("sub must be 1 to 128 printable ASCII characters");
     if (!isStaffRole(role)) throw new Error("role must be operator, lawyer or admin");
     if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
       throw new RangeError("ttlSeconds must be positive");

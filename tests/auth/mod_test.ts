@@ -38,6 +38,7 @@ Deno.test("authenticate() turns a staff token into a staff principal", async () 
   assert.deepEqual(await auth.authenticate(token), {
     id: "op-1",
     role: "lawyer",
+    scope: "staff",
     name: "Olga",
     expiresAt: NOW + 60_000,
   });
@@ -58,9 +59,38 @@ Deno.test("authenticate() turns a client token into a client principal for its c
   assert.deepEqual(await auth.authenticate(token), {
     id: "client-1",
     role: "client",
+    scope: "chat",
     chatId: "chat-A",
     expiresAt,
   });
+});
+
+Deno.test("authenticate() turns a visitor token into a visitor principal that opens no chat", async () => {
+  const { auth, clock } = setup();
+  const { token, expiresAt } = await auth.issueVisitorToken("v-1");
+  assert.deepEqual(await auth.authenticate(token), {
+    id: "v-1",
+    role: "client",
+    scope: "visitor",
+    expiresAt,
+  });
+  // A chat token's signature cannot be passed off as a visitor's, nor the other way round.
+  const chat = (await auth.issueClientToken("chat-A", "v-1")).token;
+  const forged = `v1.${chat.split(".").slice(2).join(".")}`;
+  await assert.rejects(auth.authenticate(forged), unauthorized(/Visitor token/));
+  clock.t = expiresAt;
+  await assert.rejects(auth.authenticate(token), unauthorized(/expired/));
+});
+
+Deno.test("authenticate() refuses HS256 staff tokens when only the identity provider's count", async () => {
+  const clock = { t: NOW, now: () => clock.t };
+  const hs = new Authenticator({ secret: SECRET, clock });
+  const token = await hs.mintStaffToken({ sub: "op-1", role: "operator", ttlSeconds: 60 });
+  const strict = new Authenticator({ secret: SECRET, clock, hs256Staff: false });
+  await assert.rejects(strict.authenticate(token), unauthorized(/identity provider/));
+  // Server-made tokens still work: they are not staff tokens.
+  const { token: chat } = await strict.issueClientToken("chat-A", "client-1");
+  assert.equal((await strict.authenticate(chat)).scope, "chat");
 });
 
 Deno.test("authenticate() rejects both kinds of token once the clock passes expiry", async () => {
