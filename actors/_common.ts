@@ -16,3 +16,16 @@ export interface Caller {
 export function queueCaller(queueName: string): Caller {
   return { id: `queue:${queueName}`, role: "admin" };
 }
+
+/**
+ * A participant of a chat as a key with its kind, `c:<id>` or `s:<id>`: read marks and retry
+ * lookups are keyed by it, so a client and a staff member with the same id stay apart.
+ */
+export function participantKey(by: Caller): string {
+  return by.role === "client" ? `c:${by.id}` : `s:${by.id}`;
+}
+
+/** The key and the bare id (entries stored before keys had a kind match the bare id). */
+export function senderOf(by: Caller): { key: string; id: string } {
+  return { key: participantKey(by), id: by.id };
+}

@@ -6,7 +6,19 @@
 export interface RecentMessage {
   readonly seq: number;
   readonly senderId: string;
+  /**
+   * The sender as a participant key (`c:<id>` or `s:<id>`, see `participantKey`), so a client and
+   * a staff member with the same id never stand for each other. Absent in entries stored before
+   * keys had a kind: those match by `senderId` alone.
+   */
+  readonly by?: string;
   readonly clientMsgId?: string;
+}
+
+/** Who is asking: their participant key, and their bare id for entries without a key. */
+export interface Sender {
+  readonly key: string;
+  readonly id: string;
 }
 
 export type RecentBlocks = readonly (readonly RecentMessage[])[];
@@ -32,24 +44,29 @@ export function appendRecent(
 }
 
 const indexes = new WeakMap<readonly RecentMessage[], Map<string, number>>();
-const keyOf = (senderId: string, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`;
+/** Index key of an entry: its participant key, or `?` + the bare id for entries without one. */
+const entryKey = (m: RecentMessage, clientMsgId: string) =>
+  `${m.by ?? `?${m.senderId}`}\u0000${clientMsgId}`;
 
 function indexOf(block: readonly RecentMessage[]): Map<string, number> {
   let index = indexes.get(block);
   if (!index) {
     index = new Map();
     for (const m of block) {
-      if (m.clientMsgId !== undefined) index.set(keyOf(m.senderId, m.clientMsgId), m.seq);
+      if (m.clientMsgId !== undefined) index.set(entryKey(m, m.clientMsgId), m.seq);
     }
     indexes.set(block, index);
   }
   return index;
 }
 
-/** The seq of an earlier message of `senderId` with this client-made id, if the window holds it. */
+const sentBy = (m: RecentMessage, s: Sender) =>
+  m.by === undefined ? m.senderId === s.id : m.by === s.key;
+
+/** The seq of an earlier message of `sender` with this client-made id, if the window holds it. */
 export function findRecent(
   blocks: RecentBlocks,
-  senderId: string,
+  sender: Sender,
   clientMsgId: string,
 ): number | undefined {
   let b = blocks.length - 1;
@@ -57,29 +74,31 @@ export function findRecent(
   if (open && open.length < BLOCK) {
     for (let i = open.length - 1; i >= 0; i--) {
       const m = open[i];
-      if (m.clientMsgId === clientMsgId && m.senderId === senderId) return m.seq;
+      if (m.clientMsgId === clientMsgId && sentBy(m, sender)) return m.seq;
     }
     b--;
   }
-  const key = keyOf(senderId, clientMsgId);
+  const key = `${sender.key}\u0000${clientMsgId}`;
+  const legacy = `?${sender.id}\u0000${clientMsgId}`;
   for (; b >= 0; b--) {
-    const seq = indexOf(blocks[b]).get(key);
+    const index = indexOf(blocks[b]);
+    const seq = index.get(key) ?? index.get(legacy);
     if (seq !== undefined) return seq;
   }
   return undefined;
 }
 
-/** Messages with seq > `afterSeq` in the window that `participantId` did not send. */
+/** Messages with seq > `afterSeq` in the window that `reader` did not send. */
 export function countRecentAfter(
   blocks: RecentBlocks,
-  participantId: string,
+  reader: Sender,
   afterSeq: number,
 ): number {
   let n = 0;
   for (let b = blocks.length - 1; b >= 0; b--) {
     const block = blocks[b];
     if (block.length > 0 && block[block.length - 1].seq <= afterSeq) break;
-    for (const m of block) if (m.seq > afterSeq && m.senderId !== participantId) n++;
+    for (const m of block) if (m.seq > afterSeq && !sentBy(m, reader)) n++;
   }
   return n;
 }

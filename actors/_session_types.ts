@@ -58,7 +58,8 @@ export interface SessionState {
   readonly seq: number;
   /** At least the last {@link RECENT_MESSAGES_LIMIT} messages, oldest first, in blocks. */
   readonly recentMessages: RecentBlocks;
-  /** Highest seq each participant has read. */
+  /** Highest seq each participant has read, by participant key (`c:id`, `s:id`; bare ids in
+   * marks stored before keys had a kind). */
   readonly lastRead: Readonly<Record<string, number>>;
   readonly messageCount: number;
   /** Time of the first message from staff. */
@@ -67,6 +68,8 @@ export interface SessionState {
   /** Short title from the first client messages (absent until set). */
   readonly title?: string;
   readonly channel?: Channel;
+  /** The name the client gave when starting the chat. */
+  readonly clientName?: string;
   /** A human was asked for (by the client, or the bot gave up). */
   readonly escalated?: boolean;
 }
@@ -88,6 +91,8 @@ export type SessionCommand =
     channel?: Channel;
     /** Keep the chat with the bot (status `bot`) instead of queueing it. */
     hold?: boolean;
+    /** The name the client gave when starting the chat (unverified; shown to staff). */
+    clientName?: string;
   }
   /** Sent only by the queue actor, the single writer of assignments. */
   | { type: "assign"; by: Caller; operatorId: string; reason: string }
@@ -163,6 +168,7 @@ export type SessionEvent =
     channel?: Channel;
     /** Held for the bot: no `queued` follows until it is escalated. */
     held?: boolean;
+    clientName?: string;
     at: number;
   }
   | { type: "queued"; at: number }
@@ -188,7 +194,8 @@ export type SessionEvent =
   }
   | { type: "escalated"; reason: string; at: number }
   | { type: "titled"; title: string; at: number }
-  | { type: "read"; participantId: string; seq: number }
+  /** `role` (absent in events stored before it): read marks are keyed by kind and id. */
+  | { type: "read"; participantId: string; role?: Role; seq: number }
   | { type: "closed"; byId: string; byRole: Role; reason: string | null; at: number }
   | { type: "rated"; score: number; comment?: string; at: number }
   | {

@@ -1,4 +1,5 @@
 /** What a session shows to its participants: a copy of the state without internals. */
+import { type Caller, participantKey, senderOf } from "./_common.ts";
 import { countRecentAfter, findRecent } from "./_recent.ts";
 import type { Channel, Rating, SessionKind, SessionState, SessionStatus } from "./session.ts";
 
@@ -46,9 +47,16 @@ export function sessionView(s: SessionState): SessionView {
   };
 }
 
-/** Messages in the recent window with a seq after `lastReadSeq` that `participantId` did not send. */
-export function unreadCount(s: SessionState, participantId: string, lastReadSeq: number): number {
-  return countRecentAfter(s.recentMessages, participantId, lastReadSeq);
+/** Messages in the recent window with a seq after `lastReadSeq` that `reader` did not send. */
+export function unreadCount(s: SessionState, reader: Caller, lastReadSeq: number): number {
+  return countRecentAfter(s.recentMessages, senderOf(reader), lastReadSeq);
+}
+
+/** The highest seq `reader` has read (marks stored before keys had a kind are found too). */
+export function lastReadOf(s: SessionState, reader: Caller): number {
+  const key = participantKey(reader);
+  if (Object.hasOwn(s.lastRead, key)) return s.lastRead[key];
+  return Object.hasOwn(s.lastRead, reader.id) ? s.lastRead[reader.id] : 0;
 }
 
 /** The seq of an earlier message of `senderId` with this client-made id, if the window holds it. */
@@ -63,8 +71,8 @@ export function dedupKey(m: { clientMsgId?: string; requestId?: string }): strin
 
 export function findDuplicate(
   s: SessionState,
-  senderId: string,
+  sender: Caller,
   clientMsgId: string,
 ): number | undefined {
-  return findRecent(s.recentMessages, senderId, clientMsgId);
+  return findRecent(s.recentMessages, senderOf(sender), clientMsgId);
 }

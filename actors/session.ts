@@ -17,8 +17,7 @@ import {
   reject,
   type Rejected,
 } from "../src/runtime/entity.ts";
-import { isStaff } from "../src/auth/principal.ts";
-import { type Caller, queueCaller, SESSION } from "./_common.ts";
+import { type Caller, participantKey, queueCaller, SESSION } from "./_common.ts";
 import { appendRecent } from "./_recent.ts";
 import {
   closedAtOperatorEffect,
@@ -30,7 +29,7 @@ import {
 } from "./_session_effects.ts";
 import { sessionSeqMarks, sessionWrites } from "./_session_writes.ts";
 import { botReply, escalate, setTitle } from "./_session_bot.ts";
-import { dedupKey, findDuplicate, sessionView, unreadCount } from "./_session_view.ts";
+import { dedupKey, findDuplicate, lastReadOf, sessionView, unreadCount } from "./_session_view.ts";
 
 export type { SessionView } from "./_session_view.ts";
 
@@ -126,10 +125,11 @@ function decide(
     case "set_title":
       return setTitle(state, cmd, ctx);
     case "get":
-      // Staff may look at a waiting chat (or one the bot holds) before taking it.
+      // Operators (and admins) may look at a waiting chat (or one the bot holds) before taking
+      // it; lawyers see only the chats they are a participant of.
       if (
         isParticipant(state, cmd.by) ||
-        (isStaff(cmd.by.role) && (state.status === "queued" || state.status === "bot"))
+        (cmd.by.role === "operator" && (state.status === "queued" || state.status === "bot"))
       ) {
         return accept([], sessionView(state));
       }
@@ -159,6 +159,7 @@ function create(state: SessionState, cmd: Cmd<"create">, ctx: DecideContext): De
     ...(cmd.linkedChatId === undefined ? {} : { linkedChatId: cmd.linkedChatId }),
     ...(cmd.channel === undefined ? {} : { channel: cmd.channel }),
     ...(cmd.hold && cmd.kind === "support" ? { held: true } : {}),
+    ...(cmd.clientName ? { clientName: cmd.clientName } : {}),
     at: ctx.now,
   };
   if (created.type === "created" && created.held) {
@@ -214,7 +215,7 @@ function message(state: SessionState, cmd: Cmd<"message">, ctx: DecideContext): 
   // A retry is acknowledged again even after the close: the original was stored before it.
   const key = dedupKey(cmd);
   if (key !== undefined) {
-    const seq = findDuplicate(state, cmd.by.id, key);
+    const seq = findDuplicate(state, cmd.by, key);
     if (seq !== undefined) return accept([], { seq, duplicate: true });
   }
   if (state.status === "closed") return reject("chat_closed", `Chat ${state.id} is closed`);
@@ -238,11 +239,14 @@ function read(state: SessionState, cmd: Cmd<"read">): Decided<"read"> {
   if (!Number.isInteger(cmd.seq) || cmd.seq < 0 || cmd.seq > state.seq) {
     return reject("invalid_payload", `Seq ${cmd.seq} is not between 0 and ${state.seq}`);
   }
-  const current = Object.hasOwn(state.lastRead, cmd.by.id) ? state.lastRead[cmd.by.id] : 0;
+  const current = lastReadOf(state, cmd.by);
   const lastReadSeq = Math.max(current, cmd.seq);
-  const reply = { lastReadSeq, unread: unreadCount(state, cmd.by.id, lastReadSeq) };
+  const reply = { lastReadSeq, unread: unreadCount(state, cmd.by, lastReadSeq) };
   if (cmd.seq <= current) return accept([], reply);
-  return accept([{ type: "read", participantId: cmd.by.id, seq: cmd.seq }], reply);
+  return accept(
+    [{ type: "read", participantId: cmd.by.id, role: cmd.by.role, seq: cmd.seq }],
+    reply,
+  );
 }
 
 function close(state: SessionState, cmd: Cmd<"close">, ctx: DecideContext): Decided<"close"> {
@@ -340,6 +344,7 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
         createdAt: event.at,
         ...(event.linkedChatId === undefined ? {} : { linkedChatId: event.linkedChatId }),
         ...(event.channel === undefined ? {} : { channel: event.channel }),
+        ...(event.clientName === undefined ? {} : { clientName: event.clientName }),
         ...(event.held ? { status: "bot" as const } : {}),
       };
     case "queued":
@@ -352,6 +357,7 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
       const entry = {
         seq: s.seq,
         senderId: event.senderId,
+        by: participantKey({ id: event.senderId, role: event.senderRole }),
         ...(key === undefined ? {} : { clientMsgId: key }),
       };
       return {
@@ -362,7 +368,17 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
       };
     }
     case "read":
-      return { ...s, lastRead: { ...s.lastRead, [event.participantId]: event.seq } };
+      return {
+        ...s,
+        lastRead: {
+          ...s.lastRead,
+          [
+            event.role
+              ? participantKey({ id: event.participantId, role: event.role })
+              : event.participantId
+          ]: event.seq,
+        },
+      };
     case "closed":
       return {
         ...s,

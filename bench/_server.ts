@@ -87,6 +87,11 @@ export async function startChildServer(o: ServerOptions = {}): Promise<ChildServ
       JWT_SECRET: secret,
       LOG_LEVEL: "warn",
       RATE_LIMIT_PER_MIN: "1000000",
+      // One load generator on one address opens every chat and socket.
+      CREATE_RATE_PER_ADDRESS: "10000000",
+      CREATE_RATE_GLOBAL: "10000000",
+      MAX_CONNECTIONS_PER_ADDRESS: "100000",
+      MAX_CONNECTIONS: "100000",
       ...o.env,
     },
     stdin: "null",

@@ -94,7 +94,7 @@ async function runOnce(run: number): Promise<RunResult> {
     const chats = await pool(
       nChats,
       opt.concurrency,
-      (i) => createChat(server.url, i < opt.pairs ? `bench-p${i}` : `bench-i${i}`),
+      () => createChat(server.url),
       (d) => log(`  ${d}/${nChats} chats`),
     );
     const chatsS = (performance.now() - t) / 1000;

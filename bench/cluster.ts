@@ -577,7 +577,7 @@ async function scenario(names: string[], maxWaitMs: number, mode: Mode): Promise
     : `2 nodes (client on ${a.name}, operator on ${b.name})`;
   try {
     let t = performance.now();
-    const chats = await pool(opt.pairs, 32, (i) => createChat(a.server.url, `cbench-p${i}`));
+    const chats = await pool(opt.pairs, 32, () => createChat(a.server.url));
     const chatsS = (performance.now() - t) / 1000;
     t = performance.now();
     const pairs: Pair[] = await pool(opt.pairs, 16, async (i) => {

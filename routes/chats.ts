@@ -1,9 +1,19 @@
-/** REST for the chat flow: create a chat (returns a client token), read its history. */
+/**
+ * REST for the chat flow: start a chat (answers with a chat token and the visitor token), become
+ * a visitor without a chat yet, and read a chat's history. Who a new chat is for is proven, never
+ * claimed: the visitor token, identity verification (`client_id` + `user_hash`, or
+ * `identity_token`), or a new anonymous visitor. Starting chats and visitors is rate-limited per
+ * client address and in all (429 with `Retry-After`).
+ */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { AppError } from "../src/errors.ts";
+import { clientAddress, tokenOf } from "../src/server/http.ts";
 import {
   type ApiEnv,
   authed,
   ERRORS,
+  ErrorSchema,
   json,
   jsonBody,
   jsonRequest,
@@ -11,22 +21,51 @@ import {
   SECURITY,
 } from "../src/server/openapi.ts";
 import { botHoldsNewChats } from "../src/integrations/bot/mod.ts";
+import type { VisitorClaim } from "../src/server/visitors.ts";
+import { SITE_USER_ID } from "../src/auth/identity.ts";
+import { ATTRIBUTE_KEY, ATTRIBUTE_VALUE_MAX, CLIENT_ATTRIBUTES_MAX } from "../actors/client.ts";
 import type { RouteDeps } from "./deps.ts";
 
-const CreateChatBody = z.object({
-  client_id: z.string().regex(/^[\w.:@-]{1,128}$/, "letters, digits and ._:@- only").optional(),
-  name: z.string().min(1).max(100).optional(),
-}).openapi("CreateChatBody");
+const Attributes = z.record(
+  z.string().regex(ATTRIBUTE_KEY, "attribute names: 1-40 letters, digits and _.-"),
+  z.union([z.string().max(ATTRIBUTE_VALUE_MAX), z.number(), z.boolean()]).transform(String),
+).refine((a) => Object.keys(a).length <= CLIENT_ATTRIBUTES_MAX, {
+  message: `at most ${CLIENT_ATTRIBUTES_MAX} attributes`,
+}).openapi({ description: "What the site knows of the visitor: page, device, plan, …" });
+
+/** What every creation may carry: the visitor's profile and identity verification. */
+export const VisitorBody = z.object({
+  name: z.string().trim().min(1).max(100).optional(),
+  email: z.email().max(254).optional(),
+  attributes: Attributes.optional(),
+  client_id: z.string().regex(SITE_USER_ID, "1-100 letters, digits and ._:@|+- only").optional()
+    .openapi({ description: "The site's user id; only with `user_hash` (identity verification)" }),
+  user_hash: z.string().min(1).max(128).optional()
+    .openapi({ description: "Hex HMAC SHA-256 of `client_id` under the site's secret" }),
+  identity_token: z.string().min(1).max(4096).optional()
+    .openapi({ description: "A short HS256 JWT from the site's backend (sub = user id)" }),
+});
+
+const CreateChatBody = VisitorBody.openapi("CreateChatBody");
+
+const VisitorFields = {
+  client_id: z.string(),
+  visitor_token: z.string()
+    .openapi({ description: "Proves the visitor: lists (`GET /me/chats`) and starts chats" }),
+  visitor_expires_at: z.string(),
+};
 
 const CreatedChat = z.object({
   chat_id: z.string(),
-  client_id: z.string(),
-  client_token: z.string(),
+  ...VisitorFields,
+  client_token: z.string().openapi({ description: "Opens this one chat (WebSocket, SSE, REST)" }),
   expires_at: z.string(),
   status: z.enum(["none", "bot", "queued", "assigned", "closed"]),
   position: z.number().int(),
   ws_url: z.string(),
 }).openapi("CreatedChat");
+
+const CreatedVisitor = z.object(VisitorFields).openapi("CreatedVisitor");
 
 const HistoryQuery = z.object({
   after_seq: z.coerce.number().int().min(0).default(0),
@@ -41,41 +80,126 @@ const HistoryPage = z.object({
   has_more: z.boolean(),
 }).openapi("HistoryPage");
 
+export const ChatIdParam = z.object({
+  chat_id: z.string().regex(/^[\x21-\x7e]{1,128}$/, "a chat id: 1-128 printable characters"),
+});
+
 const tags = ["chats"];
 
-const create = createRoute({
-  method: "post",
-  path: "/chats",
-  summary: "Open a support chat; answers with a client token and the WebSocket URL",
-  tags,
-  middleware: [jsonBody] as const,
-  request: { body: jsonRequest(CreateChatBody) },
-  responses: { 201: json(CreatedChat, "The chat, queued (or with the bot)"), 400: ERRORS[400] },
-});
+const TOO_MANY = json(ErrorSchema, "`rate_limited`: too many new chats or visitors (Retry-After)");
+
+function creation<B extends z.ZodType, R extends z.ZodType>(
+  path: string,
+  summary: string,
+  body: B,
+  result: R,
+) {
+  return createRoute({
+    method: "post",
+    path,
+    summary,
+    tags,
+    security: [{}, ...SECURITY],
+    middleware: [jsonBody] as const,
+    request: { body: jsonRequest(body) },
+    responses: {
+      201: json(result, "Created"),
+      400: ERRORS[400],
+      401: ERRORS[401],
+      403: ERRORS[403],
+      429: TOO_MANY,
+    },
+  });
+}
+
+type Body = z.infer<typeof VisitorBody>;
+
+function claimOf(c: Context, b: Body): VisitorClaim {
+  const token = tokenOf(c);
+  return {
+    ...(token === undefined ? {} : { token }),
+    ...(b.client_id === undefined ? {} : { clientId: b.client_id }),
+    ...(b.user_hash === undefined ? {} : { userHash: b.user_hash }),
+    ...(b.identity_token === undefined ? {} : { identityToken: b.identity_token }),
+    ...(b.name === undefined ? {} : { name: b.name }),
+    ...(b.email === undefined ? {} : { email: b.email }),
+    ...(b.attributes === undefined ? {} : { attributes: b.attributes }),
+  };
+}
 
 export function chatRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
   const app = newApi();
 
-  app.openapi(create, async (c) => {
-    const body = c.req.valid("json");
-    const chatId = crypto.randomUUID();
-    const clientId = body.client_id ?? `client-${crypto.randomUUID().slice(0, 8)}`;
-    // BOT_MODE=all: the chat starts with the bot (status `bot`) and joins the queue on escalation.
-    const hold = botHoldsNewChats(d.config);
-    const { view, position } = await d.svc.createChat(clientId, chatId, hold ? { hold } : {});
-    const { token, expiresAt } = await d.auth.issueClientToken(chatId, clientId);
-    const base = d.config.PUBLIC_URL ?? new URL(c.req.url).origin;
-    const wsBase = base.replace(/^http/, "ws");
-    return c.json({
-      chat_id: chatId,
-      client_id: clientId,
-      client_token: token,
-      expires_at: new Date(expiresAt).toISOString(),
-      status: view.status,
-      position,
-      ws_url: `${wsBase}/api/v1/chat/ws/chat?token=${encodeURIComponent(token)}&chat_id=${chatId}`,
-    }, 201);
-  });
+  /** The creation budget of the caller's address (and of everyone together). */
+  const admit = (c: Context) => {
+    const r = d.creations.take(clientAddress(c));
+    if (r.ok) return;
+    c.header("Retry-After", String(r.retryAfterS));
+    throw new AppError(
+      "rate_limited",
+      r.scope === "address"
+        ? `Too many new chats from this address; retry in ${r.retryAfterS} s`
+        : `Too many new chats right now; retry in ${r.retryAfterS} s`,
+    );
+  };
+
+  const visitorFields = async (visitorId: string) => {
+    const v = await d.visitors.token(visitorId);
+    return {
+      client_id: visitorId,
+      visitor_token: v.token,
+      visitor_expires_at: new Date(v.expiresAt).toISOString(),
+    };
+  };
+
+  app.openapi(
+    creation(
+      "/chats",
+      "Open a support chat; answers with a chat token, the visitor token and the WebSocket URL",
+      CreateChatBody,
+      CreatedChat,
+    ),
+    async (c) => {
+      admit(c);
+      const body = c.req.valid("json");
+      const visitor = await d.visitors.resolve(claimOf(c, body));
+      const chatId = crypto.randomUUID();
+      // BOT_MODE=all: the chat starts with the bot (status `bot`) and joins the queue on escalation.
+      const hold = botHoldsNewChats(d.config);
+      const { view, position } = await d.svc.createChat(visitor.visitorId, chatId, {
+        ...(hold ? { hold } : {}),
+        ...(body.name ? { clientName: body.name } : {}),
+      });
+      const { token, expiresAt } = await d.auth.issueClientToken(chatId, visitor.visitorId);
+      const base = d.config.PUBLIC_URL ?? new URL(c.req.url).origin;
+      const wsBase = base.replace(/^http/, "ws");
+      return c.json({
+        chat_id: chatId,
+        ...await visitorFields(visitor.visitorId),
+        client_token: token,
+        expires_at: new Date(expiresAt).toISOString(),
+        status: view.status,
+        position,
+        ws_url: `${wsBase}/api/v1/chat/ws/chat?token=${
+          encodeURIComponent(token)
+        }&chat_id=${chatId}`,
+      }, 201);
+    },
+  );
+
+  app.openapi(
+    creation(
+      "/visitors",
+      "Become a visitor (anonymous, or vouched for by the site) without a chat yet",
+      VisitorBody.openapi("CreateVisitorBody"),
+      CreatedVisitor,
+    ),
+    async (c) => {
+      admit(c);
+      const visitor = await d.visitors.resolve(claimOf(c, c.req.valid("json")));
+      return c.json(await visitorFields(visitor.visitorId), 201);
+    },
+  );
 
   const history = createRoute({
     method: "get",
@@ -84,7 +208,7 @@ export function chatRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
     tags,
     security: SECURITY,
     middleware: [authed(d.auth)] as const,
-    request: { params: z.object({ chat_id: z.string().min(1) }), query: HistoryQuery },
+    request: { params: ChatIdParam, query: HistoryQuery },
     responses: { 200: json(HistoryPage, "One page"), ...ERRORS },
   });
   app.openapi(history, async (c) => {

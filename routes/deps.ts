@@ -7,12 +7,18 @@ import type { Logger } from "../src/log.ts";
 import type { ChatService } from "../src/server/chat_service.ts";
 import type { HandlerOptions } from "../src/server/connection_handler.ts";
 import type { RoutingService } from "../src/server/routing_service.ts";
+import type { AddressLimits } from "../src/server/address_limits.ts";
+import type { Visitors } from "../src/server/visitors.ts";
 
 export interface RouteDeps {
   readonly config: Config;
   readonly auth: Authenticator;
   readonly svc: ChatService;
   readonly routing: RoutingService;
+  /** Who a new chat is for (visitor tokens, identity verification), and visitor profiles. */
+  readonly visitors: Visitors;
+  /** Rate limits of anonymous creation (new chats and visitors), per address and in all. */
+  readonly creations: AddressLimits;
   /** Shared by every transport's connection handlers. */
   readonly handlerOptions: HandlerOptions;
   readonly log: Logger;

@@ -59,7 +59,7 @@ export function sseRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
   app.post("/sse/send", async (c) => {
     const token = tokenOf(c);
     const principal = await d.auth.authenticate(token);
-    const stream = streams.find(c.req.query("connection_id") ?? "", principal, tokenKeyOf(token));
+    const stream = streams.find(c.req.query("connection_id") ?? "", principal);
     if (!stream) {
       throw new AppError("invalid_state", "Unknown connection_id: open the event stream first");
     }

@@ -9,6 +9,17 @@ export const ConfigSchema = z.object({
   KV_PATH: z.string().default("data/chat.kv"),
   JWT_SECRET: z.string().optional(),
   CLIENT_TOKEN_TTL_S: int(86_400, 60),
+  VISITOR_TOKEN_TTL_S: int(30 * 86_400, 60),
+  IDENTITY_SECRET: z.string().optional(),
+  TOKEN_WARNING_S: int(60, 1),
+  JWT_JWKS_URL: z.url().optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  JWT_ALGORITHMS: z.string().default("RS256,ES256"),
+  JWT_ROLE_CLAIM: z.string().min(1).default("role"),
+  JWT_ROLE_MAP: z.string().default(""),
+  JWT_NAME_CLAIM: z.string().min(1).default("name"),
+  STAFF_HS256: z.enum(["auto", "on", "off"]).default("auto"),
   MAILBOX_CAPACITY: int(1000, 1),
   SNAPSHOT_EVERY: int(500, 1),
   PASSIVATE_AFTER_S: int(300),
@@ -20,6 +31,15 @@ export const ConfigSchema = z.object({
   MAX_CONNECTIONS_PER_TOKEN: int(10, 1),
   SEND_QUEUE_MAX_BYTES: int(4 * 1024 * 1024, 1024),
   HISTORY_PAGE_MAX: int(500, 1),
+  MAX_BODY_BYTES: int(65_536, 1024),
+  CREATE_RATE_PER_ADDRESS: int(20, 1),
+  CREATE_RATE_GLOBAL: int(3000, 1),
+  TRUSTED_PROXY_HOPS: int(0, 0),
+  HEADERS_TIMEOUT_S: int(10, 1),
+  BODY_TIMEOUT_S: int(30, 1),
+  KEEPALIVE_TIMEOUT_S: int(75, 1),
+  MAX_CONNECTIONS: int(9_000, 1),
+  MAX_CONNECTIONS_PER_ADDRESS: int(256, 1),
   DEFAULT_QUEUE: z.string().min(1).default("default"),
   ROUTING_MODE: z.enum(["manual", "auto"]).default("manual"),
   DEFAULT_CAPACITY: int(5, 0),
@@ -107,7 +127,26 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   KV_PATH:
     "Deno KV file (created with its folder), :memory:, or a KV Connect URL (http://denokv:4512; token in DENO_KV_ACCESS_TOKEN)",
   JWT_SECRET: "HS256 secret for staff JWTs and client tokens (>= 32 chars); unset = dev default",
-  CLIENT_TOKEN_TTL_S: "Lifetime of a client token in seconds",
+  CLIENT_TOKEN_TTL_S: "Lifetime of a chat (client) token in seconds",
+  VISITOR_TOKEN_TTL_S:
+    "Lifetime of a visitor token (a visitor's proof of identity: lists and starts their chats)",
+  IDENTITY_SECRET:
+    "Site secret(s) for identity verification (user_hash HMAC, identity_token HS256), comma-separated while rotating, each >= 32 chars; unset = off",
+  TOKEN_WARNING_S:
+    "Seconds before a connection's token expires that it is told `token_expiring` (then closed with 4003 unless refreshed)",
+  JWT_JWKS_URL:
+    "Staff tokens from an identity provider: its JWKS URL (RS256/ES256); set it with JWT_ISSUER and JWT_AUDIENCE",
+  JWT_ISSUER: "Identity provider: the `iss` staff tokens must carry",
+  JWT_AUDIENCE:
+    "Identity provider: an `aud` staff tokens must carry (comma-separated: any of them)",
+  JWT_ALGORITHMS: "Identity provider: accepted signature algorithms (comma-separated)",
+  JWT_ROLE_CLAIM:
+    "Identity provider: claim (or dotted path, e.g. realm_access.roles) holding the staff role(s)",
+  JWT_ROLE_MAP:
+    "Identity provider: its role names to ours, `idp-role:operator,idp-admins:admin`; unmapped names are taken as they are",
+  JWT_NAME_CLAIM: "Identity provider: claim holding the display name",
+  STAFF_HS256:
+    "HS256 staff tokens under JWT_SECRET: auto (accepted unless JWT_JWKS_URL is set), on or off",
   MAILBOX_CAPACITY: "Messages an actor's mailbox holds before senders get `overloaded`",
   SNAPSHOT_EVERY: "Snapshot an actor every N events",
   PASSIVATE_AFTER_S:
@@ -115,11 +154,26 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   ASK_TIMEOUT_MS: "How long a request waits for an actor's reply",
   MAX_TEXT_LENGTH: "Longest message text in characters",
   MAX_FRAME_BYTES: "Largest WebSocket frame; a larger one closes the socket with 1009",
-  RATE_LIMIT_PER_MIN: "Chat messages per connection per minute (other frames: 10x)",
+  RATE_LIMIT_PER_MIN:
+    "Chat messages per user per minute, over all their connections (every frame counts against 10x this)",
   HEARTBEAT_S: "Seconds between heartbeats; a WebSocket silent for this long is pinged and reaped",
-  MAX_CONNECTIONS_PER_TOKEN: "Open connections one token may hold; the next is closed with 4002",
+  MAX_CONNECTIONS_PER_TOKEN:
+    "Open connections of one user (all tokens of the same client or staff member); the next is closed with 4002",
   SEND_QUEUE_MAX_BYTES: "Bytes queued for one slow connection before it is closed with 4001",
   HISTORY_PAGE_MAX: "Largest page of the history endpoint",
+  MAX_BODY_BYTES: "Largest REST request body (uploads: ATTACHMENT_MAX_BYTES); larger → 413",
+  CREATE_RATE_PER_ADDRESS:
+    "New chats and visitors per client address per minute (burst of the same size); more → 429",
+  CREATE_RATE_GLOBAL: "New chats and visitors per minute from all addresses together; more → 429",
+  TRUSTED_PROXY_HOPS:
+    "Reverse proxies in front of the engine: the client address is taken that many hops from the right of X-Forwarded-For (0 = the TCP peer)",
+  HEADERS_TIMEOUT_S:
+    "Seconds a request head may take to arrive; then 408 and the connection closes",
+  BODY_TIMEOUT_S: "Seconds an unfinished request body may go without a byte; then it is closed",
+  KEEPALIVE_TIMEOUT_S: "Seconds an idle HTTP connection (nothing either way) is kept open",
+  MAX_CONNECTIONS:
+    "Open TCP connections in all; more are refused. A proxied HTTP connection holds 2 files, a WebSocket 1: keep it under half the process's open-file limit",
+  MAX_CONNECTIONS_PER_ADDRESS: "Open TCP connections per client address; more → 503",
   DEFAULT_QUEUE: "Name of the queue new chats join",
   ROUTING_MODE: "manual (operators pick from the queue) or auto (offers to the least loaded)",
   DEFAULT_CAPACITY: "Open chats an operator may hold, unless an admin sets their own capacity",

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   invalid_payload: { status: 400, retryable: false, text: "Payload does not match the schema" },
   text_too_long: { status: 413, retryable: false, text: "Message text is over the limit" },
   file_too_large: { status: 413, retryable: false, text: "File is over the size limit" },
+  body_too_large: { status: 413, retryable: false, text: "Request body is over the size limit" },
   too_many_connections: {
     status: 429,
     retryable: true,

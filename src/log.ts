@@ -10,7 +10,7 @@ export interface Logger {
 }
 
 function format(value: unknown): string {
-  if (value instanceof Error) return JSON.stringify(value.message);
+  if (value instanceof Error) return JSON.stringify(value.stack ?? value.message);
   if (typeof value === "string") return /^[\w.:/@-]+$/.test(value) ? value : JSON.stringify(value);
   return JSON.stringify(value);
 }

@@ -1,6 +1,13 @@
-/** Entry point: `deno task start`. Reads the environment, starts one node, stops on SIGINT/SIGTERM. */
+/**
+ * Entry point: `deno task start`. Reads the environment, starts one node, stops on SIGINT/SIGTERM.
+ * Whatever slips past every handler (a promise rejected with nobody listening, an exception in a
+ * callback) is logged with its stack and counted, and the process goes on: one bad request must
+ * never stop a node that holds thousands of conversations.
+ */
 import { CONFIG_DOCS, loadConfig } from "./config.ts";
+import { createLogger } from "./log.ts";
 import { startServer } from "./server/server.ts";
+import { installLastResort } from "./server/last_resort.ts";
 
 if (Deno.args.includes("--help")) {
   console.log("Support-chat engine. Environment variables:");
@@ -9,7 +16,17 @@ if (Deno.args.includes("--help")) {
 }
 
 const config = loadConfig(Deno.env.toObject());
-const server = await startServer(config);
+const log = createLogger(config.LOG_LEVEL);
+installLastResort(globalThis, log);
+let server: Awaited<ReturnType<typeof startServer>>;
+try {
+  server = await startServer(config, { logger: log });
+} catch (err) {
+  // A node that could not start exits for its supervisor; the last resort above keeps only
+  // a running node alive.
+  log.error("start failed", { err });
+  Deno.exit(1);
+}
 console.log(`Support chat listening on ${server.url} (port ${server.port})`);
 
 let stopping = false;

@@ -11,9 +11,12 @@
  *   reconnect until acknowledged (the server stores a repeated id once).
  * - Answers the server's `ping` with `pong`, and pings the server itself to spot dead sockets.
  *
+ * - A connection lives no longer than its token: on `token_expiring` the client asks
+ *   `renewToken` for a fresh one and hands it over (`refresh_token`); reconnects use it too.
+ *
  * Events (all `CustomEvent`s, data in `detail`): `frame` (every frame, session events deduplicated),
  * `status` (the {@link ChatClient#state}), `outbox` (the pending messages), `fatal` (the token was
- * refused: {code, reason}; the client stops).
+ * refused or expired without a fresh one: {code, reason}; the client stops).
  */
 import { Outbox } from "./outbox.js";
 import { DEBUG, endpointUrl, RequestError, SESSION_EVENT_TYPES } from "./protocol.js";
@@ -55,7 +58,8 @@ export class ChatClient extends EventTarget {
   /**
    * @param {{ token: string, chatId?: string, baseUrl?: string,
    *   transport?: "auto" | "ws" | "sse", storage?: Storage | null, storageKey?: string,
-   *   heartbeatMs?: number, probeMs?: number, requestTimeoutMs?: number }} opts
+   *   heartbeatMs?: number, probeMs?: number, requestTimeoutMs?: number,
+   *   renewToken?: () => Promise<string | null> }} opts
    */
   constructor(opts) {
     super();
@@ -88,6 +92,15 @@ export class ChatClient extends EventTarget {
   /** The token this client connects with (uploads and downloads use it too). */
   get token() {
     return this.#o.token;
+  }
+
+  /** Gets a fresh token from `renewToken` and hands it to the open connection. */
+  async #renew() {
+    const token = await this.#o.renewToken?.().catch(() => null);
+    if (!token) return false;
+    this.#o.token = token;
+    if (this.#status === "open") await this.request("refresh_token", { token }).catch(() => {});
+    return true;
   }
 
   /** Messages not yet acknowledged (pending or failed). */
@@ -216,18 +229,24 @@ export class ChatClient extends EventTarget {
   #closed(/** @type {string} */ kind, /** @type {boolean} */ opened, code = 1006, reason = "") {
     this.#t = null;
     this.#cleanup();
-    if (code === 1008) {
-      this.#stopped = true;
-      this.#setStatus("failed");
-      this.dispatchEvent(new CustomEvent("fatal", { detail: { code, reason } }));
+    if (code === 4003 && this.#o.renewToken) {
+      // The token expired before a fresh one reached the server: get one and come back.
+      this.#renew().then((ok) => ok ? this.#retry() : this.#fatal(code, reason));
       return;
     }
+    if (code === 1008 || code === 4003) return this.#fatal(code, reason);
     if (kind === "ws") this.#wsFailures = opened ? 0 : this.#wsFailures + 1;
     if (this.#o.transport === "auto") {
       if (kind === "ws" && this.#wsFailures >= 2) this.#useSse = true, this.#attempt = 0;
       else if (kind === "sse" && !opened) this.#useSse = false; // maybe the server is down: retry both
     }
     this.#retry();
+  }
+
+  #fatal(/** @type {number} */ code, /** @type {string} */ reason) {
+    this.#stopped = true;
+    this.#setStatus("failed");
+    this.dispatchEvent(new CustomEvent("fatal", { detail: { code, reason } }));
   }
 
   #retry() {
@@ -270,6 +289,7 @@ export class ChatClient extends EventTarget {
     const p = f.payload ?? {};
     if (DEBUG) console.debug("chat ←", f);
     if (f.type === "ping") return void this.#t?.send({ type: "pong", payload: { id: p.id } });
+    if (f.type === "token_expiring") void this.#renew();
     if (f.ref && (f.type === "ack" || f.type === "error" || f.type === "pong")) {
       const waiter = this.#pending.get(f.ref);
       this.#pending.delete(f.ref);

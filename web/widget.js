@@ -13,6 +13,8 @@ import { attachmentList, wireAttachButton } from "./attachments.js";
 /** @typedef {import("./transports.js").Frame} Frame */
 
 const KEY = "supportchat.session";
+/** The visitor token: who this browser is (lists and starts the visitor's chats). */
+const VISITOR_KEY = "supportchat.visitor";
 const storage = safeStorage();
 const embedded = new URLSearchParams(location.search).has("embed");
 
@@ -78,20 +80,55 @@ function loadSession() {
   }
 }
 
+/** POST /chats as the stored visitor (a new anonymous one when there is none or it expired). */
+async function postChat(/** @type {Record<string, string>} */ body) {
+  const visitor = storage.getItem(VISITOR_KEY);
+  const post = (/** @type {string | null} */ token) =>
+    fetch("/api/v1/chat/chats", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+  let res = await post(visitor);
+  if (res.status === 401 && visitor) {
+    storage.removeItem(VISITOR_KEY);
+    res = await post(null);
+  }
+  return res;
+}
+
+/** A fresh chat token for `chatId` from the visitor's list of chats, or null. */
+async function freshChatToken(/** @type {string} */ chatId) {
+  const visitor = storage.getItem(VISITOR_KEY);
+  if (!visitor) return null;
+  const res = await fetch("/api/v1/chat/me/chats", {
+    headers: { authorization: `Bearer ${visitor}` },
+  });
+  if (!res.ok) return null;
+  /** @type {{ chat_id: string, client_token: string }[]} */
+  const chats = await res.json();
+  const token = chats.find((c) => c.chat_id === chatId)?.client_token ?? null;
+  if (token && s.session?.chat_id === chatId) {
+    s.session = { ...s.session, client_token: token };
+    storage.setItem(KEY, JSON.stringify(s.session));
+  }
+  return token;
+}
+
 async function startChat(/** @type {Event} */ e) {
   e.preventDefault();
   el.startBtn.disabled = true;
   show(el.startError, false);
   try {
     const name = el.name.value.trim();
-    const res = await fetch("/api/v1/chat/chats", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(name ? { name } : {}),
-    });
+    const res = await postChat(name ? { name } : {});
     const body = await res.json();
     if (res.status !== 201) throw new Error(body?.error?.message ?? `HTTP ${res.status}`);
     const { chat_id, client_id, client_token, position } = body;
+    if (body.visitor_token) storage.setItem(VISITOR_KEY, body.visitor_token);
     storage.setItem(KEY, JSON.stringify({ chat_id, client_id, client_token }));
     open({ chat_id, client_id, client_token }, position);
     // BOT_MODE=all: the assistant answers first; no queue banner until it hands over.
@@ -124,6 +161,7 @@ function open(/** @type {any} */ session, position = null) {
     chatId: session.chat_id,
     storage,
     storageKey: `${KEY}.outbox.${session.chat_id}`,
+    renewToken: () => freshChatToken(session.chat_id),
   });
   s.client = client;
   s.outbox = client.outbox;

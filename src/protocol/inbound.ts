@@ -6,6 +6,7 @@
  * and ignored (forward compatibility); the listed fields are validated.
  */
 import { z } from "zod";
+import { jsonTooDeep, MAX_JSON_DEPTH, valueTooDeep } from "./json_depth.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Primitives
@@ -13,13 +14,16 @@ import { z } from "zod";
 /** Correlation id chosen by the sender of an inbound frame; echoed on its `ack` or `error`. */
 export const Ref = z.string().min(1).max(64);
 
+/** Ids are 1 to 128 printable ASCII characters without spaces (they become storage keys). */
+export const ID_CHARS = /^[\x21-\x7e]{1,128}$/;
+
 /**
- * An id as clients may send it: a string (1..128 chars) or, for legacy clients, an integer.
- * Always a string after parsing.
+ * An id as clients may send it: a string (1..128 printable ASCII characters, no spaces) or, for
+ * legacy clients, an integer. Always a string after parsing.
  */
 export const WireId = z
-  .union([z.string().min(1).max(128), z.number().int()], {
-    error: "expected a non-empty string (max 128 chars) or an integer",
+  .union([z.string().regex(ID_CHARS), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)], {
+    error: "expected an id: 1 to 128 printable ASCII characters without spaces, or an integer",
   })
   .transform(String);
 
@@ -115,6 +119,9 @@ export const PingIn = z.looseObject({}).default({});
 /** The answer to a server heartbeat `ping`; it gets no reply. */
 export const PongIn = z.looseObject({ id: z.string().min(1).max(64) });
 
+/** A fresh token for this open connection (same user; for a chat token, the same chat). */
+export const RefreshTokenIn = z.looseObject({ token: z.string().min(1).max(8192) });
+
 /** The envelope `{type, payload, ref?}` of one frame type, in either direction. */
 export function envelope<T extends string, P extends z.ZodType>(type: T, payload: P) {
   return z.object({ type: z.literal(type), payload, ref: Ref.optional() });
@@ -136,6 +143,7 @@ export const INBOUND_FRAMES = {
   set_status: inbound("set_status", SetStatusIn),
   ping: inbound("ping", PingIn),
   pong: inbound("pong", PongIn),
+  refresh_token: inbound("refresh_token", RefreshTokenIn),
 } as const;
 
 export type InboundType = keyof typeof INBOUND_FRAMES;
@@ -176,6 +184,7 @@ const MAX_LISTED_ISSUES = 3;
  * the frame had a valid one, so the `error` reply can echo it.
  */
 export function parseInbound(raw: string): ParseInboundResult {
+  if (jsonTooDeep(raw)) return tooDeep();
   let data: unknown;
   try {
     data = JSON.parse(raw);
@@ -187,6 +196,7 @@ export function parseInbound(raw: string): ParseInboundResult {
 
 /** Validates an already decoded frame (e.g. from socket.io, which carries JSON values). */
 export function parseInboundValue(data: unknown): ParseInboundResult {
+  if (valueTooDeep(data)) return tooDeep();
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     return {
       ok: false,
@@ -212,6 +222,14 @@ export function parseInboundValue(data: unknown): ParseInboundResult {
     return fail("invalid_payload", describeIssues(type, result.error.issues));
   }
   return { ok: true, frame: result.data as InboundFrame };
+}
+
+function tooDeep(): ParseInboundResult {
+  return {
+    ok: false,
+    code: "invalid_payload",
+    message: `Frame nests deeper than ${MAX_JSON_DEPTH} levels.`,
+  };
 }
 
 function describeIssues(type: string, issues: readonly z.core.$ZodIssue[]): string {

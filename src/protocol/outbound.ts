@@ -32,7 +32,12 @@ export const ConnectedOut = z.object({
   resume_from: SeqCursor.optional(),
   /** Staff: the chats assigned to this user right now (a new tab or device can list them). */
   open_chats: z.array(Id).optional(),
+  /** When the connection's token expires: send `refresh_token` before, or the socket closes. */
+  token_expires_at: Timestamp.optional(),
 });
+
+/** The token of this connection expires soon: send `refresh_token {token}` with a fresh one. */
+export const TokenExpiringOut = z.object({ expires_at: Timestamp });
 
 export const AckOut = z.object({
   for: z.enum(INBOUND_TYPES),
@@ -42,6 +47,8 @@ export const AckOut = z.object({
   duplicate: z.boolean().optional(),
   last_read_seq: SeqCursor.optional(),
   unread: z.number().int().nonnegative().optional(),
+  /** `refresh_token`: when the fresh token expires. */
+  expires_at: Timestamp.optional(),
 });
 
 export const ErrorOut = z.object({
@@ -80,6 +87,8 @@ export const ChatCreatedOut = z.object({
   channel: ChannelOut.optional(),
   /** The bot holds the chat until it escalates it to the queue. */
   held: z.boolean().optional(),
+  /** The name the client gave (unverified). */
+  client_name: z.string().optional(),
 });
 
 /** A file attached to a message; `url` is the (authenticated) download path. */
@@ -131,6 +140,8 @@ export const MessageOut = z.object({
 export const ReadOut = z.object({
   ...sessionBase,
   user_id: Id,
+  /** The reader's role (absent on marks stored before it was kept). */
+  role: RoleSchema.optional(),
   last_read_seq: SeqCursor,
 });
 
@@ -244,6 +255,7 @@ export const OUTBOUND_FRAMES = {
   pong: outbound("pong", PongOut),
   ping: outbound("ping", PingOut),
   close: outbound("close", CloseOut),
+  token_expiring: outbound("token_expiring", TokenExpiringOut),
   ...SESSION_EVENT_FRAMES,
   typing: outbound("typing", TypingOut),
   resumed: outbound("resumed", ResumedOut),

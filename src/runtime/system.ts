@@ -348,7 +348,18 @@ export class ActorSystem implements ActorRouter {
       cell.lastActive = this.clock.now();
       this.#letGo(cell);
       if (!cell.mailbox.isEmpty) this.#schedule(cell);
+      else if (cell.seq === 0 && cell.entity.passivate !== false) this.#forget(cell);
     }
+  }
+
+  /**
+   * An actor with no stored event is its initial state: keeping it in memory serves nothing, and
+   * commands naming ids that do not exist (a chat id made up by a caller) would otherwise pile
+   * up one cell each until the idle sweep.
+   */
+  #forget(cell: Cell): void {
+    const key = `${cell.address.type}\u0000${cell.address.id}`;
+    if (this.#cells.get(key) === cell && !cell.running) this.#cells.delete(key);
   }
 
   async #batch(cell: Cell): Promise<void> {

@@ -1,10 +1,11 @@
 /**
  * A small engine.io v4 server on `Deno.serve` (Web `Request` → `Response`), which the official
  * `socket.io` server binds to with `io.bind(engine)`: handshake, long-polling requests, WebSocket
- * upgrades (`Deno.upgradeWebSocket`), routed to the {@link EngineSocket} of each session.
+ * upgrades (the edge's `upgradeWebSocket`), routed to the {@link EngineSocket} of each session.
  * Protocol: https://socket.io/docs/v4/engine-io-protocol/
  */
 import { EventEmitter } from "node:events";
+import { upgradeWebSocket } from "./edge/upgrade.ts";
 import { Buffer } from "node:buffer";
 import { type EngineOptions, EngineSocket, type HandshakeRequest } from "./_socketio_socket.ts";
 import { Polling, WsTransport } from "./_socketio_transports.ts";
@@ -44,7 +45,11 @@ export class Engine extends EventEmitter {
     if (isWs !== (name === "websocket")) return fail(3, "Bad request");
     const ws = () => {
       try {
-        const { socket, response } = Deno.upgradeWebSocket(req);
+        const { socket, response } = upgradeWebSocket(req, {
+          idleTimeoutS: 0, // engine.io runs its own heartbeat
+          maxMessageBytes: this.o.maxPayload,
+          allowBinary: true,
+        });
         return { t: new WsTransport(socket, this.o.maxPayload), response };
       } catch {
         return null; // not a valid upgrade request

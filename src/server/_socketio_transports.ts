@@ -1,9 +1,10 @@
 /**
  * engine.io v4 packets and its two transports over Web-standard `Request`/`Response`: HTTP
- * long-polling and WebSocket (`Deno.upgradeWebSocket`). Used by `_socketio_engine.ts`.
+ * long-polling and WebSocket (the edge's `upgradeWebSocket`). Used by `_socketio_engine.ts`.
  * Protocol: https://socket.io/docs/v4/engine-io-protocol/
  */
 import { Buffer } from "node:buffer";
+import type { WebSocketLike } from "./ws_deno.ts";
 
 export type PacketType = "open" | "close" | "ping" | "pong" | "message" | "upgrade" | "noop";
 export interface Packet {
@@ -145,15 +146,18 @@ export class Polling implements Transport {
   }
 }
 
-/** A Deno WebSocket; it opens after the upgrade response is returned. */
+/** What is used of a server WebSocket (the edge's `ServerWebSocket`, or Deno's). */
+type ServerSocket = WebSocketLike & { binaryType: string; send(data: string | Uint8Array): void };
+
+/** A WebSocket; it opens after the upgrade response is returned. */
 export class WsTransport implements Transport {
   readonly name = "websocket";
   sink: Sink = IGNORE;
-  readonly #ws: WebSocket;
+  readonly #ws: ServerSocket;
   #open = false;
   #closeWhenOpen: [number, string] | null = null;
 
-  constructor(ws: WebSocket, maxPayload: number) {
+  constructor(ws: ServerSocket, maxPayload: number) {
     this.#ws = ws;
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {
@@ -176,7 +180,7 @@ export class WsTransport implements Transport {
   }
 
   get writable(): boolean {
-    return this.#open && this.#ws.readyState === WebSocket.OPEN;
+    return this.#open && this.#ws.readyState === 1; // OPEN
   }
 
   get bufferedAmount(): number {
@@ -194,7 +198,7 @@ export class WsTransport implements Transport {
 
   close(code = 1000, reason = ""): void {
     this.#open = false;
-    if (this.#ws.readyState === WebSocket.CONNECTING) {
+    if (this.#ws.readyState === 0) { // CONNECTING
       this.#closeWhenOpen = [code, reason];
       return;
     }

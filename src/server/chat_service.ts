@@ -20,14 +20,19 @@ import {
   type SessionReplies,
   type SessionView,
 } from "../../actors/session.ts";
-import type { Principal } from "../auth/principal.ts";
+import { type Principal, staffKey } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
 import { frame } from "../protocol/mod.ts";
 import type { ActorRouter, ActorSystem } from "../runtime/system.ts";
 import type { Envelope } from "../runtime/entity.ts";
 import type { Hub, StoredFrame } from "./hub.ts";
 import { applyHubOps, type HubOp } from "./hub_ops.ts";
-import { queueFrames, sessionFrame, type SessionFrameContext } from "./projection.ts";
+import {
+  QUEUE_WATCHERS,
+  queueFrames,
+  sessionFrame,
+  type SessionFrameContext,
+} from "./projection.ts";
 import { PositionChanges, positionFrame } from "./_queue_positions.ts";
 
 type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
@@ -71,6 +76,8 @@ export interface CreateChatOptions {
   readonly channel?: Channel;
   /** Keep the chat with the bot (status `bot`) until it escalates. */
   readonly hold?: boolean;
+  /** The name the client gave (shown to staff). */
+  readonly clientName?: string;
 }
 
 export class ChatService {
@@ -112,6 +119,7 @@ export class ChatService {
       priority: 0,
       ...(opts.channel ? { channel: opts.channel } : {}),
       ...(opts.hold ? { hold: true } : {}),
+      ...(opts.clientName ? { clientName: opts.clientName } : {}),
     }) as SessionReplies["create"];
     if (view.status === "bot") return { view, position: 0 };
     // The session also tells the queue; asking here makes the 201 mean "in the queue".
@@ -336,7 +344,7 @@ export class ChatService {
         bootId: this.#o.bootId,
         ...this.#bootView(),
       }) as OperatorReplies["disconnect"];
-      if (connections === 0 && this.hub.connectionsOf(p.id) === 0) {
+      if (connections === 0 && this.hub.connectionsOf(staffKey(p.id)) === 0) {
         await this.router.ask(queueEntity, this.#o.queue, {
           type: "operator_lost",
           operatorId: p.id,
@@ -419,8 +427,8 @@ export class ChatService {
     const after = this.system.inspect(QUEUE, this.#o.queue)?.state as QueueState | undefined;
     for (const env of envs) {
       for (const d of queueFrames(env, after)) {
-        if (d.to === "staff") ops.push({ op: "staff", frame: d.frame });
-        else ops.push({ op: "user", userId: d.userId, frame: d.frame });
+        if (d.to === "staff") ops.push({ op: "staff", frame: d.frame, roles: QUEUE_WATCHERS });
+        else ops.push({ op: "user", user: staffKey(d.userId), frame: d.frame });
       }
     }
     if (after) this.#positions.collect(after, ops);

@@ -1,9 +1,13 @@
 /**
  * One client or staff connection, whatever the transport: joins the hub, checks limits, parses
  * inbound frames, runs them through the chat service and answers each with `ack` or `error`
- * (echoing `ref`). Bad input never closes the connection, except a frame over the size limit.
+ * (echoing `ref`). Bad input never closes the connection, except a frame over the size limit or
+ * a sender that keeps sending past its budget. A connection lives no longer than its token: it is
+ * told `token_expiring` shortly before, may hand over a fresh token (`refresh_token`), and is
+ * closed with 4003 otherwise.
  */
-import type { Principal } from "../auth/principal.ts";
+import type { Authenticator } from "../auth/mod.ts";
+import { keyOf, type Principal, type UserKey } from "../auth/principal.ts";
 import { AppError, toAppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -16,23 +20,31 @@ import {
 } from "../protocol/mod.ts";
 import type { ChatService } from "./chat_service.ts";
 import type { Connection } from "./hub.ts";
-import { TokenBucket } from "./rate_limit.ts";
+import type { Budget, UserLimits } from "./limits.ts";
 import type { RoutingService } from "./routing_service.ts";
+import { QUEUE_WATCHERS } from "./projection.ts";
 import { pingLatency } from "./metrics.ts";
 import type { Clock, TimerId } from "../runtime/clock.ts";
 
 export interface HandlerOptions {
   readonly routing: RoutingService;
+  /** Checks the tokens of `refresh_token` frames. */
+  readonly auth: Authenticator;
+  /** Connections and frame budgets per user, shared by every transport. */
+  readonly limits: UserLimits;
   readonly maxFrameBytes: number;
   /** Heartbeat period: a `ping` is sent this often; answers feed the latency metric. */
   readonly heartbeatMs: number;
-  readonly maxConnectionsPerToken: number;
-  /** Timers for heartbeats (the injected clock). */
+  /** `token_expiring` is sent this long before the connection's token expires. */
+  readonly tokenWarningMs: number;
+  /** Timers for heartbeats and token expiry (the injected clock). */
   readonly clock: Clock;
-  readonly rateLimitPerMin: number;
   readonly now: () => number;
   readonly log: Logger;
 }
+
+/** Frames refused in a row for the budget after which the connection is closed (1008). */
+export const MAX_REFUSED_IN_A_ROW = 200;
 
 /** Waiting chats listed in a `queue_snapshot`; the frame also says how many wait in all. */
 export const QUEUE_SNAPSHOT_MAX = 500;
@@ -59,11 +71,14 @@ const isUnseen = (err: unknown) =>
 /** Close codes (documented in PROTOCOL.md). */
 export const CLOSE = {
   goingAway: 1001,
+  unsupportedData: 1003,
+  invalidData: 1007,
   policy: 1008,
   tooBig: 1009,
   internal: 1011,
   slowConsumer: 4001,
   tooManyConnections: 4002,
+  tokenExpired: 4003,
 } as const;
 
 const encoder = new TextEncoder();
@@ -72,22 +87,31 @@ export class ConnectionHandler {
   readonly conn: Connection;
   readonly #svc: ChatService;
   readonly #o: HandlerOptions;
-  readonly #messages: TokenBucket;
-  readonly #frames: TokenBucket;
+  readonly #user: UserKey;
+  readonly #budget: Budget;
   #ready: Promise<boolean> = Promise.resolve(false);
   #beat: TimerId | null = null;
   #beats = 0;
   readonly #pings = new Map<string, number>();
   #closed = false;
+  /** A connection slot of the user is held (given back on close). */
+  #reserved = false;
   /** Staff: the operator actor counted this connection, so closing it must uncount it. */
   #counted = false;
+  /** The chat this connection is bound to: a chat token's, or a staff socket's `?chat_id=`. */
+  #boundChat: string | undefined;
+  #expiresAt: number;
+  #expiry: TimerId | null = null;
+  #refused = 0;
 
   constructor(svc: ChatService, conn: Connection, o: HandlerOptions) {
     this.#svc = svc;
     this.conn = conn;
     this.#o = o;
-    this.#messages = new TokenBucket(o.rateLimitPerMin, o.now);
-    this.#frames = new TokenBucket(o.rateLimitPerMin * 10, o.now);
+    this.#user = keyOf(conn.principal);
+    this.#budget = o.limits.budget(this.#user);
+    this.#boundChat = conn.principal.chatId;
+    this.#expiresAt = conn.principal.expiresAt;
   }
 
   get principal(): Principal {
@@ -99,6 +123,8 @@ export class ConnectionHandler {
 
   /** Sends `connected`, joins the hub and catches up the chats this user follows. */
   open(query: OpenQuery): Promise<boolean> {
+    // Taken before any await, so connections that arrive together are counted one by one.
+    this.#reserved = this.#o.limits.reserve(this.#user);
     this.#ready = this.#open(query).catch((err) => {
       const e = toAppError(err);
       this.conn.send(errorFrame(e));
@@ -116,12 +142,13 @@ export class ConnectionHandler {
   async #open(query: OpenQuery): Promise<boolean> {
     const p = this.principal;
     const hub = this.#svc.hub;
-    if (hub.connectionsOfToken(this.conn.tokenKey) >= this.#o.maxConnectionsPerToken) {
-      throw new AppError(
-        "too_many_connections",
-        `This token already has ${this.#o.maxConnectionsPerToken} open connections`,
-      );
+    if (!this.#reserved) {
+      throw new AppError("too_many_connections", "This user already has the most open connections");
     }
+    if (p.scope === "visitor") {
+      throw new AppError("forbidden", "A visitor token opens no chat: use a chat token");
+    }
+    if (this.#expiresAt <= this.#o.now()) throw new AppError("unauthorized", "Token has expired");
     const follow: Array<{ chatId: string; from: number; announce: boolean }> = [];
     const openNow: string[] = [];
     if (p.role === "client") {
@@ -135,10 +162,13 @@ export class ConnectionHandler {
         announce: query.lastSeq !== undefined,
       });
     } else {
+      // Seed 000's operator socket names its chat in the URL: frames without chat_id go there.
+      const bound = query.chatId === undefined ? null : await this.#svc.view(p, query.chatId);
+      this.#boundChat = bound?.chatId;
       const { openChats } = await this.#svc.staffConnected(p);
       if (this.#closed) {
         // Closed while connecting: onClose ran before the count went up, so take it back here.
-        this.#svc.staffDisconnected(p);
+        this.#svc.staffDisconnected(p).catch(() => {});
         return false;
       }
       this.#counted = true;
@@ -146,19 +176,23 @@ export class ConnectionHandler {
         openChats.map((id) => this.#svc.peek(id).catch(() => null)),
       );
       for (const v of views) {
-        if (!v) continue;
+        // The chat's own state decides: a chat the operator actor still lists but that moved
+        // on (a transfer whose release a crash cut off) is not followed.
+        if (!v || v.operatorId !== p.id) continue;
         follow.push({ chatId: v.chatId, from: v.seq, announce: false });
-        if (v.operatorId === p.id && v.status !== "closed") openNow.push(v.chatId);
+        if (v.status !== "closed") openNow.push(v.chatId);
       }
       const resumeAt = (chatId: string, from: number) => {
         const known = follow.find((f) => f.chatId === chatId);
         if (known) Object.assign(known, { from, announce: true });
         else follow.push({ chatId, from, announce: true });
       };
-      if (query.chatId !== undefined && query.lastSeq !== undefined) {
-        const view = await this.#svc.view(p, query.chatId);
+      if (bound) {
         // As for clients: a last_seq beyond the chat's end would hold back every live event.
-        resumeAt(query.chatId, Math.min(query.lastSeq, view.seq));
+        if (query.lastSeq !== undefined) resumeAt(bound.chatId, Math.min(query.lastSeq, bound.seq));
+        else if (!follow.some((f) => f.chatId === bound.chatId)) {
+          follow.push({ chatId: bound.chatId, from: bound.seq, announce: false });
+        }
       }
       // A multi-chat cursor skips the chats this user may no longer see (e.g. transferred away).
       const cursor = await Promise.all(
@@ -175,16 +209,20 @@ export class ConnectionHandler {
     this.conn.send(frame("connected", {
       user_id: p.id,
       role: p.role,
-      ...(p.chatId ? { chat_id: p.chatId } : {}),
+      ...(this.#boundChat ? { chat_id: this.#boundChat } : {}),
       server_time: new Date(this.#o.now()).toISOString(),
       connection_id: this.conn.id,
       ...(query.lastSeq !== undefined ? { resume_from: query.lastSeq } : {}),
       ...(p.role === "client" ? {} : { open_chats: openNow }),
+      ...(Number.isFinite(this.#expiresAt)
+        ? { token_expires_at: new Date(this.#expiresAt).toISOString() }
+        : {}),
     }));
     hub.add(this.conn);
     this.#scheduleBeat();
+    this.#scheduleExpiry();
     this.#o.routing.notePeak(hub.size);
-    if (p.role !== "client") await this.#sendQueueSnapshot();
+    if ((QUEUE_WATCHERS as string[]).includes(p.role)) await this.#sendQueueSnapshot();
     await Promise.all(follow.map((f) => this.#follow(f.chatId, f.from, f.announce)));
     // A client waiting in the queue learns its place now, not only at the next change.
     const position = p.role === "client" ? await this.#svc.currentPosition(p.chatId!) : null;
@@ -244,15 +282,17 @@ export class ConnectionHandler {
    */
   async handle(input: string | { value: unknown }): Promise<Outcome> {
     if (!(await this.#ready) || this.#closed) return NOTHING;
+    // Every frame counts, parsable or not; chat messages also against their own budget.
+    if (!this.#budget.frames.take()) return this.#overBudget(undefined, "frames");
     const parsed = typeof input === "string" ? parseInbound(input) : parseInboundValue(input.value);
     if (!parsed.ok) {
       return { reply: errorFrame(new AppError(parsed.code, parsed.message), parsed.ref) };
     }
     const f = parsed.frame;
-    const bucket = f.type === "message" ? this.#messages : this.#frames;
-    if (f.type !== "ping" && !bucket.take()) {
-      return { reply: errorFrame(new AppError("rate_limited"), f.ref) };
+    if (f.type === "message" && !this.#budget.messages.take()) {
+      return this.#overBudget(f.ref, "messages");
     }
+    this.#refused = 0;
     try {
       return await this.#dispatch(f);
     } catch (err) {
@@ -262,9 +302,25 @@ export class ConnectionHandler {
     }
   }
 
-  /** Binary frames are not part of the protocol. */
+  /** A refused frame; a sender that keeps going far past its budget is disconnected. */
+  #overBudget(ref: string | undefined, which: "frames" | "messages"): Outcome {
+    if (++this.#refused > MAX_REFUSED_IN_A_ROW) {
+      this.conn.close(CLOSE.policy, "rate_limited");
+      return NOTHING;
+    }
+    const retry = Math.max(1, Math.ceil(this.#budget[which].waitMs() / 1000));
+    return {
+      reply: errorFrame(
+        new AppError("rate_limited", `Too many ${which}; slow down (retry in ${retry} s)`),
+        ref,
+      ),
+    };
+  }
+
+  /** Binary frames are not part of the protocol: the connection is closed (1003). */
   onBinary(): void {
     this.conn.send(errorFrame(new AppError("invalid_payload", "Binary frames are not supported")));
+    this.conn.close(CLOSE.unsupportedData, "binary_not_supported");
   }
 
   /** Leaves the hub; safe to call more than once (close handlers may run twice). */
@@ -272,9 +328,57 @@ export class ConnectionHandler {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#beat !== null) this.#o.clock.clearTimeout(this.#beat);
+    if (this.#expiry !== null) this.#o.clock.clearTimeout(this.#expiry);
+    if (this.#reserved) this.#o.limits.release(this.#user);
     this.#svc.hub.remove(this.conn.id);
     // Also when the open failed after the count went up (e.g. a forbidden chat_id).
-    if (this.#counted) this.#svc.staffDisconnected(this.principal);
+    if (this.#counted) {
+      this.#svc.staffDisconnected(this.principal).catch((err) =>
+        this.#o.log.error("staff disconnect failed", { user: this.principal.id, err })
+      );
+    }
+  }
+
+  /** `token_expiring` shortly before the token ends, then close 4003 unless refreshed. */
+  #scheduleExpiry(): void {
+    if (this.#expiry !== null) this.#o.clock.clearTimeout(this.#expiry);
+    this.#expiry = null;
+    if (this.#closed || !Number.isFinite(this.#expiresAt)) return;
+    const warnAt = this.#expiresAt - this.#o.tokenWarningMs;
+    const now = this.#o.now();
+    if (now < warnAt) {
+      this.#expiry = this.#o.clock.setTimeout(() => {
+        this.#expiry = null;
+        if (this.#closed) return;
+        const expires_at = new Date(this.#expiresAt).toISOString();
+        this.conn.send(frame("token_expiring", { expires_at }));
+        this.#scheduleExpiry();
+      }, warnAt - now);
+      return;
+    }
+    this.#expiry = this.#o.clock.setTimeout(() => {
+      this.#expiry = null;
+      if (this.#closed || this.#o.now() < this.#expiresAt) return this.#scheduleExpiry();
+      this.conn.send(errorFrame(new AppError("unauthorized", "Token has expired")));
+      this.conn.close(CLOSE.tokenExpired, "token_expired");
+    }, Math.max(0, this.#expiresAt - now));
+  }
+
+  /** A fresh token for the same user (and, for a chat token, the same chat). */
+  async #refresh(token: string): Promise<number> {
+    const fresh = await this.#o.auth.authenticate(token);
+    const p = this.principal;
+    if (keyOf(fresh) !== this.#user || fresh.role !== p.role || fresh.scope !== p.scope) {
+      throw new AppError("forbidden", "The fresh token is for another user or role");
+    }
+    if (p.scope === "chat" && fresh.chatId !== p.chatId) {
+      throw new AppError("forbidden", "The fresh token opens another chat");
+    }
+    if (fresh.expiresAt > this.#expiresAt) {
+      this.#expiresAt = fresh.expiresAt;
+      this.#scheduleExpiry();
+    }
+    return this.#expiresAt;
   }
 
   #scheduleBeat(): void {
@@ -292,8 +396,13 @@ export class ConnectionHandler {
   }
 
   #chatOf(chatId: string | undefined): string {
-    const id = chatId ?? this.principal.chatId;
-    if (!id) throw new AppError("invalid_payload", "payload.chat_id is required for staff");
+    const id = chatId ?? this.#boundChat;
+    if (!id) {
+      throw new AppError(
+        "invalid_payload",
+        "payload.chat_id is required on a connection not bound to a chat",
+      );
+    }
     return id;
   }
 
@@ -380,6 +489,10 @@ export class ConnectionHandler {
         if (p.role === "client") throw new AppError("forbidden", "Clients have no status");
         await this.#o.routing.setStatus(p, p.id, f.payload.status);
         return ack({});
+      case "refresh_token": {
+        const expiresAt = await this.#refresh(f.payload.token);
+        return ack({ expires_at: new Date(expiresAt).toISOString() });
+      }
     }
   }
 }

@@ -1,6 +1,8 @@
-/** REST plumbing: coded JSON errors in one place, bearer tokens. */
-import type { Context, Hono } from "hono";
+/** REST plumbing: coded JSON errors in one place, body limits, bearer tokens, client addresses. */
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { AppError, toAppError } from "../errors.ts";
+import { clientAddrOf } from "./edge/upgrade.ts";
 import type { Logger } from "../log.ts";
 
 export function installErrorHandling(app: Hono, log: Logger): void {
@@ -15,6 +17,29 @@ export function installErrorHandling(app: Hono, log: Logger): void {
       404,
     )
   );
+}
+
+/** The client's address as the edge saw it (`edge/upgrade.ts`), else "unknown". */
+export function clientAddress(c: Context): string {
+  return clientAddrOf(c.req.raw, c.env as { remoteAddr: Deno.Addr } | undefined);
+}
+
+/**
+ * Every REST body is bounded: a declared length over the limit is refused with 413
+ * `body_too_large` before a byte is read, a chunked body as soon as it passes the limit. Routes
+ * that cap their own bodies with their own limit and code (uploads: `file_too_large`; SSE sends)
+ * are named in `own`.
+ */
+export function bodyLimits(maxBytes: number, own: (method: string, path: string) => boolean) {
+  const limit = bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new AppError("body_too_large", `Request bodies are limited to ${maxBytes} bytes`);
+    },
+  });
+  const mw: MiddlewareHandler = (c, next) =>
+    own(c.req.method, c.req.path) ? next() : limit(c, next);
+  return mw;
 }
 
 /** Token from `Authorization: Bearer …` or the `token` query parameter. */

@@ -7,13 +7,20 @@
  * log always has what is missing). A resume replays the log after the client's last seq while
  * live events are held back, then releases them in order: no gap, no duplicate.
  */
-import type { Principal, StaffRole } from "../auth/principal.ts";
+import {
+  isStaff,
+  keyOf,
+  type Principal,
+  staffKey,
+  type StaffRole,
+  type UserKey,
+} from "../auth/principal.ts";
 import type { OutboundFrame } from "../protocol/mod.ts";
 
 export interface Connection {
   readonly id: string;
   readonly principal: Principal;
-  /** Identifies the token the connection opened with (for the per-token limit). */
+  /** Identifies the token the connection opened with. */
   readonly tokenKey: string;
   /**
    * Queues a frame for the peer. Must not throw. `text` is the frame already serialized as JSON,
@@ -63,9 +70,10 @@ export class Hub {
   readonly #read: FrameReader;
   readonly #conns = new Map<string, ConnState>();
   readonly #byChat = new Map<string, Set<string>>();
-  readonly #byUser = new Map<string, Set<string>>();
-  readonly #staff = new Set<string>();
-  readonly #byToken = new Map<string, Set<string>>();
+  /** Connections by user: kind and id together (`c:…`, `s:…`), never the id alone. */
+  readonly #byUser = new Map<UserKey, Set<string>>();
+  /** Staff connections and their role. */
+  readonly #staff = new Map<string, StaffRole>();
   peakConnections = 0;
 
   constructor(read: FrameReader) {
@@ -74,9 +82,8 @@ export class Hub {
 
   add(conn: Connection): void {
     this.#conns.set(conn.id, { conn, subs: new Map(), closed: false });
-    addTo(this.#byUser, conn.principal.id, conn.id);
-    addTo(this.#byToken, conn.tokenKey, conn.id);
-    if (conn.principal.role !== "client") this.#staff.add(conn.id);
+    addTo(this.#byUser, keyOf(conn.principal), conn.id);
+    if (isStaff(conn.principal.role)) this.#staff.set(conn.id, conn.principal.role);
     this.peakConnections = Math.max(this.peakConnections, this.#conns.size);
   }
 
@@ -87,27 +94,23 @@ export class Hub {
     st.closed = true;
     this.#conns.delete(connId);
     for (const chatId of st.subs.keys()) removeFrom(this.#byChat, chatId, connId);
-    removeFrom(this.#byUser, st.conn.principal.id, connId);
-    removeFrom(this.#byToken, st.conn.tokenKey, connId);
+    removeFrom(this.#byUser, keyOf(st.conn.principal), connId);
     this.#staff.delete(connId);
     return true;
   }
 
-  /** The staff role of a live connection of `userId` on this node, if any. */
-  staffRoleOf(userId: string): StaffRole | undefined {
-    for (const connId of this.#byUser.get(userId) ?? []) {
-      const role = this.#conns.get(connId)?.conn.principal.role;
-      if (role && role !== "client") return role;
+  /** The staff role of a live connection of staff member `staffId` on this node, if any. */
+  staffRoleOf(staffId: string): StaffRole | undefined {
+    for (const connId of this.#byUser.get(staffKey(staffId)) ?? []) {
+      const role = this.#staff.get(connId);
+      if (role) return role;
     }
     return undefined;
   }
 
-  connectionsOfToken(tokenKey: string): number {
-    return this.#byToken.get(tokenKey)?.size ?? 0;
-  }
-
-  connectionsOf(userId: string): number {
-    return this.#byUser.get(userId)?.size ?? 0;
+  /** Open connections of one user on this node. */
+  connectionsOf(user: UserKey): number {
+    return this.#byUser.get(user)?.size ?? 0;
   }
 
   countByRole(): Record<string, number> {
@@ -138,14 +141,14 @@ export class Hub {
     addTo(this.#byChat, chatId, connId);
   }
 
-  /** Every connection of `userId` follows the chat from `lastSeq`. */
-  subscribeUser(userId: string, chatId: string, lastSeq: number): void {
-    for (const connId of this.#byUser.get(userId) ?? []) this.subscribe(connId, chatId, lastSeq);
+  /** Every connection of `user` follows the chat from `lastSeq`. */
+  subscribeUser(user: UserKey, chatId: string, lastSeq: number): void {
+    for (const connId of this.#byUser.get(user) ?? []) this.subscribe(connId, chatId, lastSeq);
   }
 
-  /** Every connection of `userId` follows the chat and catches up from `lastSeq`. */
-  resumeUser(userId: string, chatId: string, lastSeq: number): void {
-    for (const connId of this.#byUser.get(userId) ?? []) {
+  /** Every connection of `user` follows the chat and catches up from `lastSeq`. */
+  resumeUser(user: UserKey, chatId: string, lastSeq: number): void {
+    for (const connId of this.#byUser.get(user) ?? []) {
       this.resume(connId, chatId, lastSeq).catch(() => {});
     }
   }
@@ -215,13 +218,16 @@ export class Hub {
     }
   }
 
-  toStaff(frame: OutboundFrame): void {
+  /** To every staff connection whose role is in `roles` (default: every staff role). */
+  toStaff(frame: OutboundFrame, roles?: readonly StaffRole[]): void {
     const text = JSON.stringify(frame);
-    for (const connId of this.#staff) this.#conns.get(connId)?.conn.send(frame, text);
+    for (const [connId, role] of this.#staff) {
+      if (!roles || roles.includes(role)) this.#conns.get(connId)?.conn.send(frame, text);
+    }
   }
 
-  toUser(userId: string, frame: OutboundFrame): void {
-    for (const connId of this.#byUser.get(userId) ?? []) this.#conns.get(connId)?.conn.send(frame);
+  toUser(user: UserKey, frame: OutboundFrame): void {
+    for (const connId of this.#byUser.get(user) ?? []) this.#conns.get(connId)?.conn.send(frame);
   }
 
   /** Closes every connection (shutdown). */
@@ -292,13 +298,13 @@ export class Hub {
   }
 }
 
-function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+function addTo<K>(map: Map<K, Set<string>>, key: K, value: string): void {
   let set = map.get(key);
   if (!set) map.set(key, set = new Set());
   set.add(value);
 }
 
-function removeFrom(map: Map<string, Set<string>>, key: string, value: string): void {
+function removeFrom<K>(map: Map<K, Set<string>>, key: K, value: string): void {
   const set = map.get(key);
   if (!set) return;
   set.delete(value);

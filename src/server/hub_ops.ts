@@ -3,7 +3,13 @@
  * hub operations, applies them to its own hub and (in a cluster) publishes them on `chat.events`,
  * so every node applies the same operations to the connections it holds. Operations are JSON.
  */
-import { isStaff, type Principal } from "../auth/principal.ts";
+import {
+  isStaff,
+  type Principal,
+  staffKey,
+  type StaffRole,
+  type UserKey,
+} from "../auth/principal.ts";
 import type { OutboundFrame } from "../protocol/mod.ts";
 import type { Hub } from "./hub.ts";
 
@@ -16,10 +22,10 @@ export type HubOp =
   | { op: "transferred"; chatId: string; to: string | null }
   /** A frame that is not stored (typing, queue position) for the chat's followers. */
   | { op: "broadcast"; chatId: string; frame: OutboundFrame }
-  /** To every staff connection. */
-  | { op: "staff"; frame: OutboundFrame }
-  /** To every connection of one user. */
-  | { op: "user"; userId: string; frame: OutboundFrame }
+  /** To every staff connection with one of `roles` (default: every staff role). */
+  | { op: "staff"; frame: OutboundFrame; roles?: StaffRole[] }
+  /** To every connection of one user (kind and id: `s:op-1`, `c:v-…`). */
+  | { op: "user"; user: UserKey; frame: OutboundFrame }
   /** The queue lost this operator: a node holding their connection re-announces them. */
   | { op: "presence"; operatorId: string };
 
@@ -41,21 +47,21 @@ export function applyHubOps(
         // Other staff may have looked at the waiting chat; it is no longer theirs to follow.
         hub.unsubscribeWhere(o.chatId, otherStaff(o.operatorId));
         // The new owner's connections follow the chat from just before this event.
-        hub.subscribeUser(o.operatorId, o.chatId, o.seq - 1);
+        hub.subscribeUser(staffKey(o.operatorId), o.chatId, o.seq - 1);
         break;
       case "transferred":
         // The old owner saw the transfer and stops following; the new one gets the full history.
         hub.unsubscribeWhere(o.chatId, otherStaff(o.to));
-        if (o.to !== null) hub.resumeUser(o.to, o.chatId, 0);
+        if (o.to !== null) hub.resumeUser(staffKey(o.to), o.chatId, 0);
         break;
       case "broadcast":
         hub.broadcast(o.chatId, o.frame);
         break;
       case "staff":
-        hub.toStaff(o.frame);
+        hub.toStaff(o.frame, o.roles);
         break;
       case "user":
-        hub.toUser(o.userId, o.frame);
+        hub.toUser(o.user, o.frame);
         break;
       case "presence":
         onPresence(o.operatorId);

@@ -3,6 +3,7 @@
  * mailboxes, KV commit latency, dispatch errors, WebSocket ping latency, and what integrations
  * add (webhook and Telegram catch-ups).
  */
+import { unhandledErrors } from "./last_resort.ts";
 import { LATENCY_BUCKETS_MS } from "../runtime/committer.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { ClusterNode } from "../cluster/node.ts";
@@ -171,6 +172,12 @@ export function renderMetrics(
     "counter",
     "Effects, listeners or deliveries that failed",
     s.dispatchErrors,
+  );
+  x.single(
+    "chat_unhandled_errors_total",
+    "counter",
+    "Exceptions and rejections nothing handled (logged; the process went on); each is a bug",
+    unhandledErrors(),
   );
   x.single(
     "chat_kv_commits_total",

@@ -10,6 +10,7 @@ import type { Authenticator } from "../auth/mod.ts";
 import type { Principal, Role } from "../auth/principal.ts";
 import { AppError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { OperatorStatusSchema } from "../protocol/inbound.ts";
+import { jsonTooDeep, MAX_JSON_DEPTH } from "../protocol/json_depth.ts";
 import { tokenOf } from "./http.ts";
 
 /** Routes behind a token find the caller under `c.get("principal")`. */
@@ -42,6 +43,12 @@ export function newApi(): OpenAPIHono<ApiEnv> {
 export const jsonBody: MiddlewareHandler = async (c, next) => {
   const text = await c.req.text();
   let body: unknown = {};
+  if (jsonTooDeep(text)) {
+    throw new AppError(
+      "invalid_payload",
+      `Request body nests deeper than ${MAX_JSON_DEPTH} levels`,
+    );
+  }
   if (text.trim() !== "") {
     try {
       body = JSON.parse(text);

@@ -3,6 +3,7 @@ import { queueCaller } from "../../actors/_common.ts";
 import type { QueueEvent, QueueState } from "../../actors/queue.ts";
 import type { SessionEvent } from "../../actors/session.ts";
 import { frame, type OutboundFrame } from "../protocol/mod.ts";
+import type { StaffRole } from "../auth/principal.ts";
 import type { Envelope } from "../runtime/entity.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -30,6 +31,7 @@ export function sessionFrame(
         kind: e.kind,
         ...(e.channel ? { channel: { ...e.channel } } : {}),
         ...(e.held ? { held: true } : {}),
+        ...(e.clientName ? { client_name: e.clientName } : {}),
       });
     case "queued":
       return frame("chat_queued", { ...base, priority: ctx.priority, queue: ctx.queue });
@@ -68,7 +70,12 @@ export function sessionFrame(
     case "titled":
       return frame("chat_title", { ...base, title: e.title });
     case "read":
-      return frame("read", { ...base, user_id: e.participantId, last_read_seq: e.seq });
+      return frame("read", {
+        ...base,
+        user_id: e.participantId,
+        ...(e.role ? { role: e.role } : {}),
+        last_read_seq: e.seq,
+      });
     case "closed":
       return frame("chat_closed", {
         ...base,
@@ -102,12 +109,18 @@ export function sessionFrame(
   }
 }
 
-/** Where a queue frame goes: every staff connection, or one user's connections. */
+/**
+ * Where a queue frame goes: every connection that watches the queue (operators and admins;
+ * lawyers see only chats they are a participant of), or one operator's connections.
+ */
 export type QueueDelivery = { to: "staff"; frame: OutboundFrame } | {
   to: "user";
   userId: string;
   frame: OutboundFrame;
 };
+
+/** Who watches the queue live: operators and admins, never lawyers. */
+export const QUEUE_WATCHERS: StaffRole[] = ["operator", "admin"];
 
 /** Queue events as the staff's live queue view. `after` is the queue state after the event. */
 export function queueFrames(

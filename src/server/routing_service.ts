@@ -6,7 +6,7 @@
  */
 import { AUDIT_PREFIX, type AuditRecord } from "../../actors/_audit.ts";
 import { OPERATOR_COUNTERS, type OperatorCounter, statsKeys } from "../../actors/_stats.ts";
-import { clientEntity, type ClientReply } from "../../actors/client.ts";
+import { clientEntity, type ClientListReply } from "../../actors/client.ts";
 import { operatorEntity, type OperatorState } from "../../actors/operator.ts";
 import {
   capacityOf,
@@ -18,7 +18,7 @@ import {
   serviceRate,
 } from "../../actors/queue.ts";
 import { sessionEntity, type SessionView } from "../../actors/session.ts";
-import type { Principal } from "../auth/principal.ts";
+import { type Principal, staffKey } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
 import type { ChatService } from "./chat_service.ts";
 
@@ -103,7 +103,7 @@ export class RoutingService {
     if (!clientId) throw new AppError("invalid_payload", "Give chat_id or client_id");
     const { chats } = await this.#system.ask(clientEntity, clientId, {
       type: "list",
-    }) as ClientReply;
+    }) as ClientListReply;
     const views = await Promise.all(
       chats.filter((c) => c.kind === "support").map((c) => this.#chat.peek(c.chatId)),
     );
@@ -189,7 +189,7 @@ export class RoutingService {
       role: slot.role,
       status: slot.status,
       connected: slot.connected,
-      connections: this.#chat.hub.connectionsOf(id),
+      connections: this.#chat.hub.connectionsOf(staffKey(id)),
       presence_lost_at: iso(slot.lostAt),
       capacity: capacityOf({ ...snap, name: this.#queue }, slot),
       open_chats: slot.load,
@@ -258,29 +258,6 @@ export class RoutingService {
       out.push(e.value);
     }
     return out;
-  }
-
-  /** A client's chats (support and lawyer), each with a fresh token to open it. */
-  async clientChats(
-    p: Principal,
-    issue: (chatId: string) => Promise<{ token: string; expiresAt: number }>,
-  ) {
-    if (p.role !== "client") throw new AppError("forbidden", "Only clients list their own chats");
-    const { chats } = await this.#system.ask(clientEntity, p.id, { type: "list" }) as ClientReply;
-    return await Promise.all(chats.map(async (c) => {
-      const view = await this.#chat.peek(c.chatId);
-      const { token, expiresAt } = await issue(c.chatId);
-      return {
-        chat_id: c.chatId,
-        kind: c.kind,
-        status: view.status,
-        operator_id: view.operatorId,
-        linked_chat_id: c.linkedChatId ?? null,
-        created_at: iso(c.createdAt),
-        client_token: token,
-        expires_at: iso(expiresAt),
-      };
-    }));
   }
 
   /** Remembers a new connection high in KV (throttled: one write at a time, only when higher). */

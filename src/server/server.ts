@@ -10,7 +10,8 @@ import type { RouteDeps } from "../../routes/deps.ts";
 import { healthRoutes } from "../../routes/health.ts";
 import { apiRoutes } from "../../routes/openapi.ts";
 import { webRoutes } from "../../routes/web.ts";
-import { Authenticator, resolveSecret } from "../auth/mod.ts";
+import type { Authenticator } from "../auth/mod.ts";
+import { setUpAuth } from "../auth/setup.ts";
 import type { Config } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { type Clock, SystemClock } from "../runtime/clock.ts";
@@ -23,9 +24,13 @@ import { clusterTopics } from "../cluster/topics.ts";
 import { ChatService } from "./chat_service.ts";
 import { RoutingService } from "./routing_service.ts";
 import { CLOSE } from "./connection_handler.ts";
-import { installErrorHandling } from "./http.ts";
+import { bodyLimits, installErrorHandling } from "./http.ts";
+import { AddressLimits } from "./address_limits.ts";
+import { UserLimits } from "./limits.ts";
+import { Visitors } from "./visitors.ts";
 import { Hub } from "./hub.ts";
 import { attachSocketIo } from "./socketio.ts";
+import { startEdge } from "./edge/edge.ts";
 
 export interface RunningServer {
   readonly port: number;
@@ -54,6 +59,24 @@ export interface StartOptions {
    * the group moves its partitions meanwhile, as for a node that died.
    */
   readonly onFatal?: (error: Error) => void;
+  /** The clock of the edge's network timeouts (default: real time; tests may drive it). */
+  readonly edgeClock?: Clock;
+}
+
+/**
+ * Requests that reach the app through the edge's unix socket have `http+unix://host/…` URLs: the
+ * app sees `http://host/…` (the Host header the client sent). An upgrade keeps its own request,
+ * which Deno's `upgradeWebSocket` needs.
+ */
+function asHttp(req: Request): Request {
+  if (!req.url.startsWith("http+unix:") || req.headers.has("upgrade")) return req;
+  return new Request(`http:${req.url.slice("http+unix:".length)}`, req);
+}
+
+/** Routes that bound their bodies themselves: uploads (`file_too_large`) and SSE sends. */
+function capsItsOwnBody(method: string, path: string): boolean {
+  return method === "POST" &&
+    (/^\/api\/v1\/chat\/chats\/[^/]+\/attachments$/.test(path) || path === "/api/v1/chat/sse/send");
 }
 
 /** Exit status of a node whose Kafka consumer stopped for good (EX_SOFTWARE). */
@@ -78,13 +101,7 @@ async function kafkaBroker(config: Config, log: Logger): Promise<Broker | null> 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? createLogger(config.LOG_LEVEL);
   const clock = opts.clock ?? new SystemClock();
-  const { secret, isDevDefault } = resolveSecret(opts.env ?? Deno.env);
-  if (isDevDefault) {
-    log.warn(
-      "JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can mint tokens. " +
-        "Set JWT_SECRET (32+ chars) before real use.",
-    );
-  }
+  const { auth, identity } = setUpAuth(config, opts.env ?? Deno.env, clock, log);
   const remoteKv = /^https?:\/\//.test(config.KV_PATH);
   if (config.KV_PATH !== ":memory:" && !remoteKv) {
     await Deno.mkdir(dirname(config.KV_PATH), { recursive: true });
@@ -162,11 +179,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     acceptTimeoutMs: config.ACCEPT_TIMEOUT_S * 1000,
     graceMs: config.PRESENCE_GRACE_S * 1000,
   });
-  const auth = new Authenticator({
-    secret,
-    clientTokenTtlMs: config.CLIENT_TOKEN_TTL_S * 1000,
-    clock,
-  });
 
   let closing = false;
   const routing = new RoutingService(svc, config.DEFAULT_QUEUE);
@@ -180,19 +192,32 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     clock,
     env: opts.env ?? Deno.env,
   });
+  const now = () => clock.now();
   const deps: RouteDeps = {
     config,
     auth,
     svc,
     routing,
+    visitors: new Visitors(svc, auth, identity),
+    creations: new AddressLimits({
+      perAddressPerMin: config.CREATE_RATE_PER_ADDRESS,
+      globalPerMin: config.CREATE_RATE_GLOBAL,
+      now,
+    }),
     handlerOptions: {
       routing,
+      auth,
+      limits: new UserLimits({
+        maxConnections: config.MAX_CONNECTIONS_PER_TOKEN,
+        messagesPerMin: config.RATE_LIMIT_PER_MIN,
+        framesPerMin: config.RATE_LIMIT_PER_MIN * 10,
+        now,
+      }),
       maxFrameBytes: config.MAX_FRAME_BYTES,
-      rateLimitPerMin: config.RATE_LIMIT_PER_MIN,
       heartbeatMs: config.HEARTBEAT_S * 1000,
-      maxConnectionsPerToken: config.MAX_CONNECTIONS_PER_TOKEN,
+      tokenWarningMs: config.TOKEN_WARNING_S * 1000,
       clock,
-      now: () => clock.now(),
+      now,
       log,
     },
     log,
@@ -208,6 +233,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
   const app = new Hono();
   installErrorHandling(app, log);
+  app.use("*", bodyLimits(config.MAX_BODY_BYTES, capsItsOwnBody));
   app.route("/", healthRoutes(deps));
   app.route("/", apiRoutes(deps));
   app.route("/api/v1/chat", chatWsRoutes(deps));
@@ -215,17 +241,50 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   // socket.io (polling and its WebSocket upgrade) on the same port, routed before Hono.
   const sio = attachSocketIo(deps);
+  const handler = (req: Request, info: { remoteAddr: Deno.Addr }) => {
+    const r = asHttp(req);
+    return sio.owns(r) ? sio.fetch(r, info) : app.fetch(r, info);
+  };
+  // The app listens on a private unix socket; the edge owns the public port and every TCP
+  // connection (timeouts, caps, our WebSocket), passing all other HTTP on (edge/edge.ts).
+  const socketDir = await Deno.makeTempDir({ prefix: "chat-edge-" });
+  await Deno.chmod(socketDir, 0o700);
+  const upstreamPath = `${socketDir}/app.sock`;
   const ac = new AbortController();
-  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const { promise: upstreamReady, resolve: upstreamUp } = Promise.withResolvers<void>();
   const httpServer = Deno.serve({
-    port: config.PORT,
-    hostname: config.HOST,
+    path: upstreamPath,
     signal: ac.signal,
-    onListen: (addr) => resolve(addr as Deno.NetAddr),
-  }, (req, info) => sio.owns(req) ? sio.fetch(req, info) : app.fetch(req, info));
-  const addr = await listening;
+    onListen: () => upstreamUp(),
+  }, handler);
+  await upstreamReady;
+  const edge = await startEdge({
+    hostname: config.HOST,
+    port: config.PORT,
+    upstreamPath,
+    handler,
+    headersTimeoutMs: config.HEADERS_TIMEOUT_S * 1000,
+    bodyIdleTimeoutMs: config.BODY_TIMEOUT_S * 1000,
+    idleTimeoutMs: config.KEEPALIVE_TIMEOUT_S * 1000,
+    maxConnections: config.MAX_CONNECTIONS,
+    maxConnectionsPerAddress: config.MAX_CONNECTIONS_PER_ADDRESS,
+    trustedProxyHops: config.TRUSTED_PROXY_HOPS,
+    // Network timeouts (and WebSocket reaping) run on real time, like a peer's; the edge's own
+    // tests drive them by hand through this option.
+    clock: opts.edgeClock ?? new SystemClock(),
+    log,
+  });
+  const addr = edge.addr;
   const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
   log.info("listening", { url: `http://${host}:${addr.port}`, kv: config.KV_PATH, boot: bootId });
+  /** Stops serving; a clean shutdown lets the last frames (close codes) out first. */
+  const stopHttp = async (graceMs: number) => {
+    sio.close();
+    await edge.close(graceMs);
+    ac.abort();
+    await httpServer.finished.catch(() => {});
+    await Deno.remove(socketDir, { recursive: true }).catch(() => {});
+  };
 
   return {
     port: addr.port,
@@ -238,9 +297,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (closing) return;
       closing = true;
       hub.closeAll(CLOSE.goingAway, "server_shutdown");
-      sio.close();
-      ac.abort();
-      await httpServer.finished.catch(() => {});
+      await stopHttp(1000);
       await stopIntegrations(integrations);
       // A cluster node hands its partitions over (clean snapshots) before it stops.
       await node?.stop();
@@ -256,9 +313,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       void stopIntegrations(integrations);
       system.halt();
       hub.closeAll(CLOSE.goingAway, "killed");
-      sio.close();
-      ac.abort();
-      await httpServer.finished.catch(() => {});
+      await stopHttp(0);
       await system.committer.flushed();
       closeKv();
     },

@@ -14,6 +14,7 @@ import { CLOSE, ConnectionHandler } from "./connection_handler.ts";
 import { tokenKeyOf } from "./http.ts";
 import type { Connection } from "./hub.ts";
 import { MAX_EARLY_FRAMES } from "./ws_deno.ts";
+import { clientAddrOf } from "./edge/upgrade.ts";
 import { Engine, type EngineSocket } from "./_socketio_engine.ts";
 
 export const SOCKETIO_PATH = "/socket.io/";
@@ -25,7 +26,7 @@ const ENVELOPE_BYTES = 64;
 export interface SocketIoTransport {
   /** Whether the request is for socket.io (its path starts with `/socket.io/`). */
   owns(req: Request): boolean;
-  fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Response>;
+  fetch(req: Request, info: { remoteAddr: Deno.Addr }): Promise<Response>;
   /** Drops every socket.io session at once (shutdown); pending polls are answered. */
   close(): void;
 }
@@ -41,8 +42,9 @@ export function attachSocketIo(d: RouteDeps): SocketIoTransport {
   io.bind(engine);
   io.on("connection", (socket) => accept(d, socket));
   return {
-    owns: (req) => req.url.startsWith(SOCKETIO_PATH, req.url.indexOf("/", 8)),
-    fetch: (req, info) => engine.handle(req, (info.remoteAddr as Deno.NetAddr).hostname ?? ""),
+    owns: (req) =>
+      req.url.startsWith(SOCKETIO_PATH, req.url.indexOf("/", req.url.indexOf("//") + 2)),
+    fetch: (req, info) => engine.handle(req, clientAddrOf(req, info)),
     close: () => engine.close(),
   };
 }

@@ -4,7 +4,7 @@
  * {@link ConnectionHandler}. Session events carry an `id:` line (the seq for a client stream, a
  * `chat:seq,…` cursor for staff) that a reconnecting EventSource sends back as `Last-Event-ID`.
  */
-import type { Principal } from "../auth/principal.ts";
+import { keyOf, type Principal } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
 import { errorFrame, isSessionEventType, type OutboundFrame } from "../protocol/mod.ts";
 import type { Clock, TimerId } from "../runtime/clock.ts";
@@ -210,10 +210,16 @@ export class SseStreams {
     throw new AppError("internal", "The stream closed while opening");
   }
 
-  /** The stream `connId` if it was opened with the same token by the same user. */
-  find(connId: string, principal: Principal, tokenKey: string): SseStream | null {
+  /**
+   * The stream `connId` if `principal` is the user who opened it (kind and id; for a chat token,
+   * the same chat): any valid token of theirs may send on it, so a fresh token handed over with
+   * `refresh_token` keeps working for the sends too.
+   */
+  find(connId: string, principal: Principal): SseStream | null {
     const s = this.#all.get(connId);
-    if (!s || s.conn.closed || s.conn.tokenKey !== tokenKey) return null;
-    return s.conn.principal.id === principal.id ? s : null;
+    if (!s || s.conn.closed) return null;
+    const owner = s.conn.principal;
+    if (keyOf(owner) !== keyOf(principal) || owner.scope !== principal.scope) return null;
+    return owner.chatId === principal.chatId ? s : null;
   }
 }

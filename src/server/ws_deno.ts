@@ -1,4 +1,7 @@
-/** Adapter: a Deno WebSocket as a hub {@link Connection} driven by a {@link ConnectionHandler}. */
+/**
+ * Adapter: a WebSocket (the edge's own `ServerWebSocket`, or Deno's for an upgrade that reached
+ * Deno.serve) as a hub {@link Connection} driven by a {@link ConnectionHandler}.
+ */
 import type { Principal } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
 import { errorFrame, type OutboundFrame } from "../protocol/mod.ts";
@@ -8,17 +11,31 @@ import type { Connection } from "./hub.ts";
 /** Frames a client may send before its token is checked; more closes the socket (1008). */
 export const MAX_EARLY_FRAMES = 64;
 
+/** What is used of a server-side WebSocket (Deno's, or the edge's `ServerWebSocket`). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  onopen: ((e: Event) => void) | null;
+  onmessage: ((e: MessageEvent) => void) | null;
+  onclose: ((e: CloseEvent) => void) | null;
+  onerror: ((e: Event) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+const OPEN = 1;
+
 export class DenoWsConnection implements Connection {
   readonly id = crypto.randomUUID();
   readonly principal: Principal;
   readonly tokenKey: string;
-  readonly #ws: WebSocket;
+  readonly #ws: WebSocketLike;
   readonly #maxBuffered: number;
   readonly #onClosed: () => void;
 
   /** `onClosed` runs as soon as we close: a peer that does not read never completes the close. */
   constructor(
-    ws: WebSocket,
+    ws: WebSocketLike,
     principal: Principal,
     tokenKey: string,
     maxBufferedBytes: number,
@@ -32,7 +49,7 @@ export class DenoWsConnection implements Connection {
   }
 
   send(frame: OutboundFrame, text?: string): void {
-    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    if (this.#ws.readyState !== OPEN) return;
     // A bounded send queue: a peer that does not read is disconnected, not buffered forever.
     if (this.#ws.bufferedAmount > this.#maxBuffered) {
       this.close(CLOSE.slowConsumer, "slow_consumer");
@@ -51,7 +68,7 @@ export class DenoWsConnection implements Connection {
    */
   async drained(): Promise<void> {
     while (
-      this.#ws.readyState === WebSocket.OPEN && this.#ws.bufferedAmount > this.#maxBuffered / 4
+      this.#ws.readyState === OPEN && this.#ws.bufferedAmount > this.#maxBuffered / 4
     ) {
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -67,53 +84,47 @@ export class DenoWsConnection implements Connection {
   }
 }
 
-/** Upgrades the request; auth failures are told as an `error` frame and close code 1008. */
-export interface UpgradeOptions {
+/** How a WebSocket connection is served. */
+export interface ServeOptions {
   readonly tokenKey: string;
-  /** Deno pings a socket silent for this long and closes it if no pong comes (reaping). */
-  readonly idleTimeoutS: number;
   readonly maxBufferedBytes: number;
 }
 
-export function upgradeDeno(
-  req: Request,
-  auth: Promise<Principal>,
+/** The token check, done before the upgrade. */
+export type AuthResult = { principal: Principal; error: null } | {
+  principal: null;
+  error: AppError;
+};
+
+/**
+ * Serves an upgraded socket: once it is open, a refused token is told as an `error` frame and
+ * close 1008; otherwise a handler opens the connection. Frames arriving before the handler
+ * is made (none should: it is made as the socket opens) are not lost.
+ */
+export function serveWebSocket(
+  socket: WebSocketLike,
+  auth: AuthResult,
   makeHandler: (conn: Connection) => ConnectionHandler,
   query: { chatId?: string; lastSeq?: number },
-  o: UpgradeOptions,
-): Response {
-  const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: o.idleTimeoutS });
+  o: ServeOptions,
+): void {
   let handler: ConnectionHandler | null = null;
   let gone = false;
-  const early: string[] = [];
-  // Settle at once so a refused token is never an unhandled rejection.
-  const settled = auth.then(
-    (principal) => ({ principal, error: null }),
-    (err) => ({
-      principal: null,
-      error: err instanceof AppError ? err : new AppError("unauthorized"),
-    }),
-  );
   socket.onopen = () => {
-    void settled.then(({ principal, error }) => {
-      if (gone) return;
-      if (error) {
-        socket.send(JSON.stringify(errorFrame(error)));
-        socket.close(CLOSE.policy, error.code);
-        return;
-      }
-      handler = makeHandler(
-        new DenoWsConnection(socket, principal!, o.tokenKey, o.maxBufferedBytes, () => closed()),
-      );
-      void handler.open(query);
-      for (const raw of early.splice(0)) void handler.onText(raw);
-    });
+    if (gone) return;
+    if (auth.error) {
+      socket.send(JSON.stringify(errorFrame(auth.error)));
+      socket.close(CLOSE.policy, auth.error.code);
+      return;
+    }
+    handler = makeHandler(
+      new DenoWsConnection(socket, auth.principal, o.tokenKey, o.maxBufferedBytes, () => closed()),
+    );
+    void handler.open(query);
   };
   socket.onmessage = (e) => {
     if (typeof e.data !== "string") return handler?.onBinary();
-    if (handler) void handler.onText(e.data);
-    else if (early.length < MAX_EARLY_FRAMES) early.push(e.data);
-    else socket.close(CLOSE.policy, "too_many_early_frames");
+    void handler?.onText(e.data);
   };
   const closed = () => {
     gone = true;
@@ -121,5 +132,4 @@ export function upgradeDeno(
   };
   socket.onclose = closed;
   socket.onerror = closed;
-  return response;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { BLOCK, recentList } from "../../actors/_recent.ts";
+import { lastReadOf } from "../../actors/_session_view.ts";
 import type { Effect } from "../../src/runtime/entity.ts";
 import type { ErrorCode } from "../../src/errors.ts";
 import { ActorTestKit } from "../../src/runtime/testkit.ts";
@@ -401,6 +402,7 @@ Deno.test("session: a message is stored with the next seq and acknowledged with 
   assert.deepEqual(recentList(r.state.recentMessages), [{
     seq: r.reply.seq,
     senderId: "c1",
+    by: "c:c1",
     clientMsgId: "m1",
   }]);
 });
@@ -524,14 +526,43 @@ Deno.test("session: read moves the read marker forward and counts others' unread
   s = say(s, op, "a2").state; // 6
   s = say(s, client, "q2").state; // 7
   const r = send(s, { type: "read", by: client, seq: 5 });
-  assert.deepEqual(r.events, [{ type: "read", participantId: "c1", seq: 5 }]);
+  assert.deepEqual(r.events, [{ type: "read", participantId: "c1", role: "client", seq: 5 }]);
   assert.deepEqual(r.reply, { lastReadSeq: 5, unread: 1 });
-  assert.deepEqual(r.state.lastRead, { c1: 5 });
+  assert.deepEqual(r.state.lastRead, { "c:c1": 5 });
   assert.equal(r.state.seq, s.seq + 1);
   // Reading an older seq again stores nothing and reports the current marker.
   const back = send(r.state, { type: "read", by: client, seq: 4 });
   assert.deepEqual(back.events, []);
   assert.deepEqual(back.reply, { lastReadSeq: 5, unread: 1 });
+});
+
+Deno.test("session: a client and a staff member with the same id keep their own read marks and retries", () => {
+  // A client whose id equals the operator's (a vouched visitor `op1`, or old data).
+  const twin = { id: op.id, role: "client" } as const;
+  let s = assigned();
+  s = { ...s, clientId: twin.id };
+  const fromStaff = say(s, op, "staff says", "m1");
+  // The same client_msg_id from the client is a new message, not the operator's retry.
+  const fromClient = say(fromStaff.state, twin, "client says", "m1");
+  assert.equal(fromClient.reply.duplicate, false);
+  assert.notEqual(fromClient.reply.seq, fromStaff.reply.seq);
+  const read = send(fromClient.state, { type: "read", by: op, seq: fromStaff.reply.seq });
+  // The operator has one unread message: the client's, although both carry the id `op1`.
+  assert.deepEqual(read.reply, { lastReadSeq: fromStaff.reply.seq, unread: 1 });
+  assert.equal(lastReadOf(read.state, twin), 0);
+});
+
+Deno.test("session: read marks and retries stored before keys had a kind are still found", () => {
+  // A snapshot from before: bare ids in lastRead and in the recent window.
+  const first = say(assigned(), client, "hello", "m1");
+  const legacy = {
+    ...first.state,
+    lastRead: { c1: first.reply.seq },
+    recentMessages: first.state.recentMessages.map((b) => b.map(({ by: _by, ...m }) => m)),
+  };
+  const retry = say(legacy, client, "hello", "m1");
+  assert.deepEqual(retry.reply, { seq: first.reply.seq, duplicate: true });
+  assert.equal(lastReadOf(legacy, client), first.reply.seq);
 });
 
 Deno.test("session: read past the last seq is invalid_payload and outsiders are forbidden", () => {

@@ -30,9 +30,16 @@ export interface CreatedChat {
   chat_id: string;
   client_id: string;
   client_token: string;
+  visitor_token: string;
   ws_url: string;
   position: number;
 }
+
+/**
+ * Limits the harness lifts: tests start many chats from one address. The tests of the limits
+ * themselves set their own.
+ */
+export const TEST_LIMITS = { CREATE_RATE_PER_ADDRESS: "100000", CREATE_RATE_GLOBAL: "100000" };
 
 /** Starts a server in this process on a free loopback port with a fresh KV file. */
 export async function startTestServer(
@@ -48,6 +55,7 @@ export async function startTestServer(
     // The bot and titles add stored events (and seqs); tests that want them turn them on.
     BOT_MODE: "off",
     TITLE_MODE: "off",
+    ...TEST_LIMITS,
     ...overrides,
   });
   const server = await startServer(config, { logger: silentLogger, env, clock: opts.clock });
@@ -68,17 +76,32 @@ export function withHelpers(
     shutdown: dispose,
     staffToken: (sub, role = "operator", name) =>
       auth.mintStaffToken({ sub, role, ttlSeconds: 3600, ...(name ? { name } : {}) }),
-    createChat: (clientId) => createChat(base, clientId),
+    createChat: (clientId) => createChat(base, clientId, auth),
     wsUrl: (token, query = {}) => wsUrl(base, token, query),
     [Symbol.asyncDispose]: dispose,
   };
 }
 
-export async function createChat(baseUrl: string, clientId?: string): Promise<CreatedChat> {
+const visitorAuth = new Authenticator({ secret: TEST_SECRET, clock: { now: () => Date.now() } });
+
+/**
+ * Starts a chat. With `clientId`, for that visitor: the harness holds the server's secret, so it
+ * mints the visitor token the server would have issued (as a site's backend that vouches for its
+ * users would get one); without, for a new anonymous visitor.
+ */
+export async function createChat(
+  baseUrl: string,
+  clientId?: string,
+  auth: Authenticator = visitorAuth,
+): Promise<CreatedChat> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (clientId) {
+    headers.authorization = `Bearer ${(await auth.issueVisitorToken(clientId)).token}`;
+  }
   const res = await fetch(`${baseUrl}/api/v1/chat/chats`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(clientId ? { client_id: clientId } : {}),
+    headers,
+    body: "{}",
   });
   if (res.status !== 201) throw new Error(`create chat failed: ${res.status} ${await res.text()}`);
   return await res.json();
@@ -257,6 +280,7 @@ export async function spawnServer(
       LOG_LEVEL: "warn",
       BOT_MODE: "off",
       TITLE_MODE: "off",
+      ...TEST_LIMITS,
       ...extraEnv,
     },
     stdout: "piped",

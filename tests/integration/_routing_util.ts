@@ -7,7 +7,7 @@ import type { CreatedChat, Frame, TestServer, WsClient } from "./_harness.ts";
 import type { Sockets } from "./_util.ts";
 
 /** An admin principal for `server.routing` calls (no REST admin endpoints needed). */
-export const ADMIN: Principal = { id: "adm", role: "admin", expiresAt: Infinity };
+export const ADMIN: Principal = { id: "adm", role: "admin", scope: "staff", expiresAt: Infinity };
 
 export const isFrame = (type: string, chatId?: string) => (f: Frame) =>
   f.type === type && (chatId === undefined || f.payload.chat_id === chatId);
@@ -31,7 +31,9 @@ export async function connectStaff(
 
 export async function openStaff(sockets: Sockets, url: string): Promise<WsClient> {
   const ws = await sockets.connect(url);
-  await ws.next((f) => f.type === "queue_snapshot");
+  // Frames are handled only once the connection is open (its chats followed): a ping's answer
+  // says so for every role (lawyers get no queue_snapshot).
+  assertPong(await ws.request("ping"));
   return ws;
 }
 
@@ -133,4 +135,8 @@ export async function untilQueue(
   let last: QueueSnapshot | null = null;
   await until(server, async () => pred(last = await server.svc.queueSnapshot()), what);
   return last!;
+}
+
+function assertPong(f: Frame): void {
+  if (f.type !== "pong") throw new Error(`expected pong, got ${JSON.stringify(f)}`);
 }

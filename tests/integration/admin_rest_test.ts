@@ -225,7 +225,13 @@ Deno.test("assign-lawyer opens a lawyer chat the client lists in /me/chats and o
   );
   await lawyer.next((f) => f.type === "chat_assigned" && f.payload.chat_id === lawyerChatId);
 
-  const chats = await client(server, chat.client_token).get("me/chats");
+  // The visitor token lists the visitor's chats; a chat token opens its one chat only.
+  const refused = await fetch(`${server.url}/api/v1/chat/me/chats`, {
+    headers: { authorization: `Bearer ${chat.client_token}` },
+  });
+  assert.equal(refused.status, 403);
+  await refused.body?.cancel();
+  const chats = await client(server, chat.visitor_token).get("me/chats");
   assert.deepEqual(chats.map((c: Json) => c.kind).sort(), ["lawyer", "support"]);
   const lc = chats.find((c: Json) => c.kind === "lawyer");
   assert.equal(lc.chat_id, lawyerChatId);

@@ -83,15 +83,20 @@ Deno.test("a staff connection refused with forbidden is not left counted as a li
   const { chat } = await assignedChat(server, sockets, "op-1");
   const intruder = await server.staffToken("op-2");
 
-  const released = nextCommit(server, "operator", "op-2", "disconnected");
   await assertRefused(
     sockets,
     server.wsUrl(intruder, { chat_id: chat.chat_id, last_seq: 0 }),
     "forbidden",
   );
-  await released;
+  // The chat is checked before the connection is counted: nothing to take back.
   const state = await server.svc.system.ask(operatorEntity, "op-2", { type: "get" });
   assert.equal((state as OperatorState).connections, 0);
+  // A connection that is let in counts (so the check above can fail).
+  const counted = nextCommit(server, "operator", "op-2", "connected");
+  await sockets.connect(server.wsUrl(intruder));
+  await counted;
+  const after = await server.svc.system.ask(operatorEntity, "op-2", { type: "get" });
+  assert.equal((after as OperatorState).connections, 1);
 });
 
 Deno.test("a client may not accept a chat (forbidden) and keeps its connection", async () => {
@@ -147,9 +152,15 @@ Deno.test("REST: create-chat with an invalid body is 400 invalid_payload, with b
   assert.deepEqual(Object.keys(badJson.body.error).sort(), ["code", "message", "retryable"]);
   assert.equal(badJson.body.error.code, "bad_json");
 
-  const ok = await post(JSON.stringify({ client_id: "alice" }));
+  // A client_id alone proves nothing: refused, and no chat of "alice" is made.
+  const claimed = await post(JSON.stringify({ client_id: "alice" }));
+  assert.equal(claimed.status, 403);
+  assert.equal(claimed.body.error.code, "forbidden");
+  assert.match(claimed.body.error.message, /user_hash|identity_token/);
+
+  const ok = await post("{}");
   assert.equal(ok.status, 201);
-  assert.equal(ok.body.client_id, "alice");
+  assert.match(ok.body.client_id, /^v-[0-9a-f-]{36}$/);
 });
 
 Deno.test("REST: an unknown route is 404 with a coded JSON body", async () => {

@@ -46,15 +46,24 @@ Deno.test("schema violations get invalid_payload naming the field, with ref echo
   const emptyText = await client.request("message", { text: "" });
   assert.equal(emptyText.payload.code, "invalid_payload");
 
-  // JSON that is not a frame object, and a binary frame.
+  // JSON that is not a frame object.
   client.ws.send("[1,2,3]");
   const notObject = await client.next(isError);
   assert.equal(notObject.payload.code, "invalid_payload");
-  client.ws.send(new Uint8Array([1, 2, 3]));
-  const binary = await client.next(isError, { from: client.frames.indexOf(notObject) + 1 });
-  assert.equal(binary.payload.code, "invalid_payload");
 
   assert.equal((await client.request("message", { text: "valid" })).type, "ack");
+});
+
+Deno.test("a binary frame closes the socket with 1003, whatever its size; what was acked stays", async () => {
+  await using server = await startTestServer();
+  await using sockets = new Sockets();
+  const { chat, client } = await assignedChat(server, sockets);
+  const acked = await sendMessages(client, 2);
+  client.ws.send(new Uint8Array([1, 2, 3]));
+  const closed = await client.closed();
+  assert.equal(closed.code, 1003);
+  const events = await allEvents(server, chat.chat_id, chat.client_token);
+  assert.deepEqual(events.filter((e) => e.type === "message").map((e) => e.payload.seq), acked);
 });
 
 Deno.test("a frame over 64 KiB closes the socket with 1009 and loses nothing acknowledged before", async () => {
@@ -103,7 +112,7 @@ Deno.test("a text over MAX_TEXT_LENGTH gets text_too_long and is not stored; one
   assert.deepEqual(texts, ["1234567890"]);
 });
 
-Deno.test("the per-connection rate limit answers rate_limited after 5 messages; other connections and chats are unaffected", async () => {
+Deno.test("the rate limit answers rate_limited after 5 messages per user, over all their connections; other users are unaffected", async () => {
   await using server = await startTestServer({ RATE_LIMIT_PER_MIN: "5" });
   await using sockets = new Sockets();
   const { chat, client } = await assignedChat(server, sockets);
@@ -118,9 +127,12 @@ Deno.test("the per-connection rate limit answers rate_limited after 5 messages; 
   // Other frame types on the same connection have their own budget.
   assert.equal((await client.request("typing", { is_typing: true })).type, "ack");
 
-  // A second tab of the same client and another chat keep their own budgets.
+  // The budget is the user's, not the socket's: a second tab (a reconnect) does not reset it.
   const tab = await sockets.connect(chat.ws_url);
-  acked.push(...await sendMessages(tab, 5, {}, "tab"));
+  const fromTab = await tab.request("message", { text: "from the tab" });
+  assert.equal(fromTab.payload.code, "rate_limited");
+  assert.match(fromTab.payload.message as string, /messages/);
+  // Another user keeps their own.
   const bobAcks = await sendMessages(bob, 5, {}, "bob");
   assert.equal(bobAcks.length, 5);
 

@@ -147,7 +147,11 @@ Deno.test("an operator going offline while chats are offered and assigned to the
 });
 
 Deno.test("a transfer racing a close ends closed, owned by nobody, counted by no one", async () => {
-  await using server = await startTestServer({ DEFAULT_CAPACITY: "50" });
+  // op-1 opens one socket per round: 16 connections of one user.
+  await using server = await startTestServer({
+    DEFAULT_CAPACITY: "50",
+    MAX_CONNECTIONS_PER_TOKEN: "20",
+  });
   await using sockets = new Sockets();
   const op2 = await connectStaff(server, sockets, "op-2");
   const admin = await connectStaff(server, sockets, "adm", "admin");

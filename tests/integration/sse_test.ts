@@ -246,7 +246,7 @@ Deno.test("SSE: bad frames by POST get the same coded errors as on the WebSocket
   assert.equal((await s.request("message", { text: "still here" })).type, "ack");
 });
 
-Deno.test("SSE: the rate limit and the per-token connection limit apply per stream", async () => {
+Deno.test("SSE: the rate limit and the connection limit are the user's, shared with WebSockets", async () => {
   await using server = await startTestServer({
     RATE_LIMIT_PER_MIN: "5",
     MAX_CONNECTIONS_PER_TOKEN: "3",
@@ -261,7 +261,9 @@ Deno.test("SSE: the rate limit and the per-token connection limit apply per stre
   const limited = await s.request("message", { text: "one too many" });
   assert.deepEqual([limited.payload.code, limited.payload.retryable], ["rate_limited", true]);
   assert.equal((await s.request("typing", { is_typing: false })).type, "ack");
-  assert.equal((await tab.request("message", { text: "own budget" })).type, "ack");
+  // Another stream of the same user shares the budget.
+  const shared = await tab.request("message", { text: "same budget" });
+  assert.equal(shared.payload.code, "rate_limited");
 
   await using refused = await SseClient.open(sseUrl(server, chat.client_token));
   await refused.endedByServer();

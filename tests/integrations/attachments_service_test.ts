@@ -18,7 +18,13 @@ import { silentLogger } from "../../src/log.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import { PDF, PNG, TEXT } from "./_attachments_util.ts";
 
-const client: Principal = { id: "client-1", role: "client", chatId: "c1", expiresAt: Infinity };
+const client: Principal = {
+  id: "client-1",
+  role: "client",
+  scope: "chat",
+  chatId: "c1",
+  expiresAt: Infinity,
+};
 const HOUR = 3_600_000;
 
 async function setup(store?: (local: LocalStore) => BlobStore) {

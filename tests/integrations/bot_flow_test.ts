@@ -23,9 +23,11 @@ const intent = (name: string) => knowledge.intents.find((i) => i.name === name)!
 
 /** A new chat and its client, following the chat from its first event. */
 async function openChat(server: BotServer, sockets: Sockets, clientId: string) {
+  const { token } = await server.auth.issueVisitorToken(clientId);
   const res = await fetch(`${server.url}/api/v1/chat/chats`, {
     method: "POST",
-    body: JSON.stringify({ client_id: clientId }),
+    headers: { authorization: `Bearer ${token}` },
+    body: "{}",
   });
   assert.equal(res.status, 201);
   const chat = await res.json();

@@ -41,6 +41,7 @@ const VALID_INBOUND: Record<InboundType, unknown> = {
   set_status: { status: "away" },
   ping: {},
   pong: { id: "h1" },
+  refresh_token: { token: "c1.x.y.1.z" },
 };
 
 for (const type of INBOUND_TYPES) {
@@ -62,6 +63,7 @@ Deno.test("inbound type list covers exactly the documented types", () => {
     "pong",
     "rate",
     "read",
+    "refresh_token",
     "resume",
     "set_status",
     "transfer_chat",
@@ -312,6 +314,7 @@ Deno.test("outbound builder examples validate against the outbound schema", () =
     frame("chat_removed", { chat_id: "c1", reason: "assigned", operator_id: "op1" }),
     frame("queue_position", { chat_id: "c1", position: 2, estimated_wait_s: null }),
     frame("operator_status", { operator_id: "op1", status: "busy" }),
+    frame("token_expiring", { expires_at: TS }),
   ];
   const seen = new Set(frames.map((f) => f.type));
   assert.deepEqual([...seen].sort(), [...OUTBOUND_TYPES].sort(), "every outbound type is built");

@@ -42,7 +42,8 @@ class FakeConn implements Connection {
 }
 
 function conn(id: string, role: Role = "client", userId = id): FakeConn {
-  return new FakeConn(id, { id: userId, role, expiresAt: Number.MAX_SAFE_INTEGER });
+  const scope = role === "client" ? "chat" : "staff";
+  return new FakeConn(id, { id: userId, role, scope, expiresAt: Number.MAX_SAFE_INTEGER });
 }
 
 const EPOCH = new Date(0).toISOString();
@@ -248,11 +249,41 @@ Deno.test("subscribeUser follows with every connection of the user, and only the
   const tab2 = conn("t2", "operator", "op-1");
   const other = conn("x", "operator", "op-2");
   const { hub, log } = setup(tab1, tab2, other);
-  hub.subscribeUser("op-1", CHAT, 0);
+  hub.subscribeUser("s:op-1", CHAT, 0);
   log.appendAndPublish(hub, 2);
   assert.deepEqual(tab1.seqs(), [1, 2]);
   assert.deepEqual(tab2.seqs(), [1, 2]);
   assert.deepEqual(other.seqs(), []);
+});
+
+Deno.test("a client whose id equals a staff id is never reached as that staff member", () => {
+  const staff = conn("s", "operator", "op-1");
+  const twin = conn("t", "client", "op-1");
+  const { hub, log } = setup(staff, twin);
+  hub.subscribeUser("s:op-1", CHAT, 0);
+  hub.toUser("s:op-1", TYPING);
+  log.appendAndPublish(hub, 1);
+  assert.deepEqual(staff.seqs(), [1]);
+  assert.deepEqual(twin.sent, []);
+  assert.equal(hub.connectionsOf("s:op-1"), 1);
+  assert.equal(hub.connectionsOf("c:op-1"), 1);
+  assert.equal(hub.staffRoleOf("op-1"), "operator");
+  hub.remove("s");
+  // The client's connection does not count as the operator's presence.
+  assert.equal(hub.staffRoleOf("op-1"), undefined);
+  assert.equal(hub.connectionsOf("s:op-1"), 0);
+});
+
+Deno.test("toStaff with roles reaches only those roles (lawyers do not watch the queue)", () => {
+  const op = conn("op", "operator", "op-1");
+  const lawyer = conn("law", "lawyer", "law-1");
+  const admin = conn("ad", "admin", "admin-1");
+  const { hub } = setup(op, lawyer, admin);
+  const snapshot = frame("queue_snapshot", { queue: "default", chats: [] });
+  hub.toStaff(snapshot, ["operator", "admin"]);
+  assert.deepEqual(op.sent, [snapshot]);
+  assert.deepEqual(lawyer.sent, []);
+  assert.deepEqual(admin.sent, [snapshot]);
 });
 
 Deno.test("broadcast skips the sender, toStaff reaches staff only, toUser every tab of a user", () => {
@@ -266,7 +297,7 @@ Deno.test("broadcast skips the sender, toStaff reaches staff only, toUser every 
   const snapshot = frame("queue_snapshot", { queue: "default", chats: [] });
   hub.toStaff(snapshot);
   const pong = frame("pong", { server_time: EPOCH });
-  hub.toUser("alice", pong);
+  hub.toUser("c:alice", pong);
   assert.deepEqual(c1.sent, [pong]);
   assert.deepEqual(c2.sent, [TYPING, pong]);
   assert.deepEqual(op.sent, [TYPING, snapshot]);
@@ -279,10 +310,10 @@ Deno.test("counts connections by user and role, remembers the peak, and closes a
   const c = conn("c", "operator", "op-1");
   const { hub } = setup(a, b, c);
   assert.equal(hub.size, 3);
-  assert.equal(hub.connectionsOf("op-1"), 2);
+  assert.equal(hub.connectionsOf("s:op-1"), 2);
   assert.deepEqual(hub.countByRole(), { client: 1, operator: 2, lawyer: 0, admin: 0 });
   hub.remove("c");
-  assert.equal(hub.connectionsOf("op-1"), 1);
+  assert.equal(hub.connectionsOf("s:op-1"), 1);
   assert.equal(hub.peakConnections, 3);
   hub.closeAll(1001, "server_shutdown");
   assert.deepEqual(a.closedWith, { code: 1001, reason: "server_shutdown" });

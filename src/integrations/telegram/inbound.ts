@@ -97,6 +97,7 @@ export class Inbound {
     const client: Principal = {
       id: link.clientId,
       role: "client",
+      scope: "chat",
       chatId: link.chatId,
       expiresAt: Number.POSITIVE_INFINITY,
     };

@@ -1,7 +1,9 @@
 /**
  * `GET /api/v1/chat/titles` (staff): the open chats — waiting in queue order, then active — with
  * their titles, for lists and statistics that show what each chat is about. The queue knows
- * which chats are open; each title comes from the chat itself.
+ * which chats are open; each title comes from the chat itself. What each caller sees follows who
+ * may read the chat: admins all of them, operators the waiting ones and their own, lawyers only
+ * their own.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Authenticator } from "../../auth/mod.ts";
@@ -39,8 +41,11 @@ export function titleRoutes(api: OpenAPIHono<ApiEnv>, svc: ChatService, auth: Au
   });
   api.openapi(route, async (c) => {
     const { limit } = c.req.valid("query");
+    const p = c.get("principal");
     const snap = await svc.queueSnapshot();
-    const open = [
+    const mayRead = (operatorId: string | null) =>
+      p.role === "admin" || operatorId === p.id || (operatorId === null && p.role === "operator");
+    const all = [
       ...snap.waiting.map((w) => ({
         chat_id: w.chatId,
         state: "waiting" as const,
@@ -54,6 +59,7 @@ export function titleRoutes(api: OpenAPIHono<ApiEnv>, svc: ChatService, auth: Au
         operator_id: a.operatorId,
       })),
     ];
+    const open = all.filter((chat) => mayRead(chat.operator_id));
     const listed = open.slice(0, limit);
     const titles = await mapLimited(listed, LOOKUPS_IN_FLIGHT, async (chat) => {
       return (await svc.peek(chat.chat_id)).title ?? null;
