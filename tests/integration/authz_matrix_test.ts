@@ -81,13 +81,13 @@ async function fixture(w: World): Promise<Fixture> {
 const chatOf = (fx: Fixture, t: Target) => t === "C" ? fx.c : fx.l;
 
 /** The token a caller presents, relative to the chat under test. */
-async function tokenOf(
+function tokenOf(
   w: World,
   fx: Fixture,
   who: Caller,
   t: Target,
   visitorTokens = false,
-): Promise<string | undefined> {
+): string | undefined {
   switch (who) {
     case "anonymous":
       return undefined;
@@ -560,7 +560,7 @@ async function frameOutcome(
   type: InboundType,
   row: FrameRow,
 ): Promise<Outcome> {
-  const token = await tokenOf(w, fx, who, t);
+  const token = tokenOf(w, fx, who, t);
   if (token === undefined) {
     const url = new URL(w.server.wsUrl("x"));
     url.searchParams.delete("token");
@@ -636,7 +636,7 @@ Deno.test("authorization matrix: every REST operation and frame type, for every 
         for (const who of CALLERS) {
           const fx = row.mutates ? await fixture(w) : shared;
           const call = await row.call(fx, t, w);
-          const token = await tokenOf(w, fx, who, t, row.visitorTokens);
+          const token = tokenOf(w, fx, who, t, row.visitorTokens);
           const { status, body } = await restOutcome(w, call, token);
           const got = status === row.refusedAs
             ? "deny"
