@@ -65,6 +65,7 @@ export const ConfigSchema = z.object({
       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet," +
       "application/vnd.oasis.opendocument.text",
   ),
+  ATTACHMENT_MAX_UNZIPPED_BYTES: int(100 * 1024 * 1024, 1),
   ATTACHMENT_URL_TTL_S: int(300, 1),
   ATTACHMENT_ORPHAN_TTL_S: int(86_400),
   S3_ENDPOINT: z.string().url().optional(),
@@ -197,7 +198,9 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   ATTACHMENTS_DIR: "Attachments with ATTACHMENT_STORE=local: the folder (created) for the files",
   ATTACHMENT_MAX_BYTES: "Largest uploaded file in bytes; larger → 413 `file_too_large`",
   ATTACHMENT_MIME_ALLOW:
-    "Comma-separated MIME types clients and staff may upload (images and PDFs are also sniffed)",
+    "Comma-separated MIME types clients and staff may upload (the content must be of that type)",
+  ATTACHMENT_MAX_UNZIPPED_BYTES:
+    "Largest total a ZIP-based upload (DOCX, XLSX, ODT, ZIP) declares for its entries; more → 400 `invalid_payload`",
   ATTACHMENT_URL_TTL_S: "Seconds a signed download URL stays valid",
   ATTACHMENT_ORPHAN_TTL_S:
     "Seconds an upload never attached to a message is kept before it is deleted (0 = keep)",

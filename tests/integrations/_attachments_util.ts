@@ -34,7 +34,7 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-function crc32(bytes: Uint8Array): number {
+export function crc32(bytes: Uint8Array): number {
   let c = ~0;
   for (const b of bytes) {
     c ^= b;

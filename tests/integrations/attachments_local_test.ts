@@ -169,7 +169,7 @@ Deno.test("types off the allow-list and content that contradicts the declared ty
       "text claiming PNG",
       TEXT,
       "image/png",
-      /declared as image\/png but its content is something else/,
+      /declared as image\/png but its content is not recognised as image\/png/,
     ],
     ["binary claiming text", new Uint8Array([1, 0, 2, 0]), "text/plain", /is binary/],
     ["empty file", new Uint8Array(), "text/plain", /empty/],

@@ -1,22 +1,26 @@
 /**
  * The attachment service and its parts without a server: orphan cleanup on the injected clock,
- * content sniffing, names, `Content-Disposition`, link signatures and the capped body reader.
+ * content checks (file-type, text), names, `Content-Disposition`, link signatures and the capped
+ * body reader.
  */
 import assert from "node:assert/strict";
 import type { Principal } from "../../src/auth/principal.ts";
 import { AppError } from "../../src/errors.ts";
-import { cleanName, readCapped } from "../../src/integrations/attachments/body.ts";
+import { readCapped } from "../../src/integrations/attachments/body.ts";
+import { cleanName } from "../../src/integrations/attachments/names.ts";
 import { OrphanSweeper, SWEEP_EVERY_MS } from "../../src/integrations/attachments/cleanup.ts";
 import { LocalStore } from "../../src/integrations/attachments/local_store.ts";
 import { settingsOf } from "../../src/integrations/attachments/mod.ts";
 import { AttachmentService, metaKey } from "../../src/integrations/attachments/service.ts";
 import { UrlSigner } from "../../src/integrations/attachments/signing.ts";
-import { checkContent, sniff } from "../../src/integrations/attachments/sniff.ts";
-import { type BlobStore, contentDisposition } from "../../src/integrations/attachments/store.ts";
+import { contentDisposition } from "../../src/integrations/attachments/names.ts";
+import { checkContent } from "../../src/integrations/attachments/sniff.ts";
+import type { BlobStore } from "../../src/integrations/attachments/store.ts";
 import { loadConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import { PDF, PNG, TEXT } from "./_attachments_util.ts";
+import { docx, DOCX_MIME, xlsx, zipOf } from "./_attachments_zip.ts";
 
 const client: Principal = {
   id: "client-1",
@@ -121,38 +125,109 @@ Deno.test("too many uploads at once are refused with overloaded (retryable)", as
   await t.service.withUploadSlot(() => Promise.resolve());
 });
 
-Deno.test("sniffing knows PNG, JPEG, GIF, WebP, PDF and ZIP (Office) by their first bytes", () => {
+Deno.test("the content decides the type: file-type's answer must be the declared type", async () => {
   const b = (...x: number[]) => new Uint8Array(x);
-  const ascii = (s: string) => new TextEncoder().encode(s);
-  assert.equal(sniff(PNG), "image/png");
-  assert.equal(sniff(b(0xff, 0xd8, 0xff, 0xe0)), "image/jpeg");
-  assert.equal(sniff(ascii("GIF89a....")), "image/gif");
-  assert.equal(sniff(ascii("RIFF\0\0\0\0WEBPVP8 ")), "image/webp");
-  assert.equal(sniff(ascii("RIFF\0\0\0\0WAVEfmt ")), null);
-  assert.equal(sniff(PDF), "application/pdf");
-  assert.equal(sniff(b(0x50, 0x4b, 0x03, 0x04, 0x14)), "zip");
-  assert.equal(sniff(TEXT), null);
-  const docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
-  const allow = new Set([docx, "text/plain"]);
-  checkContent(docx, b(0x50, 0x4b, 0x03, 0x04, 0x14), allow);
-  assert.throws(() => checkContent(docx, TEXT, allow), /declared as .* but its content/);
-  assert.throws(
-    () => checkContent("text/plain", b(0x50, 0x4b, 0x03, 0x04), allow),
-    /content is zip/,
-  );
-  assert.throws(() => checkContent("", TEXT, allow), /no content type/);
+  const limits = settingsOf(loadConfig({
+    ATTACHMENT_MIME_ALLOW: `image/png,image/jpeg,application/pdf,text/plain,${DOCX_MIME}`,
+  }));
+  const check = (mime: string, bytes: Uint8Array) => checkContent(mime, bytes, limits);
+  assert.equal(await check("image/png", PNG), "image/png");
+  assert.equal(await check("image/x-png", PNG), "image/png", "an alias is stored canonical");
+  assert.equal(await check("application/pdf", PDF), "application/pdf");
+  assert.equal(await check(DOCX_MIME, docx()), DOCX_MIME);
+  const refusal = async (mime: string, bytes: Uint8Array, why: RegExp) => {
+    const err = await check(mime, bytes).then(() => null, (e) => e);
+    assert.ok(err instanceof AppError && err.code === "invalid_payload", `${mime}: ${err}`);
+    assert.match(err.message, why);
+  };
+  await refusal("image/jpeg", PNG, /declared as image\/jpeg but its content is image\/png/);
+  await refusal(DOCX_MIME, TEXT, /content is not recognised as .*wordprocessingml/);
+  await refusal(DOCX_MIME, xlsx(), /content is .*spreadsheetml\.sheet/);
+  await refusal(DOCX_MIME, zipOf({ "a.exe": TEXT }), /content is application\/zip/);
+  await refusal("image/gif", PNG, /image\/gif are not allowed/);
+  await refusal("", TEXT, /no content type/);
+  await refusal("image/png", b(0x89, 0x50, 0x4e, 0x47), /not recognised as image\/png/);
 });
 
-Deno.test("names lose paths and control characters; Content-Disposition carries UTF-8 names", () => {
+Deno.test("text is valid UTF-8 without control bytes and not markup or a document language", async () => {
+  const limits = settingsOf(loadConfig({ ATTACHMENT_MIME_ALLOW: "text/plain,text/csv" }));
+  const check = (bytes: Uint8Array | string, mime = "text/plain") =>
+    checkContent(mime, typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes, limits);
+  const texts = [
+    TEXT,
+    "tabs\tand\r\nlines\fpages\n",
+    "\uFEFFa BOM, then Grüße, 日本語 and 🙂\n",
+    // Short signatures file-type finds in text are coincidences: real BMPs and EXEs are binary.
+    "BMW cars and MZ values\n",
+    "MZ is a company\n",
+    "a < b and <p>aragraphs are fine inside text\n",
+    "<pre is not a tag the sniffer knows\n",
+  ];
+  for (const ok of texts) assert.equal(await check(ok), "text/plain", String(ok));
+  assert.equal(await check("a,b\n1,2\n", "text/csv"), "text/csv");
+  const refusal = async (bytes: Uint8Array | string, why: RegExp) => {
+    const err = await check(bytes).then(() => null, (e) => e);
+    assert.ok(err instanceof AppError && err.code === "invalid_payload", `${bytes}: ${err}`);
+    assert.match(err.message, why);
+  };
+  await refusal(new Uint8Array([1, 0, 2, 0]), /is binary \(control byte 0x01/);
+  await refusal("nul\0inside", /control byte 0x00/);
+  await refusal("escape \x1b[31m red", /control byte 0x1b/);
+  await refusal("C1 \u0085 control", /control byte 0x85/);
+  await refusal(new Uint8Array([0x61, 0xff, 0xfe]), /not valid UTF-8/);
+  await refusal(PNG, /content is image\/png/);
+  await refusal(PDF, /content is application\/pdf/);
+  await refusal("{\\rtf1\\ansi hello}", /content is application\/rtf/);
+  await refusal("%!PS-Adobe-3.0\n", /content is application\/postscript/);
+  await refusal("<?xml version='1.0'?><svg/>", /content is (application|text)\/xml/);
+  const html = [
+    "<!DOCTYPE html><html><script>alert(1)</script></html>",
+    "\n  <html>\n<body>x</body></html>",
+    "<SCRIPT>alert(1)</SCRIPT>",
+    "<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>",
+    "<!-- comment --> <b>bold</b>",
+    "\uFEFF<iframe src=x>",
+  ];
+  for (const h of html) await refusal(h, /content is text\/html/);
+});
+
+Deno.test("names lose paths, controls, bidi and format characters; Content-Disposition is RFC 6266", () => {
   assert.equal(cleanName("../../etc/passwd"), "passwd");
   assert.equal(cleanName("C:\\Users\\me\\report.pdf"), "report.pdf");
   assert.equal(cleanName("a\u0000b\nc.txt"), "abc.txt");
   assert.equal(cleanName(".."), "file");
   assert.equal(cleanName(undefined), "file");
+  assert.equal(cleanName("\u202E\u200F"), "file", "nothing visible is left");
   assert.equal([...cleanName("x".repeat(500))].length, 200);
+  const long = cleanName(`${"y".repeat(300)}.pdf`);
+  assert.equal([...long].length, 200);
+  assert.ok(long.endsWith("y.pdf"), "a long name keeps its extension");
+  // A right-to-left override shows `invoice\u202Egnp.exe` as "invoiceexe.png": the real name shows.
+  assert.equal(cleanName("invoice\u202Egnp.exe"), "invoicegnp.exe");
+  const bidi = "\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069\u200E\u200F\u061C";
+  for (const c of bidi) {
+    const hex = c.codePointAt(0)!.toString(16);
+    assert.equal(cleanName(`in${c}voice${c}.pdf`), "invoice.pdf", `U+${hex}`);
+  }
+  assert.equal(cleanName("zero\u200Bwidth\uFEFF\u00AD.txt"), "zerowidth.txt", "format chars");
+  assert.equal(cleanName("a\u2028b\u2029c\u0085d.txt"), "abcd.txt", "separators and C1 controls");
+  assert.equal(cleanName("lone\uD800surrogate.txt"), "lonesurrogate.txt");
+  assert.equal(cleanName("report.pdf. . "), "report.pdf", "trailing dots and spaces hide the type");
+  assert.equal(cleanName("  many   \u00A0 spaces.txt "), "many spaces.txt");
+  assert.equal(cleanName("Cafe\u0301.txt"), "Café.txt", "NFC");
+  assert.equal(cleanName("日本語 🙂.txt"), "日本語 🙂.txt", "visible letters stay");
   assert.equal(
     contentDisposition('Résumé "final".pdf'),
-    `attachment; filename="R_sum_ _final_.pdf"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%22final%22.pdf`,
+    `attachment; filename="Resume _final_.pdf"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%22final%22.pdf`,
+  );
+  assert.equal(
+    contentDisposition("invoice\u202Egnp.exe"),
+    `attachment; filename="invoicegnp.exe"; filename*=UTF-8''invoicegnp.exe`,
+    "names stored before cleaning are cleaned when served",
+  );
+  assert.equal(
+    contentDisposition("it's (1) *.txt"),
+    `attachment; filename="it's (1) *.txt"; filename*=UTF-8''it%27s%20%281%29%20%2A.txt`,
   );
 });
 

@@ -7,11 +7,11 @@
  */
 import { AppError } from "../../errors.ts";
 import { readCapped as readBodyCapped } from "../../server/http.ts";
+import { cleanName } from "./names.ts";
 import { essence } from "./sniff.ts";
 
 /** Room for multipart boundaries and part headers around the file. */
 const MULTIPART_SLACK = 64 * 1024;
-const MAX_NAME = 200;
 
 export interface UploadedFile {
   readonly name: string;
@@ -33,15 +33,6 @@ export async function readCapped(
   const bytes = await readBodyCapped(body, limit);
   if (bytes === null) throw tooLarge(fileLimit);
   return bytes;
-}
-
-/** A display name safe to store and show: no path, no control characters, bounded. */
-export function cleanName(raw: string | null | undefined): string {
-  const base = (raw ?? "").split(/[/\\]/).pop() ?? "";
-  // deno-lint-ignore no-control-regex
-  const clean = base.replace(/[\x00-\x1f\x7f]/g, "").replace(/\s+/g, " ").trim();
-  const bounded = [...clean].slice(0, MAX_NAME).join("");
-  return bounded === "" || bounded === "." || bounded === ".." ? "file" : bounded;
 }
 
 export async function readUpload(

@@ -12,16 +12,18 @@ import { LocalStore } from "./local_store.ts";
 import { attachmentRoutes } from "./routes.ts";
 import { s3Origin, S3Store } from "./s3_store.ts";
 import { AttachmentService, type AttachmentSettings } from "./service.ts";
+import { canonicalMime } from "./sniff.ts";
 import { UrlSigner } from "./signing.ts";
 
 /** Uploads read at once per node: bounds memory to about this many times ATTACHMENT_MAX_BYTES. */
 export const MAX_INFLIGHT_UPLOADS = 16;
 
 export function settingsOf(config: Config): AttachmentSettings {
-  const allow = config.ATTACHMENT_MIME_ALLOW.split(",").map((m) => m.trim().toLowerCase());
+  const allow = config.ATTACHMENT_MIME_ALLOW.split(",").map(canonicalMime);
   return {
     maxBytes: config.ATTACHMENT_MAX_BYTES,
     allow: new Set(allow.filter(Boolean)),
+    maxUnzippedBytes: config.ATTACHMENT_MAX_UNZIPPED_BYTES,
     urlTtlS: config.ATTACHMENT_URL_TTL_S,
     orphanTtlMs: config.ATTACHMENT_ORPHAN_TTL_S * 1000,
     maxInflight: MAX_INFLIGHT_UPLOADS,

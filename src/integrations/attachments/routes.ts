@@ -16,7 +16,7 @@ import { type ApiEnv, authed, ERRORS, ErrorSchema, json, SECURITY } from "../../
 import { readUpload } from "./body.ts";
 import type { LocalStore } from "./local_store.ts";
 import type { AttachmentService } from "./service.ts";
-import { contentDisposition } from "./store.ts";
+import { contentDisposition } from "./names.ts";
 
 const tags = ["attachments"];
 

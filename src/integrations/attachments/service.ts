@@ -21,7 +21,10 @@ export interface ChatAccess {
 
 export interface AttachmentSettings {
   readonly maxBytes: number;
+  /** Allowed types, canonical (`canonicalMime`). */
   readonly allow: ReadonlySet<string>;
+  /** Largest declared total of a ZIP-based upload's entries (DOCX, XLSX, ODT, ZIP…). */
+  readonly maxUnzippedBytes: number;
   readonly urlTtlS: number;
   /** Uploads never attached are deleted after this long; 0 keeps them. */
   readonly orphanTtlMs: number;
@@ -102,13 +105,13 @@ export class AttachmentService {
     if (file.bytes.byteLength > settings.maxBytes) {
       throw new AppError("file_too_large", `The file is larger than ${settings.maxBytes} bytes`);
     }
-    checkContent(file.mime, file.bytes, settings.allow);
+    const mime = await checkContent(file.mime, file.bytes, settings);
     const meta: StoredAttachment = {
       id: crypto.randomUUID(),
       chatId,
       uploaderId: p.id,
       name: file.name,
-      mime: file.mime,
+      mime,
       size: file.bytes.byteLength,
       sha256: await sha256Hex(file.bytes),
       storedAt: clock.now(),

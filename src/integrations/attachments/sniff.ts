@@ -1,59 +1,27 @@
 /**
- * What an upload really is, from its first bytes. The declared type decides how the file is
- * served (`Content-Type`), so it must agree with the content: a PNG that claims to be a PDF, or a
- * PDF that claims to be plain text, is refused. Types without a signature (plain text, CSV, …)
- * only have to not look like one of the known binary formats.
+ * What an upload really is: the bytes decide, the declared type must agree. The declared type
+ * decides how the file is served (`Content-Type`), so a PNG claiming to be a PDF, a ZIP claiming
+ * to be a DOCX or HTML claiming to be plain text is refused with `invalid_payload`.
+ *
+ * - Binary formats are recognised by `file-type` (npm), which also tells ZIP-based formats apart
+ *   by their content (`[Content_Types].xml` for Office Open XML, `mimetype` for OpenDocument):
+ *   the declared type must be exactly what it finds. ZIP-based files are then bounded by
+ *   `zip.ts` (size, entries, ratio, executables, paths).
+ * - Text (`text/*`) has no signature: it must be valid UTF-8 without NULs or control bytes, and
+ *   not a document language a program would interpret (HTML and XML by the WHATWG sniffing
+ *   patterns, or PDF, RTF, PostScript and XML as `file-type` sees them). Other short signatures
+ *   that `file-type` finds in text ("BM" of BMP, "MZ" of EXE) are coincidences: a real BMP or
+ *   EXE holds control bytes.
+ * - Any other declared type must be one `file-type` recognises, or it cannot be checked.
  */
+import { fileTypeFromBuffer } from "file-type";
 import { AppError } from "../../errors.ts";
+import { checkArchive } from "./zip.ts";
 
-/** A known binary format and the declared types that may carry it. */
-interface Signature {
-  readonly family: string;
-  readonly test: (b: Uint8Array) => boolean;
-  readonly mimes: readonly string[];
-}
-
-const starts = (b: Uint8Array, sig: readonly number[], at = 0) =>
-  b.length >= at + sig.length && sig.every((x, i) => b[at + i] === x);
-const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
-
-const SIGNATURES: readonly Signature[] = [
-  {
-    family: "image/png",
-    test: (b) => starts(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    mimes: ["image/png"],
-  },
-  { family: "image/jpeg", test: (b) => starts(b, [0xff, 0xd8, 0xff]), mimes: ["image/jpeg"] },
-  {
-    family: "image/gif",
-    test: (b) => starts(b, ascii("GIF87a")) || starts(b, ascii("GIF89a")),
-    mimes: ["image/gif"],
-  },
-  {
-    family: "image/webp",
-    test: (b) => starts(b, ascii("RIFF")) && starts(b, ascii("WEBP"), 8),
-    mimes: ["image/webp"],
-  },
-  { family: "application/pdf", test: (b) => starts(b, ascii("%PDF-")), mimes: ["application/pdf"] },
-  {
-    // Office Open XML and OpenDocument files are ZIP archives.
-    family: "zip",
-    test: (b) => starts(b, [0x50, 0x4b, 0x03, 0x04]),
-    mimes: [
-      "application/zip",
-      "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-      "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-      "application/vnd.oasis.opendocument.text",
-      "application/vnd.oasis.opendocument.spreadsheet",
-      "application/vnd.oasis.opendocument.presentation",
-    ],
-  },
-];
-
-/** The family of a known binary format the bytes start with, or null. */
-export function sniff(bytes: Uint8Array): string | null {
-  return SIGNATURES.find((s) => s.test(bytes))?.family ?? null;
+export interface ContentLimits {
+  readonly allow: ReadonlySet<string>;
+  /** Largest declared total of a ZIP-based file's entries. */
+  readonly maxUnzippedBytes: number;
 }
 
 /** A `Content-Type` value reduced to its lower-case `type/subtype`. */
@@ -61,35 +29,110 @@ export function essence(contentType: string | null | undefined): string {
   return (contentType ?? "").split(";")[0].trim().toLowerCase();
 }
 
+/** Names browsers and systems send for the same format, to the one `file-type` answers. */
+const ALIASES: Readonly<Record<string, string>> = {
+  "application/x-zip-compressed": "application/zip",
+  "application/x-zip": "application/zip",
+  "image/jpg": "image/jpeg",
+  "image/pjpeg": "image/jpeg",
+  "image/x-png": "image/png",
+  "application/x-pdf": "application/pdf",
+};
+
+/** The canonical form of a declared type (`essence`, then known aliases). */
+export function canonicalMime(contentType: string | null | undefined): string {
+  const e = essence(contentType);
+  return ALIASES[e] ?? e;
+}
+
+/** Formats whose files are ZIP archives (and so are bounded by `zip.ts`). */
+export function isZipBased(mime: string): boolean {
+  return mime === "application/zip" || mime === "application/epub+zip" ||
+    mime === "application/java-archive" ||
+    mime.startsWith("application/vnd.openxmlformats-officedocument.") ||
+    mime.startsWith("application/vnd.oasis.opendocument.") ||
+    (mime.startsWith("application/vnd.ms-") && mime.endsWith(".macroenabled.12"));
+}
+
+/** Text-based document languages that a program would interpret rather than show. */
+const TEXT_DOCUMENTS = new Set([
+  "application/pdf",
+  "application/rtf",
+  "application/postscript",
+  "application/xml",
+]);
+
 /**
- * Throws `invalid_payload` unless `declared` is allowed and agrees with the bytes: a type with
- * a signature must carry it, and bytes with a known signature must be declared as that format.
+ * Throws `invalid_payload` unless `declared` is allowed and agrees with the bytes; returns the
+ * canonical type the file is stored and served with.
  */
-export function checkContent(declared: string, bytes: Uint8Array, allow: ReadonlySet<string>) {
-  if (declared === "") {
+export async function checkContent(
+  declared: string,
+  bytes: Uint8Array,
+  limits: ContentLimits,
+): Promise<string> {
+  const mime = canonicalMime(declared);
+  if (mime === "") {
     throw new AppError("invalid_payload", "The file has no content type; send one");
   }
-  if (!allow.has(declared)) {
+  if (!limits.allow.has(mime)) {
+    const allowed = [...limits.allow].join(", ");
     throw new AppError(
       "invalid_payload",
-      `Files of type ${declared} are not allowed; allowed: ${[...allow].join(", ")}`,
+      `Files of type ${mime} are not allowed; allowed: ${allowed}`,
     );
   }
-  const expected = SIGNATURES.find((s) => s.mimes.includes(declared));
-  const found = sniff(bytes);
-  if (expected && found !== expected.family) {
-    throw new AppError(
-      "invalid_payload",
-      `The file is declared as ${declared} but its content is ${found ?? "something else"}`,
-    );
+  const found = (await fileTypeFromBuffer(bytes))?.mime;
+  const mismatch = (what: string) =>
+    new AppError("invalid_payload", `The file is declared as ${mime} but its content is ${what}`);
+  if (mime.startsWith("text/")) {
+    const problem = textProblem(bytes);
+    if (problem && found) throw mismatch(found);
+    if (problem) {
+      throw new AppError("invalid_payload", `The file is declared as ${mime} but ${problem}`);
+    }
+    if (found && TEXT_DOCUMENTS.has(found)) throw mismatch(found);
+    const markup = markupOf(bytes);
+    if (markup) throw mismatch(markup);
+    return mime;
   }
-  if (!expected && found) {
-    throw new AppError(
-      "invalid_payload",
-      `The file is declared as ${declared} but its content is ${found}`,
-    );
+  if (!found) throw mismatch(`not recognised as ${mime} (no known file signature)`);
+  if (found !== mime) throw mismatch(found);
+  if (isZipBased(found)) await checkArchive(bytes, limits.maxUnzippedBytes);
+  return mime;
+}
+
+/** Why the bytes are not plain text, or null. Tab, LF, FF and CR are the controls text has. */
+function textProblem(bytes: Uint8Array): string | null {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return "is not valid UTF-8 text";
   }
-  if (declared.startsWith("text/") && bytes.subarray(0, 8192).includes(0)) {
-    throw new AppError("invalid_payload", `The file is declared as ${declared} but is binary`);
+  // deno-lint-ignore no-control-regex
+  const control = /[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]/.exec(text);
+  if (!control) return null;
+  const code = control[0].charCodeAt(0).toString(16).padStart(2, "0");
+  return `is binary (control byte 0x${code} at character ${control.index})`;
+}
+
+/**
+ * Patterns by which browsers take unknown content for HTML or XML (WHATWG MIME Sniffing, "rules
+ * for identifying an unknown MIME type"), plus SVG: after leading whitespace, case-insensitive,
+ * each followed by whitespace, `/` or `>` (WHATWG: space or `>`) — served as text they would be
+ * harmless, but a file that a browser or an editor opens as markup is not plain text.
+ */
+const HTML_TAGS = ("<!doctype html|<html|<head|<script|<iframe|<h1|<div|<font|<table|<a|<style|" +
+  "<title|<b|<body|<br|<p|<!--|<svg").split("|");
+
+/** `text/html` or `text/xml` when the text starts like markup, else null. */
+export function markupOf(bytes: Uint8Array): string | null {
+  const head = new TextDecoder().decode(bytes.subarray(0, 512)).replace(/^\uFEFF?[\t\n\f\r ]*/, "")
+    .toLowerCase();
+  if (head.startsWith("<?xml")) return "text/xml";
+  for (const tag of HTML_TAGS) {
+    if (head.startsWith(tag) && /^[\t\n\f\r />]/.test(head.slice(tag.length))) return "text/html";
   }
+  return null;
 }

@@ -35,16 +35,6 @@ export interface BlobStore {
   signedUrl(meta: StoredAttachment, expiresAtS: number, base: string): Promise<string>;
 }
 
-/** `Content-Disposition: attachment` with an ASCII fallback and the UTF-8 name (RFC 6266). */
-export function contentDisposition(name: string): string {
-  const fallback = name.replace(/[^\x20-\x7e]|["\\%]/g, "_");
-  const utf8 = encodeURIComponent(name).replace(
-    /['()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16)}`,
-  );
-  return `attachment; filename="${fallback}"; filename*=UTF-8''${utf8}`;
-}
-
 /** Hex SHA-256 (metadata integrity, and S3's signed payload hash). */
 export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
