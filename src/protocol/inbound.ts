@@ -6,7 +6,7 @@
  * and ignored (forward compatibility); the listed fields are validated.
  */
 import { z } from "zod";
-import { jsonTooDeep, MAX_JSON_DEPTH, valueTooDeep } from "./json_depth.ts";
+import { MAX_JSON_DEPTH, refOfValue, scanJson, valueTooDeep } from "./json_depth.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Primitives
@@ -184,7 +184,8 @@ const MAX_LISTED_ISSUES = 3;
  * the frame had a valid one, so the `error` reply can echo it.
  */
 export function parseInbound(raw: string): ParseInboundResult {
-  if (jsonTooDeep(raw)) return tooDeep();
+  const scan = scanJson(raw);
+  if (scan.tooDeep) return tooDeep(scan.ref);
   let data: unknown;
   try {
     data = JSON.parse(raw);
@@ -196,7 +197,7 @@ export function parseInbound(raw: string): ParseInboundResult {
 
 /** Validates an already decoded frame (e.g. from socket.io, which carries JSON values). */
 export function parseInboundValue(data: unknown): ParseInboundResult {
-  if (valueTooDeep(data)) return tooDeep();
+  if (valueTooDeep(data)) return tooDeep(refOfValue(data));
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     return {
       ok: false,
@@ -224,12 +225,16 @@ export function parseInboundValue(data: unknown): ParseInboundResult {
   return { ok: true, frame: result.data as InboundFrame };
 }
 
-function tooDeep(): ParseInboundResult {
-  return {
-    ok: false,
-    code: "invalid_payload",
-    message: `Frame nests deeper than ${MAX_JSON_DEPTH} levels.`,
-  };
+function tooDeep(ref: string | undefined): ParseInboundResult {
+  const message = `Frame nests deeper than ${MAX_JSON_DEPTH} levels.`;
+  return ref === undefined
+    ? { ok: false, code: "invalid_payload", message }
+    : { ok: false, code: "invalid_payload", message, ref };
+}
+
+/** The `ref` of a frame not parsed yet (one refused before parsing still has it echoed). */
+export function inboundRef(input: string | { value: unknown }): string | undefined {
+  return typeof input === "string" ? scanJson(input).ref : refOfValue(input.value);
 }
 
 function describeIssues(type: string, issues: readonly z.core.$ZodIssue[]): string {

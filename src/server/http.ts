@@ -7,7 +7,7 @@ import type { Logger } from "../log.ts";
 
 export function installErrorHandling(app: Hono, log: Logger): void {
   app.onError((err, c) => {
-    const e = toAppError(err);
+    const e = cutOff(err) ?? toAppError(err);
     if (e.code === "internal") log.error("request failed", { path: c.req.path, err: err });
     return c.json({ error: e.toWire() }, e.status as 400);
   });
@@ -17,6 +17,21 @@ export function installErrorHandling(app: Hono, log: Logger): void {
       404,
     )
   );
+}
+
+/**
+ * A request body the client (or the edge's body timeout) cut off mid-way: the client's doing,
+ * not the server's, so it is a coded 400, not an `internal` error logged with a stack.
+ */
+function cutOff(err: unknown): AppError | null {
+  const aborted = err instanceof Deno.errors.BadResource ||
+    err instanceof Deno.errors.Interrupted ||
+    err instanceof Deno.errors.ConnectionReset ||
+    (err instanceof Error &&
+      (err.name === "AbortError" || /body.*(abort|clos|cancel)/i.test(err.message)));
+  return aborted
+    ? new AppError("invalid_payload", "The request body was cut off", { cause: err })
+    : null;
 }
 
 /** The client's address as the edge saw it (`edge/upgrade.ts`), else "unknown". */

@@ -35,13 +35,24 @@ export function newApi(): OpenAPIHono<ApiEnv> {
   });
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * Route middleware for JSON bodies: reads the body whatever its content type (legacy clients do
  * not always send one), an empty body counts as `{}`, and text that is not JSON is `bad_json`.
  * The validator that follows then sees a well-formed `application/json` request.
  */
 export const jsonBody: MiddlewareHandler = async (c, next) => {
-  const text = await c.req.text();
+  let text: string;
+  try {
+    // Invalid UTF-8 is refused, not silently replaced with U+FFFD.
+    text = strictUtf8.decode(await c.req.arrayBuffer());
+  } catch (err) {
+    if (err instanceof TypeError && /encod|decod/i.test(err.message)) {
+      throw new AppError("bad_json", "Request body is not valid UTF-8");
+    }
+    throw err;
+  }
   let body: unknown = {};
   if (jsonTooDeep(text)) {
     throw new AppError(

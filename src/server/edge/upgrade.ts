@@ -84,7 +84,12 @@ export function upgradeWebSocket(
   opts: EdgeUpgradeOptions,
 ): { socket: ServerWebSocket | WebSocket; response: Response } {
   const ctx = edgeRequests.get(req);
-  if (!ctx) return Deno.upgradeWebSocket(req, { idleTimeout: opts.idleTimeoutS });
+  if (!ctx) {
+    // Deno's own upgrade (an upgrade on a reused connection) gets the same checks as ours.
+    const check = checkUpgrade(req.method, req.headers);
+    if (!check.ok) throw new TypeError(check.message);
+    return Deno.upgradeWebSocket(req, { idleTimeout: opts.idleTimeoutS });
+  }
   if (ctx.answered) throw new TypeError("The request was already answered");
   if (ctx.sockets.length > 0) throw new TypeError("The request was already upgraded");
   const check = checkUpgrade(req.method, req.headers);
