@@ -11,7 +11,7 @@ import type { Logger } from "../log.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { KvCheck } from "../runtime/committer.ts";
 import type { ActorAddress, AnyEntity, CommandOf, ReplyOf } from "../runtime/entity.ts";
-import type { ActorRouter, ActorSystem } from "../runtime/system.ts";
+import type { ActorRouter, ActorSystem, TellOptions } from "../runtime/system.ts";
 import type { HubOp } from "../server/hub_ops.ts";
 import type { Broker, Consumer, InRecord, TopicPartition } from "./broker.ts";
 import { AuditFeed } from "./audit_feed.ts";
@@ -63,7 +63,14 @@ const CommandRecord = z.discriminatedUnion("k", [
     cmd: z.unknown(),
     deadline: z.number(),
   }),
-  z.object({ k: z.literal("tell"), type: z.string(), id: z.string(), cmd: z.unknown() }),
+  z.object({
+    k: z.literal("tell"),
+    type: z.string(),
+    id: z.string(),
+    cmd: z.unknown(),
+    /** The sender's owed-command record, settled by the receiver (`Message.outboxKey`). */
+    ob: z.array(z.union([z.string(), z.number()])).optional(),
+  }),
 ]);
 const EventsRecord = z.object({
   from: z.string(),
@@ -150,10 +157,10 @@ export class ClusterNode implements ActorRouter {
     this.ownership.fence(partitionOf(address, this.partitions));
 
   /** Effect tells to actors owned elsewhere go to their owner; returns true when it took one. */
-  forward = (to: ActorAddress, command: unknown): boolean => {
+  forward = (to: ActorAddress, command: unknown, outboxKey?: Deno.KvKey): boolean => {
     if (this.#isLocal(to)) return false;
-    this.#tellRemote(to.type, to.id, command).catch((err) =>
-      this.#o.log.error("forwarding a tell failed", { ...to, err })
+    this.#tellRemote(to.type, to.id, command, outboxKey).catch((err) =>
+      this.#o.log.error("forwarding a tell failed (it stays owed)", { ...to, err })
     );
     return true;
   };
@@ -198,11 +205,11 @@ export class ClusterNode implements ActorRouter {
     return this.#asks.ask(type, id, command, opts.timeoutMs ?? this.#o.askTimeoutMs);
   }
 
-  tellType(type: string, id: string, command: unknown): void {
+  tellType(type: string, id: string, command: unknown, opts: TellOptions = {}): void {
     const app = this.#app;
     if (!app) throw new AppError("unavailable", "Cluster node is not started");
-    if (this.#isLocal({ type, id })) return app.system.tellType(type, id, command);
-    this.#tellRemote(type, id, command).catch((err) =>
+    if (this.#isLocal({ type, id })) return app.system.tellType(type, id, command, opts);
+    this.#tellRemote(type, id, command, opts.outboxKey).catch((err) =>
       this.#o.log.error("remote tell failed", { type, id, err })
     );
   }
@@ -226,11 +233,11 @@ export class ClusterNode implements ActorRouter {
     return this.ownership.owns(p) && !this.#releasing.has(p);
   }
 
-  #tellRemote(type: string, id: string, cmd: unknown): Promise<void> {
+  #tellRemote(type: string, id: string, cmd: unknown, ob?: Deno.KvKey): Promise<void> {
     this.counters.remoteTells++;
     return this.#outbox.send(TOPICS.commands, {
       key: id,
-      value: JSON.stringify({ k: "tell", type, id, cmd }),
+      value: JSON.stringify({ k: "tell", type, id, cmd, ...(ob ? { ob } : {}) }),
     });
   }
 
@@ -238,6 +245,8 @@ export class ClusterNode implements ActorRouter {
 
   async start(app: ClusterApp): Promise<void> {
     this.#app = app;
+    // The owed-commands sweep sends only what the actors owned here owe.
+    app.system.ownsSenders((a) => this.#isLocal(a));
     await this.registry.start();
     // Replies and other nodes' hub operations: every node reads all of them (its own group).
     this.#listener = await this.#o.broker.consume({
@@ -293,6 +302,10 @@ export class ClusterNode implements ActorRouter {
     this.counters.moves++;
     this.#o.log.info("partitions assigned", { node: this.#o.name, partitions: claimed.join(",") });
     this.#auditPresence();
+    // What the actors of these partitions owe others and a dead owner did not deliver.
+    const taken = new Set(ps.map((p) => p.partition));
+    void this.#app?.system.redeliverOwed((a) => taken.has(partitionOf(a, this.partitions)))
+      .catch((err) => this.#o.log.error("owed commands not sent again", { err }));
   }
 
   async #onRevoke(ps: readonly TopicPartition[]): Promise<void> {
@@ -351,7 +364,7 @@ export class ClusterNode implements ActorRouter {
     const system = this.#app!.system;
     if (m.k === "tell") {
       try {
-        system.tellType(m.type, m.id, m.cmd);
+        system.tellType(m.type, m.id, m.cmd, m.ob ? { outboxKey: m.ob } : {});
       } catch (err) {
         this.#o.log.warn("remote tell refused", { type: m.type, id: m.id, err });
       }

@@ -10,6 +10,12 @@ import type { Mailbox } from "./mailbox.ts";
 
 export interface Message {
   readonly command: unknown;
+  /**
+   * The sender's durable record of this command (a tell effect, see `journal.ts` "ob"): deleted
+   * in the same atomic as the batch that handles the command, so a command is either still owed
+   * (and delivered again after a crash) or handled, never lost in between.
+   */
+  readonly outboxKey?: Deno.KvKey;
   /** Set once the sender got an answer (reply, rejection or timeout). */
   settled: boolean;
   resolve?: (reply: unknown) => void;
@@ -67,9 +73,19 @@ export interface BatchEnv {
   readonly afterCommit: (envelopes: Envelope<unknown>[], effects: (readonly Effect[])[]) => void;
 }
 
+/** A tell effect with the key of its durable record (written with the events that caused it). */
+export interface OwedTell {
+  readonly kind: "tell";
+  readonly to: { readonly type: string; readonly id: string };
+  readonly command: unknown;
+  readonly outboxKey?: Deno.KvKey;
+}
+
 export interface BatchOutcome {
   /** The error that made the actor restart, if any. */
   readonly restarted: unknown;
+  /** Owed commands the batch handled and settled in its atomic. */
+  readonly settled?: readonly Deno.KvKey[];
 }
 
 interface Decided {
@@ -78,6 +94,29 @@ interface Decided {
   reply?: unknown;
   effects?: readonly Effect[];
   error?: AppError;
+}
+
+/**
+ * The tell effects of a decision that stored events become durable records, keyed by the
+ * decision's last seq, written in the batch's atomic: a crash between the commit and the delivery
+ * loses none of them (`ActorSystem.redeliverOwed`). Tells of decisions without events are retries
+ * and re-sends of what is stored already; they stay in memory only.
+ */
+function owe(
+  journal: Journal,
+  address: { type: string; id: string },
+  effects: readonly Effect[],
+  seq: number,
+  at: number,
+  writes: KvWrite[],
+): Effect[] {
+  let i = 0;
+  return effects.map((e) => {
+    if (e.kind !== "tell") return e;
+    const key = journal.outboxKey(address.type, address.id, seq, i++);
+    writes.push({ op: "set", key, value: { to: e.to, command: e.command, at } });
+    return { ...e, outboxKey: key } as OwedTell;
+  });
 }
 
 /**
@@ -119,7 +158,10 @@ export async function processBatch(cell: Cell, env: BatchEnv): Promise<BatchOutc
       seq += envs.length;
       staged.push(...envs);
       writes.push(...extra);
-      decided.push({ msg, ok: true, reply: d.reply, effects: d.effects });
+      const effects = envs.length > 0 && d.effects.length > 0
+        ? owe(env.journal, address, d.effects, seq, now, writes)
+        : d.effects;
+      decided.push({ msg, ok: true, reply: d.reply, effects });
     } catch (err) {
       crash = { msg, err };
       cell.mailbox.unshiftAll(batch.slice(i + 1));
@@ -127,8 +169,10 @@ export async function processBatch(cell: Cell, env: BatchEnv): Promise<BatchOutc
     }
   }
 
-  if (staged.length > 0) {
-    for (const key of entity.seqMarks?.(address.id, state) ?? []) {
+  // The owed commands this batch handled (accepted or refused) are settled with it.
+  for (const d of decided) if (d.msg.outboxKey) writes.push({ op: "delete", key: d.msg.outboxKey });
+  if (staged.length > 0 || writes.length > 0) {
+    for (const key of staged.length > 0 ? entity.seqMarks?.(address.id, state) ?? [] : []) {
       writes.push({ op: "max", key, n: BigInt(seq) });
     }
     try {
@@ -151,7 +195,8 @@ export async function processBatch(cell: Cell, env: BatchEnv): Promise<BatchOutc
     answer(crash.msg, undefined, new AppError("internal", `Actor ${address.type} failed`));
     cell.state = undefined;
   }
-  return { restarted: crash?.err };
+  const settled = decided.flatMap((d) => d.msg.outboxKey ? [d.msg.outboxKey] : []);
+  return { restarted: crash?.err, settled };
 }
 
 function answer(msg: Message, reply: unknown, error: AppError | undefined): void {

@@ -6,6 +6,9 @@
  *   batch wrote (a chunk), so a busy actor costs one key per batch, not one per event.
  * - `[...prefix, "sn", type, id]` → snapshot header `{seq, parts, clean, at}`.
  * - `[...prefix, "sp", type, id, seq, part]` → UTF-8 JSON pieces of the snapshot state.
+ * - `[...prefix, "ob", type, id, seq, i]` → `{to, command, at}`: a command the actor owes another
+ *   actor (a tell effect of its event `seq`), written with that event and deleted by the
+ *   receiver in the atomic that handles it.
  */
 import { AppError } from "../errors.ts";
 import { type GroupCommitter, KV_LIMITS, type KvCheck, type KvMutation } from "./committer.ts";
@@ -15,6 +18,16 @@ export interface SnapshotHeader {
   readonly seq: number;
   readonly parts: number;
   readonly clean: boolean;
+  readonly at: number;
+}
+
+/** A command an actor owes another (see the file's header, "ob"). */
+export interface OwedRecord {
+  readonly key: Deno.KvKey;
+  readonly from: { readonly type: string; readonly id: string };
+  readonly to: { readonly type: string; readonly id: string };
+  readonly command: unknown;
+  /** When it was decided (ms since epoch). */
   readonly at: number;
 }
 
@@ -40,6 +53,23 @@ export class Journal {
 
   eventsKey(type: string, id: string, firstSeq: number): Deno.KvKey {
     return [...this.#prefix, "ev", type, id, firstSeq];
+  }
+
+  outboxKey(type: string, id: string, seq: number, i: number): Deno.KvKey {
+    return [...this.#prefix, "ob", type, id, seq, i];
+  }
+
+  /** Owed commands, in sender and seq order (every sender's in the order it decided them). */
+  async *owed(): AsyncGenerator<OwedRecord> {
+    for await (
+      const e of this.kv.list<Omit<OwedRecord, "key" | "from">>({
+        prefix: [...this.#prefix, "ob"],
+      })
+    ) {
+      const n = this.#prefix.length;
+      const from = { type: String(e.key[n + 1]), id: String(e.key[n + 2]) };
+      yield { key: e.key, from, ...e.value };
+    }
   }
 
   /** Turns a run of consecutive envelopes into set-mutations of chunks of at most 60 KiB. */

@@ -18,7 +18,7 @@ import type {
 } from "./entity.ts";
 import { Journal } from "./journal.ts";
 import { Mailbox } from "./mailbox.ts";
-import { type Cell, type Message, processBatch, recoverCell } from "./_cell.ts";
+import { type Cell, type Message, type OwedTell, processBatch, recoverCell } from "./_cell.ts";
 
 export interface ActorSystemOptions {
   readonly kv: Deno.Kv;
@@ -44,9 +44,15 @@ export interface ActorSystemOptions {
   readonly onFenced?: (address: ActorAddress) => void;
   /**
    * Effect tells go through this first (cluster: to the owning node). It returns true when it
-   * took the command; false delivers it here.
+   * took the command; false delivers it here. `outboxKey` travels with the command (see
+   * `Message.outboxKey`).
    */
-  readonly forward?: (to: ActorAddress, command: unknown) => boolean;
+  readonly forward?: (to: ActorAddress, command: unknown, outboxKey?: Deno.KvKey) => boolean;
+  /**
+   * How often owed commands left undelivered (a full mailbox that never drained, a node that died
+   * with the command) are looked for and sent again; 0 turns the sweep off (default 10 s).
+   */
+  readonly owedSweepMs?: number;
 }
 
 /** What the services need to reach actors: the local system, or the cluster's router. */
@@ -63,7 +69,12 @@ export interface ActorRouter {
     command: unknown,
     opts?: { timeoutMs?: number },
   ): Promise<unknown>;
-  tellType(type: string, id: string, command: unknown): void;
+  tellType(type: string, id: string, command: unknown, opts?: TellOptions): void;
+}
+
+export interface TellOptions {
+  /** The sender's durable record of the command, settled by the batch that handles it. */
+  readonly outboxKey?: Deno.KvKey;
 }
 
 export type CommitListener = (
@@ -82,6 +93,10 @@ export interface SystemStats {
 }
 
 const EFFECT_RETRY_MS = [5, 20, 100, 500, 2000];
+/** An owed command sent this long ago and still not settled is taken for lost and sent again. */
+const OWED_LOST_MS = 60_000;
+/** Owed commands in flight remembered (oldest forgotten first). */
+const MAX_OWED_TRACKED = 100_000;
 
 export class ActorSystem implements ActorRouter {
   readonly clock: Clock;
@@ -102,6 +117,10 @@ export class ActorSystem implements ActorRouter {
   readonly #onFenced?: ActorSystemOptions["onFenced"];
   readonly #forward?: ActorSystemOptions["forward"];
   #sweepTimer: TimerId | null = null;
+  #owedTimer: TimerId | null = null;
+  readonly #owedSweepMs: number;
+  /** Owed commands sent by this process and not yet seen settled: the sweep leaves them be. */
+  readonly #owedInFlight = new Map<string, number>();
   /** Pending asks by deadline: one clock timer for all of them. */
   readonly #deadlines: Deadlines<Message>;
   readonly #timers: KeyedTimers;
@@ -131,7 +150,9 @@ export class ActorSystem implements ActorRouter {
     this.#fence = opts.fence;
     this.#onFenced = opts.onFenced;
     this.#forward = opts.forward;
+    this.#owedSweepMs = opts.owedSweepMs ?? 10_000;
     this.#armSweep();
+    this.#armOwedSweep();
   }
 
   /** Sends a command and waits for the reply, which comes only after its events are stored. */
@@ -179,10 +200,40 @@ export class ActorSystem implements ActorRouter {
     this.tellType(entity.type, id, command);
   }
 
-  tellType(type: string, id: string, command: unknown): void {
-    const msg: Message = { command, settled: false };
+  tellType(type: string, id: string, command: unknown, opts: TellOptions = {}): void {
+    const msg: Message = {
+      command,
+      settled: false,
+      ...(opts.outboxKey ? { outboxKey: opts.outboxKey } : {}),
+    };
     this.#enqueue(type, id, msg, 0);
     if (msg.error) throw msg.error;
+  }
+
+  /**
+   * Sends again every command an actor owes another and that is still recorded as owed (its
+   * receiver never handled it): after a start (a crash may have cut deliveries off), when this
+   * node takes over actors (`owns` picks the senders now here), and from a periodic sweep for
+   * commands older than `minAgeMs` that this process did not send or sent long ago. In each
+   * sender's decision order; receivers take commands again idempotently.
+   */
+  async redeliverOwed(
+    owns: (sender: ActorAddress) => boolean = () => true,
+    minAgeMs = 0,
+  ): Promise<number> {
+    const now = this.clock.now();
+    let n = 0;
+    for await (const o of this.journal.owed()) {
+      if (this.#closing) break;
+      if (!owns(o.from) || now - o.at < minAgeMs) continue;
+      const k = JSON.stringify(o.key);
+      const sentAt = this.#owedInFlight.get(k);
+      if (sentAt !== undefined && minAgeMs > 0 && now - sentAt < OWED_LOST_MS) continue;
+      this.#sendOwed(o.to, o.command, o.key);
+      n++;
+    }
+    if (n > 0) this.log.info("owed commands sent again", { count: n });
+    return n;
   }
 
   /** Reads a stored event range of an actor (e.g. a chat's history). */
@@ -231,6 +282,7 @@ export class ActorSystem implements ActorRouter {
   async shutdown(): Promise<void> {
     this.#closing = true;
     if (this.#sweepTimer !== null) this.clock.clearTimeout(this.#sweepTimer);
+    if (this.#owedTimer !== null) this.clock.clearTimeout(this.#owedTimer);
     const cells = [...this.#cells.values()];
     // Asks still waiting get their answers from the drained batches or their deadline below.
     await Promise.all(cells.map((c) => this.#idle(c)));
@@ -270,6 +322,7 @@ export class ActorSystem implements ActorRouter {
   halt(): void {
     this.#closing = true;
     if (this.#sweepTimer !== null) this.clock.clearTimeout(this.#sweepTimer);
+    if (this.#owedTimer !== null) this.clock.clearTimeout(this.#owedTimer);
     this.#timers.clear();
     const gone = new AppError("unavailable", "Node stopped");
     for (const m of this.#deadlines.clear()) this.#fail(m, gone);
@@ -373,6 +426,7 @@ export class ActorSystem implements ActorRouter {
         for (const list of effects) this.#runEffects(list, cell.address);
       },
     });
+    for (const key of outcome.settled ?? []) this.#owedInFlight.delete(JSON.stringify(key));
     if (outcome.restarted && isFenced(outcome.restarted)) {
       this.log.warn("actor write fenced: another node owns it now", { ...cell.address });
       this.#onFenced?.(cell.address);
@@ -448,9 +502,7 @@ export class ActorSystem implements ActorRouter {
   #runEffects(effects: readonly Effect[], from: ActorAddress): void {
     for (const effect of effects) {
       if (effect.kind === "tell") {
-        if (!this.#forward?.(effect.to, effect.command)) {
-          this.#deliver(effect.to, effect.command, 0);
-        }
+        this.#sendOwed(effect.to, effect.command, (effect as OwedTell).outboxKey);
       } else if (effect.kind === "timer") {
         this.#timers.set(this.#timerKey(from, effect.key), effect.delayMs, () => {
           if (!this.#closing) this.#deliver(from, effect.command, 0);
@@ -468,20 +520,35 @@ export class ActorSystem implements ActorRouter {
     }
   }
 
-  /** Effect tells may use one extra mailbox-full of room, then retry with backoff. */
-  #deliver(to: ActorAddress, command: unknown, attempt: number): void {
-    const msg: Message = { command, settled: false };
+  /** A tell effect (owed when it has a key): to its owner elsewhere, or delivered here. */
+  #sendOwed(to: ActorAddress, command: unknown, outboxKey?: Deno.KvKey): void {
+    if (outboxKey) {
+      this.#owedInFlight.set(JSON.stringify(outboxKey), this.clock.now());
+      if (this.#owedInFlight.size > MAX_OWED_TRACKED) {
+        this.#owedInFlight.delete(this.#owedInFlight.keys().next().value!);
+      }
+    }
+    if (!this.#forward?.(to, command, outboxKey)) this.#deliver(to, command, 0, outboxKey);
+  }
+
+  /**
+   * Effect tells may use one extra mailbox-full of room, then retry with backoff. One that still
+   * finds no room stays owed (when it has a record) and the sweep sends it again later.
+   */
+  #deliver(to: ActorAddress, command: unknown, attempt: number, outboxKey?: Deno.KvKey): void {
+    const msg: Message = { command, settled: false, ...(outboxKey ? { outboxKey } : {}) };
     this.#enqueue(to.type, to.id, msg, this.#opts.mailboxCapacity);
     if (!msg.error) return;
     if (msg.error.code === "overloaded" && attempt < EFFECT_RETRY_MS.length) {
       this.clock.setTimeout(
-        () => this.#deliver(to, command, attempt + 1),
+        () => this.#deliver(to, command, attempt + 1, outboxKey),
         EFFECT_RETRY_MS[attempt],
       );
       return;
     }
+    if (outboxKey) this.#owedInFlight.delete(JSON.stringify(outboxKey));
     this.#counters.dispatchErrors++;
-    this.log.error("effect delivery failed", { ...to, code: msg.error.code });
+    this.log.error("effect delivery failed", { ...to, code: msg.error.code, owed: !!outboxKey });
   }
 
   #timerKey(owner: ActorAddress, key: string): string {
@@ -491,6 +558,27 @@ export class ActorSystem implements ActorRouter {
   /** Actor timers pending (tests and diagnostics). */
   get pendingTimers(): number {
     return this.#timers.size;
+  }
+
+  #armOwedSweep(): void {
+    const every = this.#owedSweepMs;
+    if (every <= 0) return;
+    this.#owedTimer = this.clock.setTimeout(() => {
+      this.#owedTimer = null;
+      this.redeliverOwed(this.#owns, every).catch((err) =>
+        this.log.error("owed commands sweep failed", { err })
+      ).finally(() => {
+        if (!this.#closing) this.#armOwedSweep();
+      });
+    }, every);
+  }
+
+  /** Which senders' owed commands this system sends (cluster: the actors it owns). */
+  #owns: (sender: ActorAddress) => boolean = () => true;
+
+  /** Cluster: the sweep sends only what the actors owned here owe. */
+  ownsSenders(owns: (sender: ActorAddress) => boolean): void {
+    this.#owns = owns;
   }
 
   #armSweep(): void {

@@ -179,6 +179,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     acceptTimeoutMs: config.ACCEPT_TIMEOUT_S * 1000,
     graceMs: config.PRESENCE_GRACE_S * 1000,
   });
+  // Commands the actors owed each other when the last process stopped (a crash can cut one off
+  // between its commit and its delivery) are sent now. A cluster node does this for the
+  // partitions it is assigned, as it is assigned them.
+  if (!node) await system.redeliverOwed();
 
   let closing = false;
   const routing = new RoutingService(svc, config.DEFAULT_QUEUE);
