@@ -103,6 +103,12 @@ export function countRecentAfter(
   return n;
 }
 
+/** Messages the window holds. */
+export function recentCount(blocks: RecentBlocks): number {
+  if (blocks.length === 0) return 0;
+  return (blocks.length - 1) * BLOCK + blocks[blocks.length - 1].length;
+}
+
 /** The window as one list, oldest first (tests and diagnostics). */
 export function recentList(blocks: RecentBlocks): RecentMessage[] {
   return blocks.flat();

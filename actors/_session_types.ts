@@ -107,6 +107,11 @@ export type SessionCommand =
      */
     requestId?: string;
     attachments?: Attachment[];
+    /**
+     * The sender looked the dedup key up in the stored index (`msgid`) and did not find it: the
+     * session takes it as new even when older messages than its recent window exist.
+     */
+    storedChecked?: boolean;
   }
   /** From the bot (the system caller): an answer while the chat waits or is held. */
   | {
@@ -136,7 +141,14 @@ export type SessionCommand =
 export interface SessionReplies {
   create: SessionView;
   assign: { status: "assigned"; operatorId: string } | { status: "closed" };
-  message: { seq: number; duplicate: true } | { seq: number; duplicate: false; at: number };
+  /**
+   * `lookup`: the id is not in the recent window but older messages exist; the sender looks it up
+   * in the stored index and asks again with `storedChecked`.
+   */
+  message:
+    | { seq: number; duplicate: true }
+    | { seq: number; duplicate: false; at: number }
+    | { lookup: true };
   typing: Record<string, never>;
   read: { lastReadSeq: number; unread: number };
   close: { status: "closed"; closedAt: number };

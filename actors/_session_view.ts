@@ -1,6 +1,6 @@
 /** What a session shows to its participants: a copy of the state without internals. */
 import { type Caller, participantKey, senderOf } from "./_common.ts";
-import { countRecentAfter, findRecent } from "./_recent.ts";
+import { countRecentAfter, findRecent, recentCount } from "./_recent.ts";
 import type { Channel, Rating, SessionKind, SessionState, SessionStatus } from "./session.ts";
 
 export interface SessionView {
@@ -67,6 +67,11 @@ export function lastReadOf(s: SessionState, reader: Caller): number {
 export function dedupKey(m: { clientMsgId?: string; requestId?: string }): string | undefined {
   if (m.clientMsgId !== undefined) return m.clientMsgId;
   return m.requestId === undefined ? undefined : `\u0000${m.requestId}`;
+}
+
+/** Whether messages older than the recent window exist (their ids are in the stored index). */
+export function windowMissesOlder(s: SessionState): boolean {
+  return s.messageCount > recentCount(s.recentMessages);
 }
 
 export function findDuplicate(

@@ -6,6 +6,8 @@ import type { Envelope, KvWrite } from "../src/runtime/entity.ts";
 import { auditWrites, source } from "./_audit.ts";
 import { type OperatorCounter, statsKeys } from "./_stats.ts";
 import type { SessionEvent, SessionState } from "./session.ts";
+import { participantKey } from "./_common.ts";
+import { dedupKey } from "./_session_view.ts";
 
 const sum = (key: Deno.KvKey, n: number): KvWrite => ({
   op: "sum",
@@ -26,6 +28,19 @@ export const CHANNEL_FEED_PREFIX = ["feed_ch"] as const;
 export const feedKey = (chatId: string): Deno.KvKey => [...FEED_PREFIX, chatId];
 export const channelFeedKey = (chatId: string): Deno.KvKey => [...CHANNEL_FEED_PREFIX, chatId];
 
+/**
+ * Every stored message that has a dedup key (the client's `client_msg_id`, or the node's request
+ * id) → its seq, written with the message: a retry is recognised for as long as the chat exists,
+ * not only while the message is in the recent window of the state.
+ */
+export const MSGID_PREFIX = ["msgid"] as const;
+export const msgIdKey = (chatId: string, senderKey: string, key: string): Deno.KvKey => [
+  ...MSGID_PREFIX,
+  chatId,
+  senderKey,
+  key,
+];
+
 export function sessionSeqMarks(id: string, s: SessionState): Deno.KvKey[] {
   return s.channel && s.channel.kind !== "web" ? [feedKey(id), channelFeedKey(id)] : [feedKey(id)];
 }
@@ -41,6 +56,11 @@ export function sessionWrites(
       return [sum(statsKeys.chatsCreated(), 1)];
     case "message": {
       const out = [sum(statsKeys.messages(), 1)];
+      const key = dedupKey(e);
+      if (key !== undefined) {
+        const sender = participantKey({ id: e.senderId, role: e.senderRole });
+        out.push({ op: "set", key: msgIdKey(after.id, sender, key), value: env.seq });
+      }
       const firstResponse = before.firstResponseAt === null && after.firstResponseAt !== null;
       if (firstResponse && before.assignedAt !== null && e.senderRole !== "client") {
         out.push(op(e.senderId, "frt_ms", e.at - before.assignedAt), op(e.senderId, "frt_n", 1));

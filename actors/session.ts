@@ -29,7 +29,14 @@ import {
 } from "./_session_effects.ts";
 import { sessionSeqMarks, sessionWrites } from "./_session_writes.ts";
 import { botReply, escalate, setTitle } from "./_session_bot.ts";
-import { dedupKey, findDuplicate, lastReadOf, sessionView, unreadCount } from "./_session_view.ts";
+import {
+  dedupKey,
+  findDuplicate,
+  lastReadOf,
+  sessionView,
+  unreadCount,
+  windowMissesOlder,
+} from "./_session_view.ts";
 
 export type { SessionView } from "./_session_view.ts";
 
@@ -211,13 +218,17 @@ function assign(state: SessionState, cmd: Cmd<"assign">, ctx: DecideContext): De
 }
 
 function message(state: SessionState, cmd: Cmd<"message">, ctx: DecideContext): Decided<"message"> {
-  if (!isParticipant(state, cmd.by)) return forbidden(state, cmd.by);
-  // A retry is acknowledged again even after the close: the original was stored before it.
+  // A retry is acknowledged again even after the close, and even when its sender has lost the
+  // chat since (transferred away): the original was stored, so the other side has it. Retries
+  // are found by sender, so this tells nobody anything about others' messages.
   const key = dedupKey(cmd);
   if (key !== undefined) {
     const seq = findDuplicate(state, cmd.by, key);
     if (seq !== undefined) return accept([], { seq, duplicate: true });
+    // Older messages than the window exist: the stored index has to be asked first.
+    if (!cmd.storedChecked && windowMissesOlder(state)) return accept([], { lookup: true });
   }
+  if (!isParticipant(state, cmd.by)) return forbidden(state, cmd.by);
   if (state.status === "closed") return reject("chat_closed", `Chat ${state.id} is closed`);
   const event: SessionEvent = {
     type: "message",

@@ -3,7 +3,9 @@
  * and stored events into frames for the hub. Authorization lives in the actors (they know the
  * chat); this layer only checks what needs no chat state (e.g. staff-only operations).
  */
-import { QUEUE, SESSION } from "../../actors/_common.ts";
+import { OPERATOR, participantKey, QUEUE, SESSION } from "../../actors/_common.ts";
+import { msgIdKey } from "../../actors/_session_writes.ts";
+import { dedupKey } from "../../actors/_session_view.ts";
 import { type BootView, operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
 import {
   type QueueCommand,
@@ -182,17 +184,32 @@ export class ChatService {
     if (text.trim() === "" && attachments.length === 0) {
       throw new AppError("invalid_payload", "Message text is empty");
     }
-    return await this.router.ask(sessionEntity, chatId, {
-      type: "message",
+    // In a cluster the command may cross Kafka, which redelivers after a crash: give it an id.
+    const requestId = clientMsgId === undefined && this.router !== this.system
+      ? crypto.randomUUID()
+      : undefined;
+    const cmd = {
+      type: "message" as const,
       by: caller(p),
       text,
       ...(clientMsgId === undefined ? {} : { clientMsgId }),
-      // In a cluster the command may cross Kafka, which redelivers after a crash: give it an id.
-      ...(clientMsgId === undefined && this.router !== this.system
-        ? { requestId: crypto.randomUUID() }
-        : {}),
+      ...(requestId === undefined ? {} : { requestId }),
       ...(attachments.length ? { attachments } : {}),
+    };
+    const r = await this.router.ask(sessionEntity, chatId, cmd) as SessionReplies["message"];
+    if (!("lookup" in r)) return r;
+    // Older than the chat's recent window: the stored index of message ids decides.
+    const key = dedupKey(cmd)!;
+    const stored = await this.system.journal.kv.get<number>(
+      msgIdKey(chatId, participantKey(cmd.by), key),
+    );
+    if (stored.value !== null) return { seq: stored.value, duplicate: true as const };
+    const again = await this.router.ask(sessionEntity, chatId, {
+      ...cmd,
+      storedChecked: true,
     }) as SessionReplies["message"];
+    if ("lookup" in again) throw new AppError("internal", "The session asked twice for a lookup");
+    return again;
   }
 
   // ---- integrations (bot, titles, channels, webhooks) ----
@@ -334,6 +351,33 @@ export class ChatService {
       role: p.role,
     });
     return reply;
+  }
+
+  /** The chats the queue holds as assigned to `operatorId` (support chats). */
+  async activeFor(operatorId: string): Promise<string[]> {
+    return await this.router.ask(queueEntity, this.#o.queue, {
+      type: "activeFor",
+      operatorId,
+    }) as QueueReplies["activeFor"];
+  }
+
+  /** The operator's own list lacks a chat they own: tell it (a crash cut the opening off). */
+  rememberOpenChat(operatorId: string, chatId: string): void {
+    this.#tellQuietly(OPERATOR, operatorId, { type: "chat_opened", chatId });
+  }
+
+  /** The operator's own list has a chat they no longer own: tell it. */
+  forgetOpenChat(operatorId: string, chatId: string): void {
+    this.#tellQuietly(OPERATOR, operatorId, { type: "chat_closed", chatId });
+  }
+
+  #tellQuietly(type: string, id: string, command: unknown): void {
+    try {
+      this.router.tellType(type, id, command);
+    } catch (err) {
+      // A full mailbox or a stopping node: the next connect sets the list right again.
+      if (!(err instanceof AppError)) throw err;
+    }
   }
 
   /** A staff connection closed; the last one starts the presence grace period in the queue. */

@@ -18,6 +18,7 @@ import {
   parseInbound,
   parseInboundValue,
 } from "../protocol/mod.ts";
+import { inboundRef } from "../protocol/inbound.ts";
 import type { ChatService } from "./chat_service.ts";
 import type { Connection } from "./hub.ts";
 import type { Budget, UserLimits } from "./limits.ts";
@@ -45,6 +46,13 @@ export interface HandlerOptions {
 
 /** Frames refused in a row for the budget after which the connection is closed (1008). */
 export const MAX_REFUSED_IN_A_ROW = 200;
+
+/**
+ * How long a connection waits for a chat whose owner does not answer (a node died and its
+ * partitions move: the consumer group's session timeout, 10 s by default, plus a margin).
+ */
+export const LOOKUP_PATIENCE_MS = 15_000;
+const LOOKUP_BACKOFF_MS = [100, 250, 500, 1000, 2000];
 
 /** Waiting chats listed in a `queue_snapshot`; the frame also says how many wait in all. */
 export const QUEUE_SNAPSHOT_MAX = 500;
@@ -165,20 +173,38 @@ export class ConnectionHandler {
       // Seed 000's operator socket names its chat in the URL: frames without chat_id go there.
       const bound = query.chatId === undefined ? null : await this.#svc.view(p, query.chatId);
       this.#boundChat = bound?.chatId;
-      const { openChats } = await this.#svc.staffConnected(p);
+      const [{ openChats }, active] = await Promise.all([
+        this.#svc.staffConnected(p),
+        this.#retrying(() => this.#svc.activeFor(p.id)).then((a) => (a instanceof Error ? [] : a)),
+      ]);
       if (this.#closed) {
         // Closed while connecting: onClose ran before the count went up, so take it back here.
         this.#svc.staffDisconnected(p).catch(() => {});
         return false;
       }
       this.#counted = true;
+      // What the operator's own list and the queue say they hold, checked against each chat's
+      // own state: a chat whose release or opening a crash cut off is set right here. During a
+      // failover a chat's owner node may not answer for a while: the lookup waits for it.
+      const candidates = [...new Set([...openChats, ...active])];
       const views = await Promise.all(
-        openChats.map((id) => this.#svc.peek(id).catch(() => null)),
+        candidates.map((id) => this.#retrying(() => this.#svc.peek(id))),
       );
-      for (const v of views) {
-        // The chat's own state decides: a chat the operator actor still lists but that moved
-        // on (a transfer whose release a crash cut off) is not followed.
-        if (!v || v.operatorId !== p.id) continue;
+      const listed = new Set(openChats);
+      for (const [i, v] of views.entries()) {
+        if (v instanceof Error) {
+          // Still unreachable after the wait: the chat is listed and followed once it answers.
+          if (isUnseen(v)) continue;
+          openNow.push(candidates[i]);
+          this.#followLater(candidates[i], query.resume?.get(candidates[i]));
+          continue;
+        }
+        const own = v.operatorId === p.id;
+        if (!own && listed.has(v.chatId)) this.#svc.forgetOpenChat(p.id, v.chatId);
+        if (!own) continue;
+        if (!listed.has(v.chatId) && v.status !== "closed") {
+          this.#svc.rememberOpenChat(p.id, v.chatId);
+        }
         follow.push({ chatId: v.chatId, from: v.seq, announce: false });
         if (v.status !== "closed") openNow.push(v.chatId);
       }
@@ -196,12 +222,14 @@ export class ConnectionHandler {
       }
       // A multi-chat cursor skips the chats this user may no longer see (e.g. transferred away).
       const cursor = await Promise.all(
-        [...query.resume ?? []].map(([chatId, seq]) =>
-          this.#svc.view(p, chatId).then(
-            (v) => ({ chatId, from: Math.min(seq, v.seq) }),
-            (err) => (isUnseen(err) ? null : Promise.reject(err)),
-          )
-        ),
+        [...query.resume ?? []].map(async ([chatId, seq]) => {
+          const v = await this.#retrying(() => this.#svc.view(p, chatId));
+          if (v instanceof Error) {
+            if (!isUnseen(v)) this.#followLater(chatId, seq);
+            return null;
+          }
+          return { chatId, from: Math.min(seq, v.seq) };
+        }),
       );
       for (const c of cursor) if (c) resumeAt(c.chatId, c.from);
     }
@@ -283,7 +311,7 @@ export class ConnectionHandler {
   async handle(input: string | { value: unknown }): Promise<Outcome> {
     if (!(await this.#ready) || this.#closed) return NOTHING;
     // Every frame counts, parsable or not; chat messages also against their own budget.
-    if (!this.#budget.frames.take()) return this.#overBudget(undefined, "frames");
+    if (!this.#budget.frames.take()) return this.#overBudget(inboundRef(input), "frames");
     const parsed = typeof input === "string" ? parseInbound(input) : parseInboundValue(input.value);
     if (!parsed.ok) {
       return { reply: errorFrame(new AppError(parsed.code, parsed.message), parsed.ref) };
@@ -315,6 +343,42 @@ export class ConnectionHandler {
         ref,
       ),
     };
+  }
+
+  /**
+   * Runs a lookup again while it fails with a retryable error (an actor's node died or is
+   * handing over, a mailbox is full), with backoff on the injected clock, for at most
+   * {@link LOOKUP_PATIENCE_MS}. Resolves with the value, or the last error (never rejects).
+   */
+  async #retrying<T>(lookup: () => Promise<T>): Promise<T | AppError> {
+    let waited = 0;
+    for (let i = 0;; i++) {
+      try {
+        return await lookup();
+      } catch (err) {
+        const e = toAppError(err);
+        const delay = LOOKUP_BACKOFF_MS[Math.min(i, LOOKUP_BACKOFF_MS.length - 1)];
+        if (!e.retryable || e.code === "internal" || this.#closed) return e;
+        if (waited + delay > LOOKUP_PATIENCE_MS) return e;
+        waited += delay;
+        await new Promise<void>((r) => this.#o.clock.setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** A chat that could not be looked up yet: followed (from `from`, or live) once it answers. */
+  #followLater(chatId: string, from: number | undefined): void {
+    const attempt = async () => {
+      const v = await this.#retrying(() => this.#svc.view(this.principal, chatId));
+      if (this.#closed) return;
+      if (v instanceof Error) {
+        if (isUnseen(v)) return;
+        this.#o.clock.setTimeout(() => void attempt(), LOOKUP_PATIENCE_MS);
+        return;
+      }
+      await this.#follow(chatId, Math.min(from ?? v.seq, v.seq), from !== undefined);
+    };
+    void attempt().catch((err) => this.#o.log.error("follow later failed", { chatId, err }));
   }
 
   /** Binary frames are not part of the protocol: the connection is closed (1003). */
@@ -443,7 +507,9 @@ export class ConnectionHandler {
       }
       case "resume": {
         const chatId = this.#chatOf(f.payload.chat_id);
-        const view = await this.#svc.view(p, chatId);
+        // A chat whose owner is moving answers after the move: the server waits, not the client.
+        const view = await this.#retrying(() => this.#svc.view(p, chatId));
+        if (view instanceof Error) throw view;
         const from = Math.min(f.payload.last_seq, view.seq);
         return { ...ack({ chat_id: chatId }), after: () => this.#follow(chatId, from, true) };
       }
