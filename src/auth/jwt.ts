@@ -3,7 +3,11 @@
  * No dependency; only the claims this service needs are checked.
  */
 import { AppError } from "../errors.ts";
+import { base64urlDecode, base64urlEncode, hmacKey } from "../util/crypto.ts";
 import { isValidId, type StaffRole } from "./principal.ts";
+
+// The byte and HMAC helpers live in src/util/crypto.ts; these names stay for their importers.
+export { base64urlDecode, base64urlEncode, hmacKey } from "../util/crypto.ts";
 
 /** The claims of a staff token. Times are seconds since epoch, as in RFC 7519. */
 export interface JwtClaims {
@@ -25,44 +29,6 @@ export function isStaffRole(value: unknown): value is StaffRole {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const HEADER = base64urlEncode(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
-
-/** Bytes as unpadded base64url. */
-export function base64urlEncode(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-/** Unpadded base64url as bytes; `undefined` unless the text is the canonical encoding. */
-export function base64urlDecode(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
-  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  // Reject non-zero padding bits, so one token has exactly one spelling.
-  return base64urlEncode(bytes) === text ? bytes : undefined;
-}
-
-const MAX_CACHED_KEYS = 16;
-const keyCache = new Map<string, Promise<CryptoKey>>();
-
-/** The HMAC SHA-256 key for a secret, imported once and cached. */
-export function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keyCache.get(secret);
-  if (!key) {
-    if (keyCache.size >= MAX_CACHED_KEYS) keyCache.clear();
-    key = crypto.subtle.importKey(
-      "raw",
-      encoder.encode(secret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign", "verify"],
-    );
-    keyCache.set(secret, key);
-    key.catch(() => keyCache.delete(secret));
-  }
-  return key;
-}
 
 /** Signs claims as an HS256 JWT. */
 export async function signJwt(claims: JwtClaims, secret: string): Promise<string> {

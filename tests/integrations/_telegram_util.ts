@@ -59,6 +59,7 @@ export function rigPoller(
     baseUrl: fake.url,
     token: "test",
     timeoutMs: o.httpTimeoutMs ?? 5000,
+    clock,
   });
   const poller = new Poller({
     api,

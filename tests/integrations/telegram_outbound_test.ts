@@ -23,6 +23,7 @@ function rig(fake: FakeTelegram, kv: Deno.Kv, clock: ManualClock, o: Partial<{
     baseUrl: fake.url,
     token: "test",
     timeoutMs: o.httpTimeoutMs ?? 5000,
+    clock,
   });
   const out = new Outbound({
     api,
@@ -113,6 +114,8 @@ Deno.test("Outbound: 500 backs off, a timeout is retried, then the reply is deli
   out.onEvent(notice("c1", "7", staff("persistent")));
   assert.equal((await waits.next("sendMessage")).ms, 1000);
   await clock.advance(1000);
+  await fake.nth("sendMessage", 2);
+  await clock.advance(150); // the HTTP timeout, on the injected clock
   const second = await waits.next("sendMessage"); // the hung call timed out
   assert.equal(second.ms, 2000);
   assert.match(String(second.error), /timeout/);

@@ -87,8 +87,7 @@ Deno.test("Poller: a getUpdates that never answers times out and is retried", as
   await using fake = FakeTelegram.start();
   await using kv = await Deno.openKv(":memory:");
   const clock = new ManualClock();
-  // pollTimeoutS 0: the call's whole budget is the 150 ms HTTP timeout (real time: it is what
-  // is under test; the test waits on the poller's report, not on a sleep).
+  // pollTimeoutS 0: the call's whole budget is the 150 ms HTTP timeout, on the injected clock.
   const { poller, waits, handled } = rigPoller(fake, kv, clock, {
     pollTimeoutS: 0,
     httpTimeoutMs: 150,
@@ -97,6 +96,10 @@ Deno.test("Poller: a getUpdates that never answers times out and is retried", as
   fake.push(textUpdate(3, "anyone?"));
   poller.start();
   try {
+    await fake.nth("getUpdates", 1);
+    await clock.advance(149);
+    assert.equal(waits.seen.filter((w) => w.op === "getUpdates").length, 0, "not a ms early");
+    await clock.advance(1);
     const wait = await waits.next("getUpdates");
     assert.ok(wait.error instanceof TelegramError && wait.error.kind === "timeout");
     await clock.advance(wait.ms);

@@ -1,11 +1,19 @@
 /**
  * One storage request with a timeout and retries: 5xx, 429 (S3's `SlowDown` is a 503) and
  * network failures are retried with exponential backoff (a `Retry-After` is honoured, capped);
- * other statuses are final. Timers run on the injected clock, so tests drive them by hand.
+ * other statuses are final. Timers run on the injected clock (src/util/retry.ts), so tests drive
+ * them by hand.
  */
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { Clock } from "../../runtime/clock.ts";
+import {
+  backoffMs,
+  fetchWithTimeout,
+  parseRetryAfter,
+  sleep,
+  TimeoutError,
+} from "../../util/retry.ts";
 
 export interface RetryPolicy {
   readonly timeoutMs: number;
@@ -41,7 +49,7 @@ export class StorageRequester {
     const p = this.#policy;
     let last: Attempt = { retry: "not tried" };
     for (let attempt = 0; attempt <= p.maxRetries; attempt++) {
-      if (attempt > 0) await this.#sleep(this.#delay(attempt, last));
+      if (attempt > 0) await sleep(this.#clock, this.#delay(attempt, last));
       last = await this.#once(await build());
       if ("res" in last) return last.res;
       this.#log.warn("storage request failed", { what, attempt, reason: last.retry });
@@ -53,18 +61,20 @@ export class StorageRequester {
   }
 
   async #once(req: Request): Promise<Attempt> {
-    const ac = new AbortController();
-    const timer = this.#clock.setTimeout(() => ac.abort(), this.#policy.timeoutMs);
+    const { timeoutMs, maxBackoffMs } = this.#policy;
     try {
-      const res = await fetch(req, { signal: ac.signal });
+      const res = await fetchWithTimeout(req, {}, { clock: this.#clock, timeoutMs });
       if (!RETRYABLE.has(res.status)) return { res };
       const code = await errorCode(res);
-      return { retry: `${res.status}${code ? ` ${code}` : ""}`, after: retryAfterMs(res) };
+      const after = parseRetryAfter(
+        res.headers.get("retry-after"),
+        this.#clock.now(),
+        maxBackoffMs,
+      );
+      return { retry: `${res.status}${code ? ` ${code}` : ""}`, after: after ?? undefined };
     } catch (err) {
-      if (ac.signal.aborted) return { retry: "timed out", timedOut: true };
+      if (err instanceof TimeoutError) return { retry: "timed out", timedOut: true };
       return { retry: `network error: ${(err as Error).message}` };
-    } finally {
-      this.#clock.clearTimeout(timer);
     }
   }
 
@@ -72,18 +82,9 @@ export class StorageRequester {
   #delay(attempt: number, last: Attempt): number {
     const p = this.#policy;
     const hinted = "after" in last ? last.after ?? 0 : 0;
-    return Math.min(Math.max(p.backoffMs * 2 ** (attempt - 1), hinted), p.maxBackoffMs);
+    const backoff = backoffMs(attempt, { baseMs: p.backoffMs, maxMs: p.maxBackoffMs });
+    return Math.min(Math.max(backoff, hinted), p.maxBackoffMs);
   }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.#clock.setTimeout(resolve, ms));
-  }
-}
-
-/** `Retry-After` in ms when it is a number of seconds; else undefined. */
-function retryAfterMs(res: Response): number | undefined {
-  const v = res.headers.get("retry-after");
-  return v && /^\d+$/.test(v) ? Number(v) * 1000 : undefined;
 }
 
 /** The S3 error `<Code>` of a response body (read fully, so the connection is released). */

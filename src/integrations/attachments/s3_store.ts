@@ -10,7 +10,8 @@ import type { Logger } from "../../log.ts";
 import type { Clock } from "../../runtime/clock.ts";
 import { errorCode, type RetryPolicy, StorageRequester } from "./_retry.ts";
 import { contentDisposition } from "./names.ts";
-import { type BlobStore, sha256Hex, type StoredAttachment } from "./store.ts";
+import { sha256Hex } from "../../util/crypto.ts";
+import type { BlobStore, StoredAttachment } from "./store.ts";
 
 export interface S3Options {
   /** e.g. `http://minio:9000`; for AWS `https://s3.<region>.amazonaws.com`. */

@@ -12,7 +12,8 @@ import type { Clock } from "../../runtime/clock.ts";
 import type { UploadedFile } from "./body.ts";
 import { isAttachmentId } from "./local_store.ts";
 import { checkContent } from "./sniff.ts";
-import { type BlobStore, sha256Hex, type StoredAttachment } from "./store.ts";
+import { sha256Hex } from "../../util/crypto.ts";
+import type { BlobStore, StoredAttachment } from "./store.ts";
 
 /** What the service needs of the chat: the view call that enforces access (ChatService). */
 export interface ChatAccess {

@@ -3,17 +3,13 @@
  * is derived from the engine's JWT secret, so every node of a cluster accepts every node's links
  * and no extra secret has to be configured; a link cannot be turned into a token or back.
  */
-
-import { base64urlDecode, base64urlEncode } from "../../auth/jwt.ts";
-
-const enc = new TextEncoder();
-
-async function hmacKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
-  return await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-    "verify",
-  ]);
-}
+import {
+  base64urlDecode,
+  base64urlEncode,
+  hmacSha256,
+  importHmacKey,
+  verifyHmacSha256,
+} from "../../util/crypto.ts";
 
 export class UrlSigner {
   readonly #key: CryptoKey;
@@ -24,14 +20,12 @@ export class UrlSigner {
 
   /** A signer whose key is HMAC(secret, purpose label): separate from the token keys. */
   static async fromSecret(secret: string): Promise<UrlSigner> {
-    const master = await hmacKey(enc.encode(secret));
-    const derived = await crypto.subtle.sign("HMAC", master, enc.encode("attachment-links-v1"));
-    return new UrlSigner(await hmacKey(new Uint8Array(derived)));
+    const derived = await hmacSha256(secret, "attachment-links-v1");
+    return new UrlSigner(await importHmacKey(derived));
   }
 
   async sign(id: string, expS: number): Promise<string> {
-    const mac = await crypto.subtle.sign("HMAC", this.#key, enc.encode(`${id}|${expS}`));
-    return base64urlEncode(new Uint8Array(mac));
+    return base64urlEncode(await hmacSha256(this.#key, `${id}|${expS}`));
   }
 
   /** Whether `sig` was made by {@link sign} for this id and expiry (constant-time compare). */
@@ -40,6 +34,6 @@ export class UrlSigner {
     // bits that `atob` ignores, so "…A" and "…B" would otherwise both pass.
     const bytes = base64urlDecode(sig);
     if (bytes?.length !== 32) return false;
-    return await crypto.subtle.verify("HMAC", this.#key, bytes, enc.encode(`${id}|${expS}`));
+    return await verifyHmacSha256(this.#key, `${id}|${expS}`, bytes);
   }
 }

@@ -34,9 +34,3 @@ export interface BlobStore {
    */
   signedUrl(meta: StoredAttachment, expiresAtS: number, base: string): Promise<string>;
 }
-
-/** Hex SHA-256 (metadata integrity, and S3's signed payload hash). */
-export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}

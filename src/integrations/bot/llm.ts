@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { Clock } from "../../runtime/clock.ts";
+import { TimeoutError, withTimeout } from "../../util/retry.ts";
 
 export interface LlmEndpoint {
   /** Base URL, e.g. `https://api.openai.com/v1`; `/chat/completions` is appended. */
@@ -94,24 +95,24 @@ export class LlmClient {
   }
 
   async #post(messages: readonly ChatMessage[]): Promise<string> {
-    const abort = new AbortController();
-    const timer = this.#clock.setTimeout(() => abort.abort(), this.#ep.timeoutMs);
     try {
-      const res = await fetch(`${this.#ep.url.replace(/\/+$/, "")}/chat/completions`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          ...(this.#ep.apiKey ? { authorization: `Bearer ${this.#ep.apiKey}` } : {}),
-        },
-        body: JSON.stringify({
-          model: this.#ep.model,
-          messages,
-          temperature: 0.2,
-          response_format: { type: "json_object" },
-        }),
-        signal: AbortSignal.any([abort.signal, this.#closed.signal]),
-      });
-      const body = await res.text();
+      const [res, body] = await withTimeout(async (signal) => {
+        const res = await fetch(`${this.#ep.url.replace(/\/+$/, "")}/chat/completions`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            ...(this.#ep.apiKey ? { authorization: `Bearer ${this.#ep.apiKey}` } : {}),
+          },
+          body: JSON.stringify({
+            model: this.#ep.model,
+            messages,
+            temperature: 0.2,
+            response_format: { type: "json_object" },
+          }),
+          signal,
+        });
+        return [res, await res.text()] as const;
+      }, { clock: this.#clock, timeoutMs: this.#ep.timeoutMs, signal: this.#closed.signal });
       if (res.status === 429) throw new LlmError("rate_limited", "429 Too Many Requests");
       if (!res.ok) throw new LlmError("http_error", `status ${res.status}`);
       let json: unknown;
@@ -126,12 +127,10 @@ export class LlmClient {
     } catch (err) {
       if (err instanceof LlmError) throw err;
       if (this.#closed.signal.aborted) throw new LlmError("closed", "the client is closed");
-      if (abort.signal.aborted) {
+      if (err instanceof TimeoutError) {
         throw new LlmError("timeout", `no answer within ${this.#ep.timeoutMs} ms`);
       }
       throw new LlmError("network", (err as Error).message);
-    } finally {
-      this.#clock.clearTimeout(timer);
     }
   }
 

@@ -1,7 +1,12 @@
-/** Waiting between attempts: Telegram's `retry_after` when given, else exponential backoff. */
+/**
+ * Waiting between attempts: Telegram's `retry_after` when given, else exponential backoff
+ * (src/util/retry.ts), on the injected clock.
+ */
 import { AppError } from "../../errors.ts";
-import type { Clock } from "../../runtime/clock.ts";
+import { backoffMs as backoff } from "../../util/retry.ts";
 import { TelegramError } from "./api.ts";
+
+export { sleep } from "../../util/retry.ts";
 
 /** The longest backoff between two attempts. */
 export const MAX_BACKOFF_MS = 60_000;
@@ -17,21 +22,7 @@ export function backoffMs(err: unknown, attempt: number, baseMs: number): number
   if (err instanceof TelegramError && err.retryAfterS !== undefined) {
     return err.retryAfterS * 1000;
   }
-  return Math.min(MAX_BACKOFF_MS, baseMs * 2 ** Math.min(attempt, 30));
-}
-
-/** Resolves after `ms` on `clock`, or at once when `signal` aborts (callers check it). */
-export function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clock.clearTimeout(id);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const id = clock.setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
+  return backoff(attempt + 1, { baseMs, maxMs: MAX_BACKOFF_MS });
 }
 
 /** A short, token-free description of an error for logs and dead letters. */

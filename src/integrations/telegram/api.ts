@@ -1,8 +1,12 @@
 /**
  * The Bot API calls this integration makes (`getUpdates`, `sendMessage`, `setWebhook`,
- * `deleteWebhook`), over HTTPS, each bounded by a timeout. Every failure becomes a
- * {@link TelegramError} that says whether and when to try again; the token never reaches a log.
+ * `deleteWebhook`), over HTTPS, each bounded by a timeout on the injected clock (the answer's
+ * body included). Every failure becomes a {@link TelegramError} that says whether and when to
+ * try again; the token never reaches a log.
  */
+import type { Clock } from "../../runtime/clock.ts";
+import { TimeoutError, withTimeout } from "../../util/retry.ts";
+
 /** `rate_limited`: 429 with `retry_after`; `rejected`: a 4xx that a retry cannot fix. */
 export type FailureKind = "rate_limited" | "server" | "timeout" | "network" | "rejected";
 
@@ -36,6 +40,8 @@ export interface TelegramApiOptions {
   readonly token: string;
   /** Longest a call may take beyond a long poll's own `timeout`. */
   readonly timeoutMs: number;
+  /** The clock the timeouts run on (the server's; tests drive it by hand). */
+  readonly clock: Clock;
 }
 
 export class TelegramApi {
@@ -75,22 +81,22 @@ export class TelegramApi {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<T> {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const url = `${this.#o.baseUrl.replace(/\/+$/, "")}/bot${this.#o.token}/${method}`;
     let res: Response;
     let data: BotApiResponse | null;
     try {
-      res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-        signal: both,
-      });
-      data = await res.json().catch(() => null);
+      [res, data] = await withTimeout(async (signal) => {
+        const res = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+          signal,
+        });
+        return [res, await res.json().catch(() => null)] as const;
+      }, { clock: this.#o.clock, timeoutMs, ...(signal ? { signal } : {}) });
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) {
+      if (err instanceof TimeoutError) {
         throw new TelegramError(method, "timeout", 0, `no answer in ${timeoutMs} ms`);
       }
       // The message of a network error may contain the URL, and so the token: keep it out.

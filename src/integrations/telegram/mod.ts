@@ -44,6 +44,7 @@ export async function startTelegram(ctx: IntegrationContext): Promise<Integratio
     baseUrl: c.TELEGRAM_API_URL,
     token: c.TELEGRAM_BOT_TOKEN,
     timeoutMs: c.TELEGRAM_HTTP_TIMEOUT_MS,
+    clock,
   });
   const retry = { retryBaseMs: c.TELEGRAM_RETRY_BASE_MS, maxAttempts: c.TELEGRAM_MAX_ATTEMPTS };
   const node = c.NODE_NAME ?? Deno.hostname();

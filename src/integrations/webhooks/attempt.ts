@@ -5,6 +5,12 @@
  * network errors, timeouts) = retry with backoff.
  */
 import type { Clock } from "../../runtime/clock.ts";
+import {
+  backoffMs as backoff,
+  fetchWithTimeout,
+  parseRetryAfter,
+  TimeoutError,
+} from "../../util/retry.ts";
 import { SIGNATURE_HEADER, signBody } from "./sign.ts";
 
 export type Outcome =
@@ -34,14 +40,11 @@ export interface AttemptRequest {
 }
 
 export async function attempt(r: AttemptRequest): Promise<Outcome> {
-  const timeout = new AbortController();
-  const timer = r.clock.setTimeout(() => timeout.abort(), r.timeoutMs);
   try {
-    const res = await fetch(r.url, {
+    const res = await fetchWithTimeout(r.url, {
       method: "POST",
       body: r.body,
       redirect: "manual",
-      signal: AbortSignal.any([timeout.signal, r.stop]),
       headers: {
         "content-type": "application/json",
         "user-agent": "support-chat-webhooks/1",
@@ -51,18 +54,16 @@ export async function attempt(r: AttemptRequest): Promise<Outcome> {
         "X-Chat-Timestamp": String(Math.floor(r.clock.now() / 1000)),
         "X-Chat-Attempt": String(r.attempt),
       },
-    });
+    }, { clock: r.clock, timeoutMs: r.timeoutMs, signal: r.stop });
     // The answer's body means nothing to us; release the connection.
     await res.body?.cancel().catch(() => {});
     return classify(res, r.clock.now());
   } catch (err) {
     if (r.stop.aborted) return { kind: "aborted" };
-    if (timeout.signal.aborted) {
+    if (err instanceof TimeoutError) {
       return { kind: "retry", status: null, error: `no answer within ${r.timeoutMs} ms` };
     }
     return { kind: "retry", status: null, error: errorText(err) };
-  } finally {
-    r.clock.clearTimeout(timer);
   }
 }
 
@@ -73,7 +74,7 @@ function classify(res: Response, now: number): Outcome {
     ? `redirect to ${res.headers.get("location") ?? "?"} not followed`
     : `HTTP ${res.status}`;
   if (res.status === 429) {
-    const after = retryAfterMs(res.headers.get("retry-after"), now);
+    const after = parseRetryAfter(res.headers.get("retry-after"), now);
     return {
       kind: "retry",
       status: 429,
@@ -85,21 +86,14 @@ function classify(res: Response, now: number): Outcome {
 }
 
 /** `Retry-After` as delay-seconds or an HTTP date; null when absent or unreadable. */
-export function retryAfterMs(header: string | null, now: number): number | null {
-  if (!header) return null;
-  const v = header.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
-}
+export { parseRetryAfter as retryAfterMs };
 
 /**
  * Delay before try `attempts + 1`: `base · 2^(attempts−1)` capped at `max`, then "equal jitter"
  * (50–100 % of that) so receivers that failed together are not retried in lockstep.
  */
 export function backoffMs(attempts: number, base: number, max: number, random: () => number) {
-  const exp = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
-  return Math.round(exp / 2 + random() * (exp / 2));
+  return backoff(attempts, { baseMs: base, maxMs: max, random });
 }
 
 function errorText(err: unknown): string {

@@ -4,6 +4,7 @@
  * the same delivery id.
  */
 import type { SessionEvent } from "../../../actors/_session_types.ts";
+import { sha256Hex } from "../../util/crypto.ts";
 
 export const WEBHOOK_EVENTS = [
   "chat.created",
@@ -102,11 +103,5 @@ export function webhookEvent(
  * often it is retried or replayed, the receiver sees one id per event and subscription.
  */
 export async function deliveryId(subId: string, chatId: string, seq: number): Promise<string> {
-  const bytes = new TextEncoder().encode(`${subId}\n${chatId}\n${seq}`);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return `whd_${toHex(digest).slice(0, 32)}`;
-}
-
-export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `whd_${(await sha256Hex(`${subId}\n${chatId}\n${seq}`)).slice(0, 32)}`;
 }
