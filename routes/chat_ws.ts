@@ -6,6 +6,7 @@ import { tokenKeyOf, tokenOf } from "../src/server/http.ts";
 import { upgradeWebSocket } from "../src/server/edge/upgrade.ts";
 import { serveWebSocket } from "../src/server/ws_deno.ts";
 import { ID_CHARS } from "../src/protocol/inbound.ts";
+import { parseCursor } from "../src/server/sse.ts";
 import type { RouteDeps } from "./deps.ts";
 
 export function chatWsRoutes(d: RouteDeps): Hono {
@@ -22,6 +23,12 @@ export function chatWsRoutes(d: RouteDeps): Hono {
     const chatId = c.req.query("chat_id") || undefined;
     if (chatId !== undefined && !ID_CHARS.test(chatId)) {
       throw new AppError("invalid_payload", "chat_id must be 1 to 128 printable characters");
+    }
+    // Staff: `resume=chat:seq,…` catches each chat up from its seq before anything live.
+    const resumeRaw = c.req.query("resume");
+    const cursor = resumeRaw ? parseCursor(resumeRaw) : null;
+    if (cursor && !("chats" in cursor)) {
+      throw new AppError("invalid_payload", "resume must be chat:seq,chat:seq");
     }
     const token = tokenOf(c);
     // The token is checked before the upgrade, and its failure settled here, so nothing the
@@ -45,7 +52,7 @@ export function chatWsRoutes(d: RouteDeps): Hono {
       upgraded.socket,
       auth,
       (conn) => new ConnectionHandler(d.svc, conn, d.handlerOptions),
-      { chatId, lastSeq },
+      { chatId, lastSeq, ...(cursor && "chats" in cursor ? { resume: cursor.chats } : {}) },
       { tokenKey: tokenKeyOf(token), maxBufferedBytes: d.config.SEND_QUEUE_MAX_BYTES },
     );
     return upgraded.response;

@@ -23,7 +23,7 @@ import {
 } from "../src/server/openapi.ts";
 import type { Principal } from "../src/auth/principal.ts";
 import type { OpenQuery } from "../src/server/connection_handler.ts";
-import { SseStreams } from "../src/server/sse.ts";
+import { type EventCursor, parseCursor, SseStreams } from "../src/server/sse.ts";
 import type { RouteDeps } from "./deps.ts";
 
 type Registry = OpenAPIHono<ApiEnv>["openAPIRegistry"];
@@ -91,36 +91,6 @@ export function sseRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
   });
 
   return app;
-}
-
-/** A `Last-Event-ID`: a bare seq (client streams) or a `chat:seq,…` cursor (staff streams). */
-export type EventCursor = { seq: number } | { chats: Map<string, number> };
-
-const SEQ = /^\d{1,15}$/;
-const MAX_CURSOR_CHATS = 1000;
-
-/** Parses a `Last-Event-ID`; throws `invalid_payload` when it is neither form. */
-export function parseCursor(text: string): EventCursor {
-  const t = text.trim();
-  if (SEQ.test(t)) return { seq: Number(t) };
-  const chats = new Map<string, number>();
-  const bad = () => new AppError("invalid_payload", "Last-Event-ID must be N or chat:N,chat:N");
-  const parts = t.split(",");
-  if (parts.length > MAX_CURSOR_CHATS) throw bad();
-  for (const part of parts) {
-    const i = part.lastIndexOf(":");
-    const seq = part.slice(i + 1).trim();
-    if (i <= 0 || !SEQ.test(seq)) throw bad();
-    let chatId: string;
-    try {
-      chatId = decodeURIComponent(part.slice(0, i).trim());
-    } catch {
-      throw bad();
-    }
-    if (chatId === "" || chatId.length > 128) throw bad();
-    chats.set(chatId, Number(seq));
-  }
-  return { chats };
 }
 
 /** Turns the stream's query and `Last-Event-ID` into what the handler opens with. */

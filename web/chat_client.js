@@ -28,6 +28,9 @@ export { RequestError, SESSION_EVENT_TYPES } from "./protocol.js";
 /** @typedef {import("./transports.js").Frame} Frame */
 /** @typedef {import("./outbox.js").OutboxItem} OutboxItem */
 
+/** Chats a staff connection's URL names with their seq (a URL must stay short). */
+const CURSOR_CHATS = 100;
+
 export class ChatClient extends EventTarget {
   #o;
   /** @type {WsTransport | SseTransport | null} */
@@ -218,11 +221,21 @@ export class ChatClient extends EventTarget {
     }, 10_000);
   }
 
-  /** @param {"ws" | "sse" | "send"} which */
+  /**
+   * Staff connections name the chats they follow and the seq each is caught up to, so the server
+   * replays each from there before anything live (in order, no gap): at most
+   * {@link CURSOR_CHATS}, the rest are resumed with `resume` frames once connected.
+   * @param {"ws" | "sse" | "send"} which
+   */
   #url(which) {
     const chatId = this.#o.chatId;
     const chat = chatId ? { chatId, lastSeq: this.lastSeq(chatId) } : null;
-    return endpointUrl(this.#o.baseUrl, which, this.#o.token, chat);
+    return endpointUrl(this.#o.baseUrl, which, this.#o.token, chat, chat ? null : this.#cursor());
+  }
+
+  /** @returns {Map<string, number>} */
+  #cursor() {
+    return new Map([...this.#chats].slice(0, CURSOR_CHATS).map(([id, c]) => [id, c.floor]));
   }
 
   /** The transport ended by itself. */
@@ -319,9 +332,9 @@ export class ChatClient extends EventTarget {
     this.#everOpen = true;
     if (t.kind === "ws") this.#wsFailures = 0;
     this.#setStatus("open");
-    // Staff follow several chats on one connection: catch up each of them.
+    // Staff follow several chats on one connection: those beyond the URL's cursor catch up now.
     if (!this.#o.chatId) {
-      for (const [chatId, c] of this.#chats) {
+      for (const [chatId, c] of [...this.#chats].slice(CURSOR_CHATS)) {
         this.notify("resume", { chat_id: chatId, last_seq: c.floor });
       }
     }

@@ -40,8 +40,9 @@ export class RequestError extends Error {
  * @param {"ws" | "sse" | "send"} which
  * @param {string} token
  * @param {{ chatId: string, lastSeq: number } | null} chat resume this chat (client streams)
+ * @param {Map<string, number> | null} cursor staff streams: resume these chats from these seqs
  */
-export function endpointUrl(baseUrl, which, token, chat) {
+export function endpointUrl(baseUrl, which, token, chat, cursor = null) {
   const path = which === "ws"
     ? "/api/v1/chat/ws/chat"
     : which === "sse"
@@ -53,6 +54,10 @@ export function endpointUrl(baseUrl, which, token, chat) {
   if (chat && which !== "send") {
     u.searchParams.set("chat_id", chat.chatId);
     u.searchParams.set("last_seq", String(chat.lastSeq));
+  }
+  if (cursor && cursor.size > 0 && which !== "send") {
+    const list = [...cursor].map(([id, seq]) => `${encodeURIComponent(id)}:${seq}`).join(",");
+    u.searchParams.set(which === "ws" ? "resume" : "last_event_id", list);
   }
   return u.toString();
 }

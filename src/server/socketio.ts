@@ -15,6 +15,7 @@ import { tokenKeyOf } from "./http.ts";
 import type { Connection } from "./hub.ts";
 import { MAX_EARLY_FRAMES } from "./ws_deno.ts";
 import { clientAddrOf } from "./edge/upgrade.ts";
+import { parseCursor } from "./sse.ts";
 import { Engine, type EngineSocket } from "./_socketio_engine.ts";
 
 export const SOCKETIO_PATH = "/socket.io/";
@@ -53,6 +54,8 @@ interface HandshakeArgs {
   token?: string;
   chatId?: string;
   lastSeq?: number;
+  /** Staff: `chat:seq,…`, each chat caught up from its seq before anything live. */
+  resume?: Map<string, number>;
 }
 
 /** `auth` (which a client may recompute on each reconnect) first, then the query string. */
@@ -70,7 +73,17 @@ function handshakeOf(socket: Socket): HandshakeArgs {
   if (lastSeq !== undefined && (!Number.isInteger(lastSeq) || lastSeq < 0)) {
     throw new AppError("invalid_payload", "last_seq must be a non-negative integer");
   }
-  return { token: pick("token") ?? bearer, chatId: pick("chat_id"), lastSeq };
+  const resumeRaw = pick("resume");
+  const cursor = resumeRaw === undefined ? null : parseCursor(resumeRaw);
+  if (cursor && !("chats" in cursor)) {
+    throw new AppError("invalid_payload", "resume must be chat:seq,chat:seq");
+  }
+  return {
+    token: pick("token") ?? bearer,
+    chatId: pick("chat_id"),
+    lastSeq,
+    ...(cursor && "chats" in cursor ? { resume: cursor.chats } : {}),
+  };
 }
 
 function emitFrame(socket: Socket, f: OutboundFrame): void {
@@ -199,7 +212,11 @@ function accept(d: RouteDeps, socket: Socket): void {
       closed,
     );
     handler = new ConnectionHandler(d.svc, conn, d.handlerOptions);
-    void handler.open({ chatId: args.chatId, lastSeq: args.lastSeq });
+    void handler.open({
+      chatId: args.chatId,
+      lastSeq: args.lastSeq,
+      ...(args.resume ? { resume: args.resume } : {}),
+    });
     for (const [type, ...rest] of early.splice(0)) void dispatch(handler, type, rest);
   }, refuse);
 }

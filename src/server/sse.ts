@@ -158,6 +158,36 @@ export class SseConnection implements Connection {
   }
 }
 
+/** A `Last-Event-ID`: a bare seq (client streams) or a `chat:seq,…` cursor (staff streams). */
+export type EventCursor = { seq: number } | { chats: Map<string, number> };
+
+const SEQ = /^\d{1,15}$/;
+const MAX_CURSOR_CHATS = 1000;
+
+/** Parses a `Last-Event-ID`; throws `invalid_payload` when it is neither form. */
+export function parseCursor(text: string): EventCursor {
+  const t = text.trim();
+  if (SEQ.test(t)) return { seq: Number(t) };
+  const chats = new Map<string, number>();
+  const bad = () => new AppError("invalid_payload", "Last-Event-ID must be N or chat:N,chat:N");
+  const parts = t.split(",");
+  if (parts.length > MAX_CURSOR_CHATS) throw bad();
+  for (const part of parts) {
+    const i = part.lastIndexOf(":");
+    const seq = part.slice(i + 1).trim();
+    if (i <= 0 || !SEQ.test(seq)) throw bad();
+    let chatId: string;
+    try {
+      chatId = decodeURIComponent(part.slice(0, i).trim());
+    } catch {
+      throw bad();
+    }
+    if (chatId === "" || chatId.length > 128) throw bad();
+    chats.set(chatId, Number(seq));
+  }
+  return { chats };
+}
+
 /** `chat:seq,chat:seq` with chat ids percent-encoded (UUIDs are unchanged). */
 export function formatCursor(cursor: ReadonlyMap<string, number>): string {
   return [...cursor].map(([chatId, seq]) => `${encodeURIComponent(chatId)}:${seq}`).join(",");

@@ -78,8 +78,12 @@ const assigned = () =>
   send(queued(), { type: "assign", by: queueActor, operatorId: "op1", reason: "accepted" }, T0 + 10)
     .state;
 const closed = () => send(assigned(), { type: "close", by: client }, T0 + 20).state;
-const say = (s: SessionState, by: Caller, text: string, clientMsgId?: string, now = T0 + 100) =>
-  send(s, { type: "message", by, text, ...(clientMsgId ? { clientMsgId } : {}) }, now);
+/** A message, answered with a seq (not with a `lookup` of the stored index). */
+function say(s: SessionState, by: Caller, text: string, clientMsgId?: string, now = T0 + 100) {
+  const r = send(s, { type: "message", by, text, ...(clientMsgId ? { clientMsgId } : {}) }, now);
+  if ("lookup" in r.reply) throw new Error("the session asked for a lookup");
+  return { ...r, reply: r.reply };
+}
 
 // ---------------------------------------------------------------------------------------------
 // create
@@ -432,12 +436,12 @@ Deno.test("session: a command delivered again with the node's requestId is store
   assert.equal((first.events[0] as { clientMsgId?: string }).clientMsgId, undefined);
   const again = send(first.state, cmd);
   assert.deepEqual(again.events, []);
-  assert.deepEqual(again.reply, { seq: first.reply.seq, duplicate: true });
+  assert.deepEqual(again.reply, { seq: (first.reply as { seq: number }).seq, duplicate: true });
   // A client id that spells the request id is another message, and the other way round.
   const client1 = say(first.state, client, "mine", "r-1");
   assert.equal(client1.reply.duplicate, false);
   const req = send(say(assigned(), client, "x", "r-2").state, { ...cmd, requestId: "r-2" });
-  assert.equal(req.reply.duplicate, false);
+  assert.equal((req.reply as { duplicate: boolean }).duplicate, false);
   // With a client id the request id is not stored: the client's id is the message's key.
   const both = send(assigned(), { ...cmd, clientMsgId: "c-9" });
   assert.equal((both.events[0] as { requestId?: string }).requestId, undefined);
@@ -482,7 +486,11 @@ Deno.test("session: firstResponseAt is the time of the first staff message, not 
 Deno.test("session: the recent window keeps at least the last 1000 messages and no more than a block over", () => {
   let s = assigned();
   const total = RECENT_MESSAGES_LIMIT + 200;
-  for (let i = 0; i < total; i++) s = say(s, client, `m${i}`, `id-${i}`).state;
+  for (let i = 0; i < total; i++) {
+    // New ids, as the service sends them once the stored index said so (`storedChecked`).
+    const cmd = { type: "message", by: client, text: `m${i}`, clientMsgId: `id-${i}` } as const;
+    s = send(s, { ...cmd, storedChecked: true }).state;
+  }
   const list = recentList(s.recentMessages);
   assert.ok(list.length >= RECENT_MESSAGES_LIMIT, `kept ${list.length}`);
   assert.ok(list.length < RECENT_MESSAGES_LIMIT + BLOCK, `kept ${list.length}`);
@@ -499,10 +507,12 @@ Deno.test("session: the recent window keeps at least the last 1000 messages and 
     say(s, client, "again", `id-${total - RECENT_MESSAGES_LIMIT}`).reply.duplicate,
     true,
   );
-  // The same id from another sender is not a retry.
-  assert.equal(say(s, op, "op", `id-${total - 1}`).reply.duplicate, false);
-  // Ids that left the window are not recognised any more.
-  assert.equal(say(s, client, "again", "id-0").reply.duplicate, false);
+  // The same id from another sender is not a retry of the client's (the index is asked).
+  const fromOp = send(s, { type: "message", by: op, text: "op", clientMsgId: `id-${total - 1}` });
+  assert.deepEqual(fromOp.reply, { lookup: true });
+  // Ids that left the window are looked up in the stored index (the service does that).
+  const old = send(s, { type: "message", by: client, text: "again", clientMsgId: "id-0" });
+  assert.deepEqual(old.reply, { lookup: true });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -550,6 +560,43 @@ Deno.test("session: a client and a staff member with the same id keep their own 
   // The operator has one unread message: the client's, although both carry the id `op1`.
   assert.deepEqual(read.reply, { lastReadSeq: fromStaff.reply.seq, unread: 1 });
   assert.equal(lastReadOf(read.state, twin), 0);
+});
+
+Deno.test("session: an id not in the window, with older messages out of it, asks for the stored index", () => {
+  let s = assigned();
+  for (let i = 0; i < RECENT_MESSAGES_LIMIT + BLOCK; i++) {
+    s = say(s, client, `m${i}`, `id-${i}`).state;
+  }
+  // id-0 left the window: the session cannot tell, the stored index must be asked.
+  const cmd = { type: "message" as const, by: client, text: "again", clientMsgId: "id-0" };
+  const asked = send(s, cmd);
+  assert.deepEqual([asked.reply, asked.events], [{ lookup: true }, []]);
+  // Looked up and not found: stored as new.
+  const checked = send(s, { ...cmd, storedChecked: true });
+  assert.equal((checked.reply as { duplicate: boolean }).duplicate, false);
+  // A recent id is still answered from the window, without a lookup.
+  const last = `id-${RECENT_MESSAGES_LIMIT + BLOCK - 1}`;
+  assert.equal(say(s, client, "again", last).reply.duplicate, true);
+});
+
+Deno.test("session: a retry from a sender who lost the chat since is a duplicate; new messages are refused", () => {
+  const sent = say(assigned(), op, "from op1", "o-1");
+  const moved = send(sent.state, {
+    type: "transfer",
+    by: queueActor,
+    from: "op1",
+    to: "op2",
+    reason: "shift",
+    actor: op,
+  }).state;
+  assert.deepEqual(say(moved, op, "from op1", "o-1").reply, {
+    seq: sent.reply.seq,
+    duplicate: true,
+  });
+  assert.equal(
+    rejected(moved, { type: "message", by: op, text: "new", clientMsgId: "o-2" }),
+    "forbidden",
+  );
 });
 
 Deno.test("session: read marks and retries stored before keys had a kind are still found", () => {

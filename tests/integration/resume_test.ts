@@ -159,3 +159,33 @@ Deno.test("a resume with last_seq beyond the chat's last seq does not stop live 
   assert.deepEqual(client.seqs(chat.chat_id), [assignedSeq, ...live]);
   assert.deepEqual(staffTab.seqs(chat.chat_id), live);
 });
+
+Deno.test("a staff reconnect with a resume cursor gets each chat's missed events before live ones, in order", async () => {
+  await using server = await startTestServer();
+  await using sockets = new Sockets();
+  const { chat, client, op, opToken } = await assignedChat(server, sockets);
+  const other = await server.createChat("bob");
+  const bob = await sockets.connect(other.ws_url);
+  assert.equal((await op.request("accept_chat", { chat_id: other.chat_id })).type, "ack");
+  await op.next((f) => f.type === "chat_assigned" && f.payload.chat_id === other.chat_id);
+  const seen = new Map([chat.chat_id, other.chat_id].map((id) => [id, Math.max(...op.seqs(id))]));
+  await op.close();
+  // Missed while away, then more while the console reconnects.
+  await sendMessages(client, 3, {}, "missed");
+  await sendMessages(bob, 2, {}, "missed");
+  const flowing = Promise.all([
+    sendMessages(client, 10, {}, "live"),
+    sendMessages(bob, 10, {}, "live"),
+  ]);
+  const cursor = [...seen].map(([id, seq]) => `${id}:${seq}`).join(",");
+  const again = await sockets.connect(server.wsUrl(opToken, { resume: cursor }));
+  const [a, b] = await flowing;
+  for (const [id, last] of [[chat.chat_id, a.at(-1)!], [other.chat_id, b.at(-1)!]] as const) {
+    await again.next((f) =>
+      f.type === "message" && f.payload.chat_id === id && f.payload.seq === last
+    );
+    // Every event after the cursor, once, in seq order: the replay came before anything live.
+    assert.deepEqual(again.seqs(id), range(seen.get(id)! + 1, last));
+  }
+  assert.equal(again.ofType("resumed").length, 2);
+});
