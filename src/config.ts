@@ -24,6 +24,7 @@ export const ConfigSchema = z.object({
   SNAPSHOT_EVERY: int(500, 1),
   PASSIVATE_AFTER_S: int(300),
   ASK_TIMEOUT_MS: int(5000, 1),
+  KV_LOCK_WAIT_MS: int(4000, 0),
   MAX_TEXT_LENGTH: int(4000, 1),
   MAX_FRAME_BYTES: int(65_536, 1024),
   RATE_LIMIT_PER_MIN: int(60, 1),
@@ -153,6 +154,8 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   PASSIVATE_AFTER_S:
     "Idle seconds before an actor is snapshotted and dropped from memory (0 = never)",
   ASK_TIMEOUT_MS: "How long a request waits for an actor's reply",
+  KV_LOCK_WAIT_MS:
+    "How long a write waits while another process holds the KV file's lock (nodes sharing one file) before it fails",
   MAX_TEXT_LENGTH: "Longest message text in characters",
   MAX_FRAME_BYTES: "Largest WebSocket frame; a larger one closes the socket with 1009",
   RATE_LIMIT_PER_MIN:

@@ -19,20 +19,35 @@ export function isFenced(err: unknown): boolean {
 }
 
 /** Backoff (ms) when another process holds the KV file's write lock ("database is locked"). */
-const LOCKED_RETRY_MS = [2, 5, 10, 20, 50, 100, 200];
+const LOCKED_RETRY_MS = [2, 5, 10, 20, 50, 100, 200, 250];
+
+/**
+ * How long a write waits for the KV file's lock before it fails (`KV_LOCK_WAIT_MS`): longer than
+ * another node's longest write or a backup's copy, shorter than a request's patience. Only a
+ * lock held this long becomes an error a user sees.
+ */
+export const DEFAULT_LOCK_WAIT_MS = 4_000;
 
 /**
  * Runs a KV write, retrying while another process (or handle) holds the SQLite file's lock, as
- * happens when several nodes share one KV file. A write refused that way did not happen.
+ * happens when several nodes share one KV file. A write refused that way did not happen. The wait
+ * is on real time (it is about another process) and bounded by `patienceMs`.
  */
-export async function retryWhileLocked<T>(write: () => Promise<T>): Promise<T> {
+export async function retryWhileLocked<T>(
+  write: () => Promise<T>,
+  patienceMs = DEFAULT_LOCK_WAIT_MS,
+): Promise<T> {
+  let waited = 0;
   for (let attempt = 0;; attempt++) {
     try {
       return await write();
     } catch (err) {
       const locked = err instanceof Error && /database is locked/i.test(err.message);
-      if (!locked || attempt >= LOCKED_RETRY_MS.length) throw err;
-      await new Promise((r) => setTimeout(r, LOCKED_RETRY_MS[attempt]));
+      const base = LOCKED_RETRY_MS[Math.min(attempt, LOCKED_RETRY_MS.length - 1)];
+      const delay = base * (0.5 + Math.random() / 2); // writers that met the lock together spread
+      if (!locked || waited + delay > patienceMs) throw err;
+      waited += delay;
+      await new Promise((r) => setTimeout(r, delay));
     }
   }
 }
@@ -87,9 +102,12 @@ export class GroupCommitter {
     latencyBuckets: LATENCY_BUCKETS_MS.map(() => 0),
   };
 
-  constructor(kv: Deno.Kv, maxInFlight = 2) {
+  readonly #lockWaitMs: number;
+
+  constructor(kv: Deno.Kv, maxInFlight = 2, lockWaitMs = DEFAULT_LOCK_WAIT_MS) {
     this.#kv = kv;
     this.#maxInFlight = maxInFlight;
+    this.#lockWaitMs = lockWaitMs;
   }
 
   /** Resolves once all `mutations` are durable, in one atomic; rejects if that atomic fails. */
@@ -149,7 +167,7 @@ export class GroupCommitter {
     const mutationCount = batch.reduce((n, req) => n + req.mutations.length, 0);
     let result: Deno.KvCommitResult | Deno.KvCommitError;
     try {
-      result = await retryWhileLocked(() => this.#atomic(batch).commit());
+      result = await retryWhileLocked(() => this.#atomic(batch).commit(), this.#lockWaitMs);
     } catch (err) {
       this.stats.failures++;
       for (const req of batch) {

@@ -36,6 +36,8 @@ export interface ActorSystemOptions {
   readonly askTimeoutMs?: number;
   readonly keyPrefix?: Deno.KvKey;
   readonly maxInFlightCommits?: number;
+  /** How long a write waits for another process's lock on the KV file (ms). */
+  readonly kvLockWaitMs?: number;
   /** Runs application effects after the commit that produced them. */
   readonly onEffect?: (effect: CustomEffect, from: ActorAddress) => void;
   /** Extra KV checks for every write of an actor (cluster fencing). */
@@ -130,7 +132,7 @@ export class ActorSystem implements ActorRouter {
   constructor(opts: ActorSystemOptions) {
     this.clock = opts.clock ?? new SystemClock();
     this.log = opts.logger ?? silentLogger;
-    this.committer = new GroupCommitter(opts.kv, opts.maxInFlightCommits ?? 2);
+    this.committer = new GroupCommitter(opts.kv, opts.maxInFlightCommits ?? 2, opts.kvLockWaitMs);
     this.journal = new Journal(opts.kv, this.committer, opts.keyPrefix ?? ["a"]);
     this.#opts = {
       mailboxCapacity: opts.mailboxCapacity ?? 1000,

@@ -143,6 +143,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     snapshotEvery: config.SNAPSHOT_EVERY,
     passivateAfterMs: config.PASSIVATE_AFTER_S * 1000,
     askTimeoutMs: config.ASK_TIMEOUT_MS,
+    kvLockWaitMs: config.KV_LOCK_WAIT_MS,
     onEffect: (effect) => {
       if (effect.name === "typing" && svc) {
         const data = effect.data as Parameters<ChatService["typingFrame"]>[0];
