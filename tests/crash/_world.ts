@@ -57,10 +57,10 @@ export class CrashKv {
 
   constructor(real: Deno.Kv, crashAt: CrashPoint | null) {
     this.#crashAt = crashAt;
-    const self = this;
+    const atomic = (op: Deno.AtomicOperation) => this.#atomic(op);
     this.kv = new Proxy(real, {
       get(target, prop) {
-        if (prop === "atomic") return () => self.#atomic(target.atomic());
+        if (prop === "atomic") return () => atomic(target.atomic());
         const v = Reflect.get(target, prop);
         return typeof v === "function" ? v.bind(target) : v;
       },
@@ -74,10 +74,10 @@ export class CrashKv {
 
   #atomic(op: Deno.AtomicOperation): Deno.AtomicOperation {
     const keys: Deno.KvKey[] = [];
-    const self = this;
+    const commit = (target: Deno.AtomicOperation) => this.#commit(target, keys);
     return new Proxy(op, {
       get(target, prop) {
-        if (prop === "commit") return () => self.#commit(target, keys);
+        if (prop === "commit") return () => commit(target);
         const v = Reflect.get(target, prop);
         if (typeof v !== "function") return v;
         return (...args: unknown[]) => {
