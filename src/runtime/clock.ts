@@ -7,15 +7,40 @@ export interface Clock {
 
 export type TimerId = number;
 
+/** The longest delay a host timer takes (2^31 − 1 ms, ~24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class SystemClock implements Clock {
+  #next = 1;
+  /** Our timer id → the host timer running now (a long delay is a chain of host timers). */
+  readonly #host = new Map<TimerId, ReturnType<typeof setTimeout>>();
+
   now(): number {
     return Date.now();
   }
+  /** Any delay, also past the host's limit (a token valid for a month). */
   setTimeout(fn: () => void, ms: number): TimerId {
-    return setTimeout(fn, ms) as unknown as TimerId;
+    const id = this.#next++;
+    const at = Date.now() + Math.max(0, ms);
+    const arm = (left: number) => {
+      this.#host.set(
+        id,
+        setTimeout(() => {
+          const rest = at - Date.now();
+          if (rest > 0) return arm(rest);
+          this.#host.delete(id);
+          fn();
+        }, Math.min(left, MAX_TIMER_MS)),
+      );
+    };
+    arm(Math.max(0, ms));
+    return id;
   }
   clearTimeout(id: TimerId): void {
-    clearTimeout(id);
+    const host = this.#host.get(id);
+    if (host === undefined) return;
+    clearTimeout(host);
+    this.#host.delete(id);
   }
 }
 

@@ -251,6 +251,7 @@ export class ConnectionHandler {
     this.#scheduleExpiry();
     this.#o.routing.notePeak(hub.size);
     if ((QUEUE_WATCHERS as string[]).includes(p.role)) await this.#sendQueueSnapshot();
+    if (p.role === "operator") await this.#sendOpenOffers();
     await Promise.all(follow.map((f) => this.#follow(f.chatId, f.from, f.announce)));
     // A client waiting in the queue learns its place now, not only at the next change.
     const position = p.role === "client" ? await this.#svc.currentPosition(p.chatId!) : null;
@@ -282,6 +283,25 @@ export class ConnectionHandler {
         waiting_since: new Date(w.enqueuedAt).toISOString(),
       })),
     }));
+  }
+
+  /**
+   * Offers to this operator that wait for an answer. Coming online is what makes the queue offer
+   * (auto routing), and it happens while this connection opens, before it joins the hub: the
+   * `chat_offered` sent then reached no one, so the open offers are told now.
+   */
+  async #sendOpenOffers(): Promise<void> {
+    const waiting = (this.#svc.queueState() ?? await this.#svc.queueSnapshot()).waiting;
+    for (const w of waiting) {
+      if (w.offer?.operatorId !== this.principal.id || this.#closed) continue;
+      this.conn.send(frame("chat_offered", {
+        chat_id: w.chatId,
+        client_id: w.clientId,
+        priority: w.priority,
+        waiting_since: new Date(w.enqueuedAt).toISOString(),
+        expires_at: new Date(w.offer.until).toISOString(),
+      }));
+    }
   }
 
   /** Handles one inbound WebSocket text frame and sends the reply. Never throws. */
@@ -414,15 +434,24 @@ export class ConnectionHandler {
       this.#expiry = this.#o.clock.setTimeout(() => {
         this.#expiry = null;
         if (this.#closed) return;
+        // Only when the time has come (a clock may fire early): otherwise wait on.
+        if (this.#o.now() < warnAt) return this.#scheduleExpiry();
         const expires_at = new Date(this.#expiresAt).toISOString();
         this.conn.send(frame("token_expiring", { expires_at }));
-        this.#scheduleExpiry();
+        this.#armExpiry();
       }, warnAt - now);
       return;
     }
+    this.#armExpiry();
+  }
+
+  /** The close at expiry (4003), unless a refresh moved it. */
+  #armExpiry(): void {
+    const now = this.#o.now();
     this.#expiry = this.#o.clock.setTimeout(() => {
       this.#expiry = null;
-      if (this.#closed || this.#o.now() < this.#expiresAt) return this.#scheduleExpiry();
+      if (this.#closed) return;
+      if (this.#o.now() < this.#expiresAt) return this.#armExpiry();
       this.conn.send(errorFrame(new AppError("unauthorized", "Token has expired")));
       this.conn.close(CLOSE.tokenExpired, "token_expired");
     }, Math.max(0, this.#expiresAt - now));
