@@ -4,6 +4,11 @@
  * adds a floating chat button; it opens the widget (`/?embed=1` on the chat server) in an iframe.
  * The widget keeps its chat in its own storage, so a page reload resumes the conversation.
  * Styles are set through the CSSOM (no inline style attributes), which page CSPs allow.
+ *
+ * A site that knows its user vouches for them (identity verification, docs/SECURITY.md) by
+ * setting, before this script, `window.supportChatSettings = { user_id, user_hash }` (or
+ * `{ identity_token }`), optionally with `name`, `email` and `attributes`; the widget sends them
+ * with the chat it starts, so the same person's chats follow them across devices.
  */
 (() => {
   const CHAT_ICON =
@@ -86,7 +91,20 @@
   let frame = null;
   let loaded = false;
   let isOpen = false;
-  const tell = () => loaded && frame?.contentWindow?.postMessage({ open: isOpen }, origin);
+  /** What the page says about its user (see the header); only plain data is passed on. */
+  const settings = (() => {
+    const v = /** @type {any} */ (globalThis).supportChatSettings;
+    if (!v || typeof v !== "object") return null;
+    /** @type {Record<string, unknown>} */
+    const out = {};
+    for (const k of ["user_id", "user_hash", "identity_token", "name", "email"]) {
+      if (typeof v[k] === "string") out[k] = v[k];
+    }
+    if (v.attributes && typeof v.attributes === "object") out.attributes = { ...v.attributes };
+    return Object.keys(out).length ? out : null;
+  })();
+  const tell = () =>
+    loaded && frame?.contentWindow?.postMessage({ open: isOpen, identity: settings }, origin);
 
   function place() {
     if (!frame) return;

@@ -62,6 +62,9 @@ const s = {
   readSent: 0,
   score: 0,
   panelOpen: true,
+  /** From the embedding page (embed.js): who the site says the visitor is, and their details. */
+  /** @type {Record<string, unknown> | null} */
+  identity: null,
 };
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let peerTypingTimer;
@@ -80,8 +83,22 @@ function loadSession() {
   }
 }
 
+/** The body fields of a site's identity (embed.js's `supportChatSettings`). */
+function identityBody(/** @type {Record<string, unknown> | null} */ id) {
+  if (!id) return {};
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  if (typeof id.identity_token === "string") out.identity_token = id.identity_token;
+  else if (typeof id.user_id === "string" && typeof id.user_hash === "string") {
+    out.client_id = id.user_id;
+    out.user_hash = id.user_hash;
+  }
+  for (const k of ["name", "email", "attributes"]) if (id[k] !== undefined) out[k] = id[k];
+  return out;
+}
+
 /** POST /chats as the stored visitor (a new anonymous one when there is none or it expired). */
-async function postChat(/** @type {Record<string, string>} */ body) {
+async function postChat(/** @type {Record<string, unknown>} */ body) {
   const visitor = storage.getItem(VISITOR_KEY);
   const post = (/** @type {string | null} */ token) =>
     fetch("/api/v1/chat/chats", {
@@ -124,7 +141,7 @@ async function startChat(/** @type {Event} */ e) {
   show(el.startError, false);
   try {
     const name = el.name.value.trim();
-    const res = await postChat(name ? { name } : {});
+    const res = await postChat({ ...identityBody(s.identity), ...(name ? { name } : {}) });
     const body = await res.json();
     if (res.status !== 201) throw new Error(body?.error?.message ?? `HTTP ${res.status}`);
     const { chat_id, client_id, client_token, position } = body;
@@ -369,6 +386,7 @@ if (embedded) {
   );
   addEventListener("message", (e) => {
     if (e.source !== parent || typeof e.data?.open !== "boolean") return;
+    if (e.data.identity && typeof e.data.identity === "object") s.identity = e.data.identity;
     s.panelOpen = e.data.open;
     markRead();
     notifyParent();
