@@ -3,7 +3,7 @@
  * and stored events into frames for the hub. Authorization lives in the actors (they know the
  * chat); this layer only checks what needs no chat state (e.g. staff-only operations).
  */
-import { OPERATOR, participantKey, QUEUE, SESSION } from "../../actors/_common.ts";
+import { OPERATOR, participantKey, QUEUE, queueCaller, SESSION } from "../../actors/_common.ts";
 import { msgIdKey } from "../../actors/_session_writes.ts";
 import { dedupKey } from "../../actors/_session_view.ts";
 import { type BootView, operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
@@ -261,12 +261,24 @@ export class ChatService {
     }) as SessionReplies["set_title"];
   }
 
-  /** Claims a waiting chat for the calling operator; exactly one of many concurrent callers wins. */
+  /**
+   * Claims a waiting chat for the calling operator; exactly one of many concurrent callers wins.
+   * Answered once the chat itself says it is theirs: the queue's claim is confirmed with the
+   * chat (the queue's `assign`, which it also sends; taken once), so a chat the queue still lists
+   * but that was closed meanwhile (a release a crash delayed) is refused, not acked and then gone.
+   */
   async accept(p: Principal, chatId: string): Promise<void> {
     if (p.role !== "operator" && p.role !== "admin") {
       throw new AppError("forbidden", `Role ${p.role} may not accept chats`);
     }
     await this.router.ask(queueEntity, this.#o.queue, { type: "claim", chatId, operatorId: p.id });
+    const r = await this.router.ask(sessionEntity, chatId, {
+      type: "assign",
+      by: queueCaller(this.#o.queue),
+      operatorId: p.id,
+      reason: "accepted",
+    }) as SessionReplies["assign"];
+    if (r.status === "closed") throw new AppError("chat_closed", `Chat ${chatId} is closed`);
   }
 
   async typing(p: Principal, chatId: string, isTyping: boolean): Promise<void> {

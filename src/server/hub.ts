@@ -146,9 +146,14 @@ export class Hub {
     for (const connId of this.#byUser.get(user) ?? []) this.subscribe(connId, chatId, lastSeq);
   }
 
-  /** Every connection of `user` follows the chat and catches up from `lastSeq`. */
+  /**
+   * Every connection of `user` follows the chat and catches up from `lastSeq`. A connection that
+   * follows it already goes on as it is (it has every event so far, in order; going back would
+   * send them again after later ones).
+   */
   resumeUser(user: UserKey, chatId: string, lastSeq: number): void {
     for (const connId of this.#byUser.get(user) ?? []) {
+      if (this.isSubscribed(connId, chatId)) continue;
       this.resume(connId, chatId, lastSeq).catch(() => {});
     }
   }

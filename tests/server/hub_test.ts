@@ -320,3 +320,16 @@ Deno.test("counts connections by user and role, remembers the peak, and closes a
   assert.deepEqual(b.closedWith, { code: 1001, reason: "server_shutdown" });
   assert.equal(c.closedWith, null);
 });
+
+Deno.test("resumeUser leaves a connection that already follows the chat as it is (no replay out of order)", async () => {
+  const tab = conn("t", "operator", "op-1");
+  const { hub, log } = setup(tab);
+  hub.subscribe("t", CHAT, 0);
+  log.appendAndPublish(hub, 3);
+  assert.deepEqual(tab.seqs(), [1, 2, 3]);
+  // The chat comes back to op-1 (a transfer): the following connection is not rewound.
+  hub.resumeUser("s:op-1", CHAT, 0);
+  log.appendAndPublish(hub, 1);
+  await tab.until(4);
+  assert.deepEqual(tab.seqs(), [1, 2, 3, 4]);
+});
