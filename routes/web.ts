@@ -97,6 +97,22 @@ function notFound(c: Context): Response {
   }, 404);
 }
 
+/** `[{ code, name }]` of every `web/locales/<code>.json`, named by its `language.name`. */
+export async function localeIndex(): Promise<Array<{ code: string; name: string }>> {
+  const out: Array<{ code: string; name: string }> = [];
+  for await (const e of Deno.readDir(new URL("locales/", WEB_ROOT))) {
+    const m = /^([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)\.json$/.exec(e.name);
+    if (!e.isFile || !m) continue;
+    try {
+      const cat = JSON.parse(await Deno.readTextFile(new URL(`locales/${e.name}`, WEB_ROOT)));
+      out.push({ code: m[1], name: String(cat["language.name"] ?? m[1]) });
+    } catch {
+      // A catalogue that does not parse is left out (tests/web/i18n_test.ts fails on it).
+    }
+  }
+  return out.sort((a, b) => a.code.localeCompare(b.code));
+}
+
 /** Mount with `app.route("/", webRoutes(options))`. */
 export function webRoutes(o: WebOptions = {}): Hono {
   const app = new Hono();
@@ -112,6 +128,11 @@ export function webRoutes(o: WebOptions = {}): Hono {
     (c) =>
       serveFile(c, "embed.js", "'none'", o, { "cross-origin-resource-policy": "cross-origin" }),
   );
+  // The languages the pages can speak: one catalogue file each under web/locales/.
+  app.get("/static/locales/index.json", async (c) => {
+    const list = await localeIndex();
+    return c.json(list, 200, { "cache-control": "no-cache", "x-content-type-options": "nosniff" });
+  });
   app.get("/static/*", (c) => serveFile(c, c.req.path.slice("/static/".length), "'none'", o));
   return app;
 }

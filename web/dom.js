@@ -1,5 +1,6 @@
 // @ts-check
 /** Small DOM and formatting helpers shared by the widget and the console. No innerHTML anywhere. */
+import { t } from "./i18n.js";
 
 /**
  * Creates an element. `props`: `class`, `text`, `dataset`, `on` (event handlers), attributes
@@ -41,23 +42,7 @@ export function show(/** @type {HTMLElement} */ el, visible = true) {
   el.hidden = !visible;
 }
 
-/** "14:05" in the user's locale. */
-export function fmtTime(/** @type {string | number | undefined} */ at) {
-  if (at === undefined) return "";
-  const d = new Date(at);
-  return Number.isNaN(d.getTime())
-    ? ""
-    : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
-/** A short duration: "12 s", "3 min", "1 h 05 min". */
-export function fmtDuration(/** @type {number} */ seconds) {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} min`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
-}
+export { fmtDuration, fmtTime } from "./i18n.js";
 
 /**
  * The connection status line for a `ChatClient` state.
@@ -66,31 +51,73 @@ export function fmtDuration(/** @type {number} */ seconds) {
  */
 export function connectionText(st) {
   // The status line's title explains it: the WebSocket failed, events come over SSE.
-  const sse = st.transport === "sse" ? " · using SSE" : "";
+  const sse = st.transport === "sse";
   switch (st.status) {
     case "open":
-      return { text: `Connected${sse}`, tone: sse ? "warn" : "ok" };
+      return { text: sse ? t("conn.open_sse") : t("conn.open"), tone: sse ? "warn" : "ok" };
     case "connecting":
-      return { text: "Connecting…", tone: "idle" };
+      return { text: t("conn.connecting"), tone: "idle" };
     case "reconnecting":
-      return { text: `Reconnecting…${sse}`, tone: "warn" };
+      return { text: sse ? t("conn.reconnecting_sse") : t("conn.reconnecting"), tone: "warn" };
     case "offline":
-      return { text: "Offline · waiting for the network…", tone: "bad" };
+      return { text: t("conn.offline"), tone: "bad" };
     case "failed":
-      return { text: "Session refused", tone: "bad" };
+      return { text: t("conn.failed"), tone: "bad" };
     default:
-      return { text: "Disconnected", tone: "idle" };
+      return { text: t("conn.closed"), tone: "idle" };
   }
 }
 
-/** Keeps a scrolled list at the bottom when it was there before `mutate`. */
+/** Lists that follow their bottom: whether each was at the bottom when last looked at. */
+const following = new WeakMap();
+
+function atBottom(/** @type {HTMLElement} */ list) {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+}
+
+/**
+ * Makes `list` follow its newest content while the reader is at the bottom: new rows, and rows
+ * that grow later (an image's thumbnail loads after its row was added, which is what left the
+ * conversation stuck 126–487 px above the newest messages). The reader scrolling up stops the
+ * following; scrolling back to the bottom resumes it. Idempotent.
+ * @param {HTMLElement} list
+ */
+export function followBottom(list) {
+  if (following.has(list)) return;
+  following.set(list, atBottom(list));
+  const settle = () => {
+    if (following.get(list)) list.scrollTop = list.scrollHeight;
+  };
+  // Our own jumps land at the bottom, so only the reader's scrolling changes this.
+  list.addEventListener("scroll", () => following.set(list, atBottom(list)), { passive: true });
+  // `load` does not bubble, but it can be captured: images and videos growing their rows.
+  list.addEventListener("load", settle, true);
+  if (typeof ResizeObserver === "function") {
+    const grow = new ResizeObserver(settle);
+    const watch = (/** @type {Node} */ n) => {
+      if (n instanceof Element) grow.observe(n);
+    };
+    for (const c of list.children) watch(c);
+    new MutationObserver((records) => {
+      for (const r of records) r.addedNodes.forEach(watch);
+      settle();
+    }).observe(list, { childList: true });
+    // The list itself shrinking (a keyboard opening on a phone) keeps the newest in view.
+    grow.observe(list);
+  }
+}
+
+/** Keeps a scrolled list at the bottom when it was there before `mutate` (and after: see followBottom). */
 export function keepScrolledToBottom(
   /** @type {HTMLElement} */ list,
   /** @type {() => void} */ mutate,
 ) {
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const known = following.has(list);
+  const stick = known ? following.get(list) || atBottom(list) : atBottom(list);
   mutate();
-  if (atBottom) list.scrollTop = list.scrollHeight;
+  followBottom(list);
+  following.set(list, stick);
+  if (stick) list.scrollTop = list.scrollHeight;
 }
 
 /**

@@ -9,6 +9,7 @@ import { TypingNotifier } from "./protocol.js";
 import { byId, connectionText, keepScrolledToBottom, safeStorage, show } from "./dom.js";
 import { buildStars, queueText, renderMessages } from "./widget_view.js";
 import { attachmentList, wireAttachButton } from "./attachments.js";
+import { loadI18n, localize } from "./i18n.js";
 
 /** @typedef {import("./transports.js").Frame} Frame */
 
@@ -393,5 +394,8 @@ if (embedded) {
   });
 }
 
+// The language before anything is drawn (after the listeners, so no message is missed meanwhile).
+await loadI18n({ storage });
+localize(document);
 const saved = loadSession();
 if (saved) open(saved);

@@ -4,12 +4,13 @@
  * protocol connection carries the queue, offers and every chat of this operator.
  */
 import { ChatClient } from "../chat_client.js";
-import { byId, connectionText, h, show } from "../dom.js";
+import { byId, connectionText, h, safeStorage, show } from "../dom.js";
 import { startAdmin } from "./admin.js";
 import { ChatView } from "./chat_view.js";
 import { installHints } from "./hints.js";
 import { renderLists } from "./lists.js";
 import { Store } from "./store.js";
+import { loadI18n, localize } from "../i18n.js";
 
 /** @typedef {import("../transports.js").Frame} Frame */
 
@@ -210,5 +211,7 @@ statusSelect.addEventListener("change", setStatus);
 
 const hash = new URLSearchParams(location.hash.slice(1));
 if (hash.get("chat")) store.activeId = hash.get("chat");
+await loadI18n({ storage: safeStorage() });
+localize(document);
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) connect(saved);

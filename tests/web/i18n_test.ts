@@ -1,0 +1,137 @@
+/**
+ * Translations: every catalogue under web/locales/ has the keys, placeholders and plural forms of
+ * the English one; every key the pages use exists; the formatting helpers speak each language.
+ */
+import assert from "node:assert/strict";
+import { chooseLanguage, fmtDuration, fmtNumber, t, useCatalogue } from "../../web/i18n.js";
+import { localeIndex } from "../../routes/web.ts";
+
+type Catalogue = Record<string, string | Record<string, string>>;
+
+const WEB = new URL("../../web/", import.meta.url);
+const LOCALES = new URL("locales/", WEB);
+
+async function catalogues(): Promise<Map<string, Catalogue>> {
+  const out = new Map<string, Catalogue>();
+  for await (const e of Deno.readDir(LOCALES)) {
+    if (!e.name.endsWith(".json")) continue;
+    out.set(e.name.slice(0, -5), JSON.parse(await Deno.readTextFile(new URL(e.name, LOCALES))));
+  }
+  return out;
+}
+
+/** Every file of the pages: `.js` and `.html` under web/. */
+async function pageSources(dir = WEB): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const e of Deno.readDir(dir)) {
+    const url = new URL(e.name + (e.isDirectory ? "/" : ""), dir);
+    if (e.isDirectory) { for (const [k, v] of await pageSources(url)) out.set(k, v); }
+    else if (/\.(js|html)$/.test(e.name)) out.set(url.pathname, await Deno.readTextFile(url));
+  }
+  return out;
+}
+
+const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+const forms = (v: string | Record<string, string>) =>
+  typeof v === "string" ? [v] : Object.values(v);
+
+Deno.test("catalogues: English and Russian at least, each named", async () => {
+  const cats = await catalogues();
+  assert.ok(cats.has("en") && cats.has("ru"), "web/locales/en.json and ru.json");
+  const index = await localeIndex();
+  assert.deepEqual(index.map((l) => l.code).sort(), [...cats.keys()].sort());
+  assert.deepEqual(index.find((l) => l.code === "ru")?.name, "Русский");
+});
+
+Deno.test("catalogues: every language has every English key, its placeholders and its plural forms", async () => {
+  const cats = await catalogues();
+  const en = cats.get("en")!;
+  for (const [code, cat] of cats) {
+    const categories = new Intl.PluralRules(code).resolvedOptions().pluralCategories;
+    assert.deepEqual(Object.keys(cat).sort(), Object.keys(en).sort(), `${code}: same keys as en`);
+    for (const [key, value] of Object.entries(cat)) {
+      assert.ok(
+        typeof value === "string" || (value && typeof value === "object"),
+        `${code} ${key}: a string or plural forms`,
+      );
+      if (typeof value === "object") {
+        for (const c of categories) assert.ok(c in value, `${code} ${key}: plural form "${c}"`);
+      }
+      const want = new Set(forms(en[key]).flatMap(placeholders));
+      for (const f of forms(value)) {
+        assert.ok(f.trim() !== "", `${code} ${key}: not empty`);
+        for (const p of placeholders(f)) {
+          assert.ok(want.has(p), `${code} ${key}: {${p}} unknown in en`);
+        }
+      }
+      const have = new Set(forms(value).flatMap(placeholders));
+      for (const p of want) assert.ok(have.has(p), `${code} ${key}: {${p}} missing`);
+    }
+  }
+});
+
+Deno.test("catalogues: every key the pages use exists, and every key is used", async () => {
+  const en = (await catalogues()).get("en")!;
+  const used = new Set<string>();
+  const prefixes = new Set<string>();
+  for (const [file, src] of await pageSources()) {
+    for (const m of src.matchAll(/\bt\(\s*["']([\w.-]+)["']/g)) used.add(m[1]);
+    for (const m of src.matchAll(/data-i18n="([\w.-]+)"/g)) used.add(m[1]);
+    for (const m of src.matchAll(/data-i18n-attr="([^"]+)"/g)) {
+      for (const pair of m[1].split(";")) {
+        const key = pair.split(":")[1]?.trim();
+        if (key) used.add(key);
+      }
+    }
+    // Keys made at run time: t(`error.${code}`) names the prefix "error.".
+    for (const m of src.matchAll(/\b(?:t|has)\(\s*`([\w.-]+)\$\{/g)) prefixes.add(m[1]);
+    for (const key of used) {
+      assert.ok(key in en, `${file}: key "${key}" is not in web/locales/en.json`);
+    }
+  }
+  const dead = Object.keys(en).filter((k) =>
+    !used.has(k) && ![...prefixes].some((p) => k.startsWith(p)) && k !== "language.name"
+  );
+  assert.deepEqual(dead, [], "keys no page uses");
+});
+
+Deno.test("t: Russian plurals, parameters and the English fallback", () => {
+  const en = {
+    "chats": { one: "# chat", other: "# chats" },
+    "hello": "Hello, {name}",
+    "only.en": "Only in English",
+  };
+  useCatalogue("ru", {
+    "chats": { one: "# чат", few: "# чата", many: "# чатов", other: "# чата" },
+    "hello": "Здравствуйте, {name}",
+  }, en);
+  assert.deepEqual([1, 2, 5, 11, 21, 22, 1.5].map((n) => t("chats", { count: n })), [
+    "1 чат",
+    "2 чата",
+    "5 чатов",
+    "11 чатов",
+    "21 чат",
+    "22 чата",
+    "1,5 чата",
+  ]);
+  assert.equal(t("hello", { name: "Анна" }), "Здравствуйте, Анна");
+  assert.equal(t("only.en"), "Only in English");
+  assert.equal(t("no.such.key"), "no.such.key");
+  assert.equal(t("hello"), "Здравствуйте, {name}", "a missing parameter stays visible");
+  assert.equal(fmtNumber(1234.5), "1\u00a0234,5");
+  assert.equal(fmtDuration(30), "30 с");
+  assert.equal(fmtDuration(3 * 60), "3 мин");
+  assert.equal(fmtDuration(65 * 60), "1 ч 5 мин");
+  useCatalogue("en", en);
+  assert.equal(t("chats", { count: 1 }), "1 chat");
+  assert.equal(t("chats", { count: 1000 }), "1,000 chats");
+  assert.equal(fmtDuration(65 * 60), "1 hr 5 min");
+});
+
+Deno.test("chooseLanguage: asked, then stored, then the browser's, else English", () => {
+  const available = ["en", "ru"];
+  assert.equal(chooseLanguage({ asked: "ru", stored: "en", preferred: ["en"], available }), "ru");
+  assert.equal(chooseLanguage({ asked: "de", stored: "ru", preferred: ["en"], available }), "ru");
+  assert.equal(chooseLanguage({ preferred: ["de-DE", "ru-RU", "en"], available }), "ru");
+  assert.equal(chooseLanguage({ preferred: ["fr"], available }), "en");
+});
