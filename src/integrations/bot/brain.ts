@@ -4,9 +4,10 @@
  */
 import { z } from "zod";
 import type { Logger } from "../../log.ts";
-import type { Knowledge } from "./knowledge.ts";
+import { type Knowledge, localized } from "./knowledge.ts";
 import { type ChatMessage, type LlmClient, LlmError } from "./llm.ts";
 import type { Matcher } from "./matcher.ts";
+import { detectLanguage, type Language } from "./text.ts";
 
 export interface Answer {
   readonly intent: string;
@@ -16,6 +17,8 @@ export interface Answer {
   /** The answer is to an intent marked `escalate`: the client asked for a person. */
   readonly escalate: boolean;
   readonly source: "matcher" | "llm";
+  /** Offline answers: the language they are in (the client's, when it could be told). */
+  readonly language?: Language | null;
   /** Why the LLM's answer was not used, when one was asked for and failed. */
   readonly llmFailure?: string;
 }
@@ -78,29 +81,38 @@ export class Brain {
     return llmFailure ? { ...offline, llmFailure } : offline;
   }
 
-  /** The matcher's answer; below the threshold, the knowledge file's fallback. */
+  /**
+   * The matcher's answer; below the threshold, the knowledge file's fallback. Either is said in
+   * the language of the message (of the client's last message with letters, when this one has
+   * none, e.g. an order number).
+   */
   offline(text: string, turns: readonly Turn[]): Answer {
+    const k = this.#o.knowledge;
+    const language = languageOf(text, turns);
     const { intent, confidence } = this.#o.matcher.match(text);
     if (!intent || confidence < this.#o.minConfidence) {
-      const fb = this.#o.knowledge.fallback;
+      const fb = localized(k, "fallback", language);
       return {
         intent: "fallback",
         confidence,
-        text: fb.answer,
-        quickReplies: [...fb.quick_replies],
+        text: fb.answers[0],
+        quickReplies: [...fb.quickReplies],
         escalate: false,
         source: "matcher",
+        language,
       };
     }
     // Answers take turns, so a client asking twice does not get the very same words.
     const asked = turns.filter((t) => t.role === "assistant").length;
+    const said = localized(k, intent, language);
     return {
       intent: intent.name,
       confidence,
-      text: intent.answers[asked % intent.answers.length],
-      quickReplies: [...intent.quick_replies],
+      text: said.answers[asked % said.answers.length],
+      quickReplies: [...said.quickReplies],
       escalate: intent.escalate,
       source: "matcher",
+      language,
     };
   }
 
@@ -122,6 +134,18 @@ export class Brain {
   }
 }
 
+/** The language of the message, else of the latest client turn that has letters. */
+export function languageOf(text: string, turns: readonly Turn[] = []): Language | null {
+  const own = detectLanguage(text);
+  if (own) return own;
+  for (let i = turns.length - 1; i >= 0; i--) {
+    if (turns[i].role !== "user") continue;
+    const l = detectLanguage(turns[i].text);
+    if (l) return l;
+  }
+  return null;
+}
+
 function systemPrompt(k: Knowledge): string {
   const knowledge = {
     intents: k.intents.map((i) => ({
@@ -130,6 +154,7 @@ function systemPrompt(k: Knowledge): string {
       answers: i.answers,
       quick_replies: i.quick_replies,
       ...(i.escalate ? { escalate: true } : {}),
+      ...(Object.keys(i.lang).length ? { lang: i.lang } : {}),
     })),
     fallback: k.fallback,
   };

@@ -6,9 +6,13 @@
  * Words the knowledge file never uses still count in the message's vector (with the highest
  * weight), so a long message that only brushes an intent scores lower than a short one that is
  * all about it: the confidence says how much of the message the bot understood.
+ *
+ * Russian and English are two vocabularies (no stem is shared across scripts), so a word's rarity
+ * is measured among the examples of its own language: adding the Russian examples leaves every
+ * English confidence what it was, and the other way round.
  */
-import type { Intent, Knowledge } from "./knowledge.ts";
-import { normalize, terms } from "./text.ts";
+import { allExamples, type Intent, type Knowledge } from "./knowledge.ts";
+import { detectLanguage, type Language, normalize, terms } from "./text.ts";
 
 export interface Match {
   /** The best intent, or null when nothing shares a word with the message. */
@@ -28,18 +32,19 @@ export class Matcher {
   readonly #examples: Example[] = [];
   readonly #exact = new Map<string, Intent>();
   readonly #idf = new Map<string, number>();
-  /** Weight of a word no example contains (as if it appeared in none of them). */
-  readonly #unknownIdf: number;
+  /** Weight of a word no example contains (as if it appeared in none of its language's). */
+  readonly #unknownIdf: Record<Language, number>;
 
   constructor(knowledge: Knowledge) {
     const docs = knowledge.intents.flatMap((intent) =>
-      intent.examples.map((text) => ({ intent, text, terms: terms(text) }))
+      allExamples(intent).map((text) => ({ intent, text, terms: terms(text) }))
     );
+    const n: Record<Language, number> = { en: 0, ru: 0 };
+    for (const d of docs) n[detectLanguage(d.text) ?? "en"]++;
     const df = new Map<string, number>();
     for (const d of docs) for (const t of new Set(d.terms)) df.set(t, (df.get(t) ?? 0) + 1);
-    const n = docs.length;
-    for (const [t, f] of df) this.#idf.set(t, Math.log((n + 1) / (f + 1)) + 1);
-    this.#unknownIdf = Math.log(n + 1) + 1;
+    for (const [t, f] of df) this.#idf.set(t, Math.log((n[languageOf(t)] + 1) / (f + 1)) + 1);
+    this.#unknownIdf = { en: Math.log(n.en + 1) + 1, ru: Math.log(n.ru + 1) + 1 };
     for (const d of docs) {
       // The first intent that lists a phrase keeps it (the file is read top to bottom).
       const key = normalize(d.text);
@@ -67,9 +72,16 @@ export class Matcher {
 
   #vector(ts: readonly string[]): Vector {
     const v: Vector = new Map();
-    for (const t of ts) v.set(t, (v.get(t) ?? 0) + (this.#idf.get(t) ?? this.#unknownIdf));
+    for (const t of ts) {
+      v.set(t, (v.get(t) ?? 0) + (this.#idf.get(t) ?? this.#unknownIdf[languageOf(t)]));
+    }
     return v;
   }
+}
+
+/** A stem's language, by its script (digits and other scripts count as English). */
+function languageOf(term: string): Language {
+  return detectLanguage(term) ?? "en";
 }
 
 function norm(v: Vector): number {

@@ -9,9 +9,10 @@ import type { QueueSnapshot, QueueState } from "../../../actors/queue.ts";
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { ChatEventNotice, ChatService } from "../../server/chat_service.ts";
-import type { Brain } from "./brain.ts";
+import { type Brain, languageOf } from "./brain.ts";
 import { turnsBefore } from "./chat_log.ts";
-import type { Knowledge } from "./knowledge.ts";
+import { type Knowledge, localized } from "./knowledge.ts";
+import { detectLanguage, type Language } from "./text.ts";
 import type { EscalationRules } from "./rules.ts";
 import { KeyedSerial } from "./serial.ts";
 import { type BotStats, ESCALATION_REASONS, type EscalationCode } from "./stats.ts";
@@ -49,7 +50,10 @@ export class BotResponder {
   /** The `ChatService.onChatEvent` listener. Never throws; the work runs in the background. */
   readonly onEvent = (n: ChatEventNotice): void => {
     const e = n.event;
-    if (e.type === "created" && e.held) return this.#welcome(n.chatId);
+    // The client has not written yet: a name in Cyrillic is the only hint of their language.
+    if (e.type === "created" && e.held) {
+      return this.#welcome(n.chatId, detectLanguage(e.clientName ?? ""));
+    }
     // Only the client's words; the bot's own turns are `bot_message` events, never `message`.
     if (e.type !== "message" || e.senderRole !== "client" || !botMayAnswer(n.view)) return;
     // Decided now, as the message is stored: the queue's state is live here on a single node.
@@ -69,14 +73,14 @@ export class BotResponder {
   }
 
   /** A chat the bot holds opens with the knowledge file's welcome, if it has one. */
-  #welcome(chatId: string): void {
-    const w = this.#o.knowledge.welcome;
-    if (!w) return;
+  #welcome(chatId: string, language: Language | null): void {
+    if (!this.#o.knowledge.welcome) return;
+    const w = localized(this.#o.knowledge, "welcome", language);
     const reply = {
       intent: "welcome",
       confidence: 1,
-      text: w.answer,
-      quickReplies: w.quick_replies,
+      text: w.answers[0],
+      quickReplies: w.quickReplies,
     };
     this.#serial.run(
       chatId,
@@ -89,15 +93,17 @@ export class BotResponder {
     try {
       // Things may have moved on while earlier answers were made.
       if (!(await this.#stillWithBot(chatId, askQueue))) return;
+      const language = detectLanguage(text);
       const keyword = rules.keyword(text);
-      if (keyword) return await this.#handOff(chatId, "keyword", `"${keyword}"`);
-      if (rules.asksForHuman(text)) return await this.#humanAsked(chatId);
+      if (keyword) return await this.#handOff(chatId, language, "keyword", `"${keyword}"`);
+      if (rules.asksForHuman(text)) return await this.#humanAsked(chatId, language);
       const { turns, lastBotConfidence } = await turnsBefore(svc, chatId, seq);
       const answer = await brain.answer(text, turns);
       if (answer.llmFailure) await stats.llmFellBack(answer.llmFailure);
       const lost = answer.confidence < minConfidence;
       if (lost && lastBotConfidence !== null && lastBotConfidence < minConfidence) {
-        return await this.#handOff(chatId, "not_understood");
+        const said = answer.language === undefined ? languageOf(text, turns) : answer.language;
+        return await this.#handOff(chatId, said, "not_understood");
       }
       await this.#reply(chatId, answer);
       if (answer.escalate) await this.#escalate(chatId, "asked");
@@ -118,9 +124,10 @@ export class BotResponder {
   }
 
   /** The client asked for a person: the escalating intent's answer, then the hand-over. */
-  async #humanAsked(chatId: string): Promise<void> {
+  async #humanAsked(chatId: string, language: Language | null): Promise<void> {
     const h = this.#human;
-    const text = h?.answers[0] ?? this.#o.knowledge.handoff.answer;
+    const k = this.#o.knowledge;
+    const text = localized(k, h ?? "handoff", language).answers[0];
     await this.#reply(chatId, {
       intent: h?.name ?? "handoff",
       confidence: 1,
@@ -130,8 +137,13 @@ export class BotResponder {
     await this.#escalate(chatId, "asked");
   }
 
-  async #handOff(chatId: string, code: EscalationCode, detail?: string): Promise<void> {
-    const text = this.#o.knowledge.handoff.answer;
+  async #handOff(
+    chatId: string,
+    language: Language | null,
+    code: EscalationCode,
+    detail?: string,
+  ): Promise<void> {
+    const text = localized(this.#o.knowledge, "handoff", language).answers[0];
     await this.#reply(chatId, { intent: "handoff", confidence: 1, text, quickReplies: [] });
     await this.#escalate(chatId, code, detail);
   }

@@ -3,7 +3,7 @@
  * a configured keyword appears, or the client asks for a person. The third rule, "not understood
  * twice in a row", needs the chat's previous turn and lives with the responder.
  */
-import type { Knowledge } from "./knowledge.ts";
+import { allExamples, type Knowledge } from "./knowledge.ts";
 import type { Matcher } from "./matcher.ts";
 import { containsPhrase, stem, terms, words } from "./text.ts";
 
@@ -23,7 +23,7 @@ export class EscalationRules {
       .map((text) => ({ text, stems: words(text).map(stem) }))
       .filter((k) => k.stems.length > 0);
     this.#humanPhrases = knowledge.intents.filter((i) => i.escalate)
-      .flatMap((i) => i.examples.map(terms))
+      .flatMap((i) => allExamples(i).map(terms))
       .filter((p) => p.length > 0);
   }
 
