@@ -3,7 +3,7 @@
  * fresh KV) whose log lines are kept for assertions, and small frame predicates.
  */
 import { loadConfig } from "../../src/config.ts";
-import type { Logger } from "../../src/log.ts";
+import { type Logger, recordingLogger } from "../../src/log.ts";
 import type { Clock } from "../../src/runtime/clock.ts";
 import { startServer } from "../../src/server/server.ts";
 import { type Frame, TEST_SECRET, type TestServer, withHelpers } from "../integration/_harness.ts";
@@ -38,14 +38,9 @@ export async function startBotServer(
     ...overrides,
   });
   const logs: LogLine[] = [];
-  const keep = (level: string) => (msg: string, fields: Record<string, unknown> = {}) =>
-    void logs.push({ level, msg, fields });
-  const logger: Logger = {
-    debug: () => {},
-    info: keep("info"),
-    warn: keep("warn"),
-    error: keep("error"),
-  };
+  const logger: Logger = recordingLogger((level, msg, fields) => {
+    if (level !== "debug") logs.push({ level, msg, fields });
+  });
   const env = { get: (k: string) => (k === "JWT_SECRET" ? TEST_SECRET : undefined) };
   let server;
   try {

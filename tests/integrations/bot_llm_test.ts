@@ -8,7 +8,7 @@ import { Brain } from "../../src/integrations/bot/brain.ts";
 import { loadKnowledge } from "../../src/integrations/bot/knowledge.ts";
 import { LlmClient, LlmError } from "../../src/integrations/bot/llm.ts";
 import { Matcher } from "../../src/integrations/bot/matcher.ts";
-import type { Logger } from "../../src/log.ts";
+import { type Logger, recordingLogger } from "../../src/log.ts";
 import { ManualClock, SystemClock } from "../../src/runtime/clock.ts";
 import { botJson, FakeLlm } from "./_bot_fake_llm.ts";
 import { type LogLine, SAMPLE_KNOWLEDGE } from "./_bot_util.ts";
@@ -19,12 +19,9 @@ const KEY = "sk-test-secret-key-123";
 
 function setup(fake: FakeLlm, opts: { clock?: ManualClock; timeoutMs?: number } = {}) {
   const logs: LogLine[] = [];
-  const log: Logger = {
-    debug: () => {},
-    info: () => {},
-    warn: (msg, fields = {}) => void logs.push({ level: "warn", msg, fields }),
-    error: (msg, fields = {}) => void logs.push({ level: "error", msg, fields }),
-  };
+  const log: Logger = recordingLogger((level, msg, fields) => {
+    if (level === "warn" || level === "error") logs.push({ level, msg, fields });
+  });
   const llm = new LlmClient(
     { url: fake.url, apiKey: KEY, model: "test-model", timeoutMs: opts.timeoutMs ?? 5_000 },
     { clock: opts.clock ?? new SystemClock(), maxInFlight: 2 },

@@ -4,7 +4,7 @@
  * logged once, not once per message.
  */
 import assert from "node:assert/strict";
-import type { Logger } from "../../src/log.ts";
+import { type Logger, recordingLogger } from "../../src/log.ts";
 import type { ChatEventNotice, ChatService } from "../../src/server/chat_service.ts";
 import { Titler } from "../../src/integrations/titles/titler.ts";
 
@@ -54,15 +54,7 @@ function stub(): Stub {
 }
 
 function logger(lines: string[]): Logger {
-  const add = (level: string) => (msg: string) => void lines.push(`${level} ${msg}`);
-  const log = {
-    debug: add("debug"),
-    info: add("info"),
-    warn: add("warn"),
-    error: add("error"),
-    child: () => log,
-  };
-  return log as unknown as Logger;
+  return recordingLogger((level, msg) => void lines.push(`${level} ${msg}`));
 }
 
 Deno.test("titler: a burst of messages is one look per chat, titled as message by message would end", async () => {
