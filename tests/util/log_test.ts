@@ -7,6 +7,7 @@ import { createLogger, withLogContext } from "../../src/log.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 
 function capture(level: "debug" | "info" | "warn" | "error" = "debug", clock = new ManualClock(0)) {
+  // deno-lint-ignore no-explicit-any -- parsed JSON lines, read field by field
   const lines: Array<Record<string, any>> = [];
   const log = createLogger(level, {
     write: (line) => lines.push(JSON.parse(line)),
