@@ -91,7 +91,8 @@ Deno.test("index: replacing a source and removing documents", () => {
   index.replaceSource("knowledge", []);
   assert.deepEqual(index.countOf("knowledge"), 0);
   assert.deepEqual(index.size, before - 3);
-  assert.deepEqual(top(index, "opening hours"), undefined);
+  // (Stemmed, "opening" also finds the canned "open Settings": no bot answer is what counts.)
+  assert.ok(index.search("opening hours", 5).every((h) => h.source !== "knowledge"));
   index.remove("c:0");
   assert.deepEqual(index.search("password", 5).some((h) => h.title === "Password reset"), false);
   index.put({ id: "c:0", source: "canned", title: "Password", keys: "", text: "New", ref: "0" });

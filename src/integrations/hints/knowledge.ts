@@ -5,7 +5,9 @@
  * and checks it strictly; this reader is tolerant on purpose, so hints keep working with a file
  * the bot would refuse: it also accepts a list of intents or a map of name → intent, and the usual
  * names for each field (`phrases`/`patterns`, `answer`/`response`…). Intents without an answer,
- * and those that hand the client to a human (`escalate: true`), are skipped and counted.
+ * and those that hand the client to a human (`escalate: true`), are skipped and counted. An
+ * intent's translations (`lang: {ru: {examples, answers}}`) are documents of their own
+ * (`k:<intent>:ru`), so a Russian question is offered the Russian answer.
  */
 import { parse as parseYaml } from "yaml";
 import type { HintDoc } from "./search.ts";
@@ -43,7 +45,7 @@ export function knowledgeDocs(json: unknown): KnowledgeDocs {
     const doc = toDoc(raw, key ?? `intent-${i + 1}`);
     if (!doc || used.has(doc.id)) return void skipped++;
     used.add(doc.id);
-    docs.push(doc);
+    docs.push(doc, ...translations(raw as Record<string, unknown>, doc.ref));
   });
   return { docs, skipped };
 }
@@ -90,6 +92,24 @@ function toDoc(raw: unknown, fallbackName: string): HintDoc | null {
     text: answers[0],
     ref: name,
   };
+}
+
+/** One document per language of an intent's `lang` map that has an answer. */
+function translations(raw: Record<string, unknown>, name: string): HintDoc[] {
+  if (!isObject(raw.lang)) return [];
+  return Object.entries(raw.lang).slice(0, 20).flatMap(([code, t]) => {
+    if (!isObject(t) || !/^[a-z]{2,8}$/.test(code)) return [];
+    const answers = strings(t, ANSWER_FIELDS);
+    if (answers.length === 0) return [];
+    return [{
+      id: `k:${name}:${code}`,
+      source: "knowledge" as const,
+      title: name,
+      keys: strings(t, PHRASE_FIELDS).join("\n"),
+      text: answers[0],
+      ref: name,
+    }];
+  });
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -3,8 +3,11 @@
  * responses, the bot's knowledge file, past operator answers). Each document has a question side
  * (`title`, `keys`) and the answer (`text`) the operator gets; both are searched, the question side
  * weighs more. Fuzzy and prefix matching make "pasword" and "reset pass" find "reset password".
+ * Words go through the shared Russian and English analysis (src/text/analyze.ts), so «возврата»
+ * finds «возврат» and "refunded" finds "refund" in either direction.
  */
 import MiniSearch, { type SearchResult } from "minisearch";
+import { isStopWord, stem, tokens } from "../../text/analyze.ts";
 
 export type HintSource = "canned" | "knowledge" | "history";
 
@@ -38,23 +41,30 @@ export interface Hint {
  */
 const SOURCE_BOOST: Record<HintSource, number> = { canned: 2, knowledge: 1.1, history: 1 };
 
-/** Words that match nearly everything in support questions and only add noise to the ranking. */
-const STOP_WORDS = new Set(
-  ("a an and are as at be but by can could do does did for from has have how i i'm im if in " +
-    "is it its me my no not of on or our please so that the their then there this to up us " +
-    "was we what when where which who why will with would you your hi hello hey thanks thank")
-    .split(" "),
+/**
+ * Besides the shared stop words: greetings and thanks, which open and close nearly every support
+ * question and only add noise to the ranking of replies.
+ */
+const NOISE = new Set(
+  ("hi hello hey thanks thank привет здравствуйте здрасте добрый день доброе утро вечер " +
+    "спасибо благодарю").split(" "),
 );
 
-function processTerm(term: string): string | null {
-  const t = term.toLowerCase();
-  return t.length < 2 || STOP_WORDS.has(t) ? null : t;
+/** Normalised words of a field or query: the words the bot sees (apostrophes joined, no accents). */
+function tokenize(text: string): string[] {
+  return tokens(text).map((t) => t.word);
+}
+
+/** A word's stem, or null for stop words, greetings and single letters. */
+function processTerm(word: string): string | null {
+  return word.length < 2 || isStopWord(word) || NOISE.has(word) ? null : stem(word);
 }
 
 export class HintIndex {
   readonly #ms = new MiniSearch<HintDoc>({
     fields: ["title", "keys", "text"],
     storeFields: ["source", "title", "text", "ref"],
+    tokenize,
     processTerm,
   });
   /** Ids per source, so a whole source can be swapped (canned and knowledge reloads). */
