@@ -22,6 +22,7 @@ export async function aptInstall(
   packages: readonly string[],
   why: string,
   cannot: string,
+  opts: { noRecommends?: boolean } = {},
 ): Promise<boolean> {
   const root = Deno.uid?.() === 0;
   const sudo = !root && await run(["sudo", "-n", "true"]).catch(() => false);
@@ -33,7 +34,15 @@ export async function aptInstall(
   const pre = root ? [] : ["sudo", "-n"];
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   const ok = await run([...pre, "apt-get", "update", "-qq"], env) &&
-    await run([...pre, "apt-get", "install", "-y", "-qq", ...packages], env);
+    await run([
+      ...pre,
+      "apt-get",
+      "install",
+      "-y",
+      "-qq",
+      ...(opts.noRecommends ? ["--no-install-recommends"] : []),
+      ...packages,
+    ], env);
   if (!ok) console.error(`[tests] apt-get could not install ${packages.join(" ")}.`);
   return ok;
 }
