@@ -6,6 +6,9 @@
  * binary) into the gitignored `tests/kafka_mock/.build/`. It needs gcc, pkg-config and Debian's
  * `librdkafka-dev`; when they are missing this fails loudly (tests fail, never skip) and says how
  * to install them. `scripts/ensure_kafka_mock.ts` (run by `deno task test`) installs and builds.
+ *
+ * `down(id)` / `up(id)` make a broker outage and its end (`rd_kafka_mock_broker_set_down/_up`),
+ * through the helper's stdin (one command per line, one `OK …` or `ERR …` answer per line).
  */
 import type { TopicSpec } from "../../src/cluster/broker.ts";
 
@@ -24,6 +27,14 @@ export interface KafkaMock {
   readonly bootstrap: string;
   /** The same, as an array (kafkajs's `brokers`). */
   readonly brokers: string[];
+  /**
+   * Takes a mock broker down (`rd_kafka_mock_broker_set_down`): its connections are closed and new
+   * ones refused until `up`; it keeps its partitions (no leader change). `id` is 1..brokers, or
+   * "all". Resolves once the helper has done it.
+   */
+  down(id: number | "all"): Promise<void>;
+  /** Lets a broker taken `down` accept connections again (`rd_kafka_mock_broker_set_up`). */
+  up(id: number | "all"): Promise<void>;
   /** Closes the helper's stdin, sends SIGTERM, and waits for it to exit. Idempotent. */
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -132,6 +143,14 @@ export async function startKafkaMock(
   ).catch(() => {});
 
   const stdinWriter = child.stdin.getWriter();
+  /** Commands sent and not answered yet, in order (the helper answers each with one line). */
+  const answers: Array<{ line: string; settle: PromiseWithResolvers<void> }> = [];
+  const onAnswer = (line: string) => {
+    const next = answers.shift();
+    if (!next) return;
+    if (line === `OK ${next.line}`) next.settle.resolve();
+    else next.settle.reject(new Error(`kafka mock: ${line}`));
+  };
   let stdoutDone: Promise<void> = Promise.resolve();
   let stopped: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -194,8 +213,19 @@ export async function startKafkaMock(
   clearTimeout(timer);
   stdoutDone = (async () => {
     try {
-      while (!(await lines.read()).done) { /* drain */ }
+      for (;;) {
+        let nl: number;
+        while ((nl = buffered.indexOf("\n")) >= 0) {
+          onAnswer(buffered.slice(0, nl).trim());
+          buffered = buffered.slice(nl + 1);
+        }
+        const { value, done } = await lines.read();
+        if (done) break;
+        buffered += value;
+      }
     } catch { /* closed */ }
+    const gone = new Error("kafka mock: the helper exited");
+    for (const a of answers.splice(0)) a.settle.reject(gone);
   })();
   if (!bootstrapLine) {
     await stop();
@@ -208,5 +238,19 @@ export async function startKafkaMock(
       throw new Error(`kafka mock: expected loopback listeners only, got ${bootstrapLine}`);
     }
   }
-  return { bootstrap: bootstrapLine, brokers, stop, [Symbol.asyncDispose]: stop };
+  const send = async (line: string): Promise<void> => {
+    if (stopped) throw new Error(`kafka mock: stopped; cannot send "${line}"`);
+    const settle = Promise.withResolvers<void>();
+    answers.push({ line, settle });
+    await stdinWriter.write(new TextEncoder().encode(`${line}\n`));
+    await settle.promise;
+  };
+  return {
+    bootstrap: bootstrapLine,
+    brokers,
+    down: (id) => send(`down ${id}`),
+    up: (id) => send(`up ${id}`),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
 }

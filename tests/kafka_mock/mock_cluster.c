@@ -10,6 +10,12 @@
  * `BOOTSTRAP host:port,...` to stdout, then runs until stdin reaches EOF (the parent closed it or
  * died) or SIGTERM/SIGINT arrives, and destroys the cluster.
  *
+ * Commands, one per line on stdin, each answered by one line on stdout:
+ *   down <id>   rd_kafka_mock_broker_set_down: closes the broker's connections and refuses new
+ *               ones (it keeps its partitions: no leader change), a broker outage
+ *   up <id>     rd_kafka_mock_broker_set_up: accepts connections again
+ * <id> is a broker id (1..brokers) or `all`. The answer is `OK <command>` or `ERR <command>: why`.
+ *
  * Build: gcc -O2 -o mock_cluster mock_cluster.c $(pkg-config --cflags --libs rdkafka)
  *
  * Group timing (librdkafka 2.0.2, src/rdkafka_mock_cgrp.c; the header has no setter for any of it
@@ -41,6 +47,50 @@ static void on_signal(int sig) {
         stopping = 1;
 }
 
+/* Runs one command line (see the header) and answers it on stdout. */
+static void command(rd_kafka_mock_cluster_t *mcluster, char *line, int brokers) {
+        char verb[16], who[16];
+        int32_t id;
+        rd_kafka_resp_err_t err;
+        size_t len = strlen(line);
+
+        while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+                line[--len] = '\0';
+        if (len == 0)
+                return;
+        if (sscanf(line, "%15s %15s", verb, who) != 2) {
+                printf("ERR %s: expected <down|up> <id|all>\n", line);
+                fflush(stdout);
+                return;
+        }
+        if (!strcmp(who, "all"))
+                id = -1;
+        else {
+                char *end;
+                long n = strtol(who, &end, 10);
+                if (*end || n < 1 || n > brokers) {
+                        printf("ERR %s: no broker %s (1..%d or all)\n", line, who, brokers);
+                        fflush(stdout);
+                        return;
+                }
+                id = (int32_t)n;
+        }
+        if (!strcmp(verb, "down"))
+                err = rd_kafka_mock_broker_set_down(mcluster, id);
+        else if (!strcmp(verb, "up"))
+                err = rd_kafka_mock_broker_set_up(mcluster, id);
+        else {
+                printf("ERR %s: unknown command\n", line);
+                fflush(stdout);
+                return;
+        }
+        if (err)
+                printf("ERR %s: %s\n", line, rd_kafka_err2str(err));
+        else
+                printf("OK %s\n", line);
+        fflush(stdout);
+}
+
 static void die(const char *what, const char *detail) {
         fprintf(stderr, "mock_cluster: %s%s%s\n", what, detail ? ": " : "",
                 detail ? detail : "");
@@ -54,6 +104,8 @@ int main(int argc, char **argv) {
         rd_kafka_mock_cluster_t *mcluster;
         struct sigaction sa;
         int brokers, i;
+        char pending[1024];
+        size_t have = 0;
 
         if (argc < 2) {
                 fprintf(stderr,
@@ -120,12 +172,25 @@ int main(int argc, char **argv) {
                         break;
                 }
                 if (r > 0) {
-                        char buf[256];
-                        ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+                        char *nl;
+                        ssize_t n;
+                        if (have == sizeof(pending) - 1)
+                                have = 0; /* an overlong line: dropped */
+                        n = read(STDIN_FILENO, pending + have, sizeof(pending) - 1 - have);
                         if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
                                 break; /* EOF: the parent closed stdin or exited */
                         if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL) && n <= 0)
                                 break;
+                        if (n < 0)
+                                continue;
+                        have += (size_t)n;
+                        pending[have] = '\0';
+                        while ((nl = strchr(pending, '\n'))) {
+                                *nl = '\0';
+                                command(mcluster, pending, brokers);
+                                have -= (size_t)(nl + 1 - pending);
+                                memmove(pending, nl + 1, have + 1);
+                        }
                 }
         }
 
