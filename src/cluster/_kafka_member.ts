@@ -14,6 +14,7 @@ import {
   type TopicPartition,
 } from "./broker.ts";
 import type { KafkaBrokerOptions } from "./kafka_broker.ts";
+import { isConnectionFailure, type Reachability } from "./reachability.ts";
 
 export const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 export const byTopicPartition = (a: TopicPartition, b: TopicPartition) =>
@@ -23,10 +24,31 @@ export function errorText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
+/** A refusal that says this member must re-join before its commits can be taken. */
+const STALE_MEMBER =
+  /not aware of this member|UNKNOWN_MEMBER_ID|not the current generation|generation id is not valid|ILLEGAL_GENERATION|REBALANCE_IN_PROGRESS|rebalanc/i;
+/** Longest pause of the commit timer after such a refusal, in case no re-join is seen (ms). */
+const COMMIT_HOLD_MS = 5_000;
+/** Refused re-joins in a row a member answers with a new kafkajs consumer before it gives up. */
+const REJOIN_ATTEMPTS = 3;
+
+/**
+ * A join refused with an error kafkajs does not restart from (it crashes the consumer for good)
+ * but that a new member gets past: INVALID_REQUEST to a SyncGroup that reached the coordinator
+ * after the group had settled without it. Real brokers accept a late follower's SyncGroup;
+ * librdkafka's mock (2.0.2, rdkafka_mock_cgrp.c) answers INVALID_REQUEST once the leader's
+ * SyncGroup has completed the group, which a busy process meets now and then.
+ */
+export function joinRefused(e: unknown): boolean {
+  return (e as { type?: string } | null)?.type === "INVALID_REQUEST";
+}
+
 /** What a member needs from its broker. */
 export interface MemberHost {
   readonly log: Logger;
   readonly options: KafkaBrokerOptions;
+  /** Where connection failures are counted instead of logged (reachability.ts). */
+  readonly reachability?: Reachability;
   forget(member: KafkaMember): void;
   newConsumer(groupId: string): KafkaConsumer;
   sendDeadLetter(letter: DeadLetter): Promise<void>;
@@ -38,7 +60,9 @@ export class KafkaMember implements Consumer {
   readonly #broker: MemberHost;
   readonly #opts: ConsumeOptions;
   readonly #log: Logger;
-  readonly #consumer: KafkaConsumer;
+  #consumer: KafkaConsumer;
+  /** Times in a row the group refused a re-join this member then retried (`#onCrash`). */
+  #rejoins = 0;
   #memberId: string | null = null;
   /** What the application has been told it holds (onAssign done, onRevoke not yet called). */
   readonly #held = new Map<string, TopicPartition>();
@@ -52,6 +76,12 @@ export class KafkaMember implements Consumer {
   readonly #uncommitted = new Map<string, { topic: string; partition: number; offset: bigint }>();
   #commitTimer: ReturnType<typeof setInterval> | null = null;
   #committing: Promise<void> | null = null;
+  /**
+   * A commit refused because this member is no longer the group's (expelled, or a rebalance
+   * started): the timer stops trying until the member has re-joined (or this time has passed),
+   * rather than sending a refused commit every tick.
+   */
+  #commitsHeldUntil = 0;
   /** Start offsets chosen for partitions the group had no offset for (`#pinStart`). */
   readonly #pins = new Map<string, string>();
   /** Assignment callbacks, serialized; batches wait for it. */
@@ -69,6 +99,12 @@ export class KafkaMember implements Consumer {
     this.#opts = opts;
     this.#log = broker.log;
     this.#consumer = broker.newConsumer(opts.groupId);
+    this.#listen();
+    // A consume() that never gets its first assignment must not leave an unhandled rejection.
+    this.#joined.promise.catch(() => {});
+  }
+
+  #listen(): void {
     const events = this.#consumer.events;
     this.#unsubscribe.push(
       this.#consumer.on(events.GROUP_JOIN, (e) => this.#onGroupJoin(e.payload)),
@@ -79,15 +115,14 @@ export class KafkaMember implements Consumer {
         })),
       this.#consumer.on(events.CRASH, (e) => this.#onCrash(e.payload)),
     );
-    // A consume() that never gets its first assignment must not leave an unhandled rejection.
-    this.#joined.promise.catch(() => {});
   }
 
   get assignment(): readonly TopicPartition[] {
     return [...this.#held.values()].sort(byTopicPartition);
   }
 
-  async start(): Promise<void> {
+  /** Connects the kafkajs consumer, subscribes and starts its runner (which joins the group). */
+  async #run(): Promise<void> {
     const o = this.#broker.options;
     await this.#consumer.connect();
     await this.#consumer.subscribe({
@@ -102,7 +137,36 @@ export class KafkaMember implements Consumer {
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.#eachBatch(payload),
     });
-    this.#commitTimer = setInterval(() => void this.#commitHandled(), o.commitIntervalMs ?? 100);
+  }
+
+  /**
+   * The group refused this member's re-join with an error kafkajs does not restart from but a new
+   * member gets past (`joinRefused`): a fresh kafkajs consumer joins in its place. Everything held
+   * was revoked by the crash; the new member is assigned afresh.
+   */
+  async #rejoin(): Promise<void> {
+    for (const off of this.#unsubscribe.splice(0)) off();
+    await this.#consumer.disconnect().catch(() => {});
+    if (this.#stopping) return;
+    this.#consumer = this.#broker.newConsumer(this.#opts.groupId);
+    this.#listen();
+    try {
+      await this.#run();
+    } catch (e) {
+      this.#log.error("kafka: a new member could not join", {
+        group: this.#opts.groupId,
+        error: errorText(e),
+      });
+      if (!this.#stopping) this.#opts.onFatal?.(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  async start(): Promise<void> {
+    const o = this.#broker.options;
+    await this.#run();
+    this.#commitTimer = setInterval(() => {
+      if (Date.now() >= this.#commitsHeldUntil) void this.#commitHandled();
+    }, o.commitIntervalMs ?? 100);
     const timeoutMs = o.joinTimeoutMs ?? 60_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -202,6 +266,8 @@ export class KafkaMember implements Consumer {
       });
     }
     this.#memberId = payload.memberId;
+    this.#commitsHeldUntil = 0;
+    this.#rejoins = 0;
     // Diff against what the application holds (not what kafkajs said last), inside the chain, so
     // crashes, expulsions and back-to-back rebalances all reduce to "revoke lost, assign fresh".
     this.#enqueue(async () => {
@@ -233,12 +299,21 @@ export class KafkaMember implements Consumer {
     });
   }
 
+  /**
+   * A failure worth an error line, unless it is the brokers being unreachable: then it is counted
+   * by the broker's reachability (which logs once per outage) instead.
+   */
+  #trouble(msg: string, fields: Record<string, unknown>, error: unknown): void {
+    const health = this.#broker.reachability;
+    if (health && isConnectionFailure(error)) health.failed(`${msg}: ${errorText(error)}`);
+    else if (!health?.quiet()) this.#log.error(msg, { ...fields, error: errorText(error) });
+  }
+
   #onCrash(payload: { error: Error; groupId: string; restart: boolean }): void {
-    this.#log.error("kafka: consumer crashed", {
+    this.#trouble("kafka: consumer crashed", {
       group: payload.groupId,
-      error: errorText(payload.error),
       restart: payload.restart,
-    });
+    }, payload.error);
     // kafkajs has disconnected (left the group): whatever we held is gone.
     this.#memberId = null;
     this.#enqueue(async () => {
@@ -249,6 +324,18 @@ export class KafkaMember implements Consumer {
       this.#pins.clear();
       if (all.length) await this.#callback("onRevoke", all);
     });
+    if (
+      !payload.restart && this.#hasJoined && !this.#stopping && joinRefused(payload.error) &&
+      this.#rejoins < REJOIN_ATTEMPTS
+    ) {
+      this.#rejoins++;
+      this.#log.warn("kafka: the group refused this member's re-join; joining as a new member", {
+        group: payload.groupId,
+        attempt: this.#rejoins,
+      });
+      void this.#rejoin();
+      return;
+    }
     if (!payload.restart) {
       this.#joined.reject(payload.error);
       // Before the first assignment `start()` rejects instead; after it, only this tells anyone.
@@ -294,7 +381,7 @@ export class KafkaMember implements Consumer {
         this.#log.debug("kafka: new group starts at the end", { group, at: pinned.join(",") });
       }
     } catch (e) {
-      this.#log.warn("kafka: could not pin start offsets", { group, error: errorText(e) });
+      this.#trouble("kafka: could not pin start offsets", { group }, e);
     }
   }
 
@@ -330,9 +417,12 @@ export class KafkaMember implements Consumer {
           this.#uncommitted.set(key, o);
         }
       }
-      this.#log.debug("kafka: offset commit refused; retried at the next tick", {
+      const stale = STALE_MEMBER.test(errorText(e));
+      if (stale) this.#commitsHeldUntil = Date.now() + COMMIT_HOLD_MS;
+      this.#log.debug("kafka: offset commit refused; retried later", {
         group: this.#opts.groupId,
         error: errorText(e),
+        after: stale ? "re-join" : "next tick",
       });
     }).finally(() => this.#committing = null);
     return this.#committing;
@@ -417,14 +507,13 @@ export class KafkaMember implements Consumer {
         await this.#broker.sendDeadLetter(letter);
         return;
       } catch (e) {
-        this.#log.error("kafka: dead-letter produce failed", {
+        this.#trouble("kafka: dead-letter produce failed", {
           group: this.#opts.groupId,
           topic: letter.topic,
           partition: letter.partition,
           offset: letter.offset,
           attempt,
-          error: errorText(e),
-        });
+        }, e);
         // Not committing leaves the record to be delivered again (here or to the next owner).
         if (this.#stopping) throw e;
         await new Promise((r) => setTimeout(r, Math.min(30_000, 250 * 2 ** attempt)));

@@ -84,7 +84,16 @@ export class Group {
   #chain: Promise<void> = Promise.resolve();
   #pending = 0;
 
-  constructor(readonly id: string, private readonly host: GroupHost) {}
+  constructor(
+    readonly id: string,
+    private readonly host: GroupHost,
+    /**
+     * Kafka's eager protocol as kafkajs delivers it: the records in flight finish, then the old
+     * owners are told (`onRevoke`) and the new ones (`onAssign`) at the same time, instead of
+     * revoke-then-assign.
+     */
+    private readonly eager = false,
+  ) {}
 
   join(opts: ConsumeOptions, gone: () => void): Member {
     const joinedAt = new Map<string, number>();
@@ -186,6 +195,7 @@ export class Group {
       const owner = slot.lease?.member;
       if (owner && target.get(key) !== owner) losses.set(owner, [...losses.get(owner) ?? [], slot]);
     }
+    if (this.eager) return await this.#settleEagerly(members, target, losses);
     await Promise.all([...losses].map(([member, slots]) => this.#revoke(member, slots)));
     const gains = new Map<Member, Slot[]>();
     for (const [key, member] of target) {
@@ -201,6 +211,41 @@ export class Group {
       group: this.id,
       members: this.#members.map((m) => m.assignment.map((tp) => slotKey(tp.topic, tp.partition))),
     });
+  }
+
+  /** See `eager`: in-flight records finish, then onRevoke and onAssign run side by side. */
+  async #settleEagerly(
+    members: readonly Member[],
+    target: Map<string, Member>,
+    losses: Map<Member, Slot[]>,
+  ): Promise<void> {
+    const moving = [...losses].flatMap(([member, slots]) =>
+      slots.map((slot) => ({ member, lease: slot.lease! }))
+    );
+    for (const { lease } of moving) lease.revoking = true;
+    await Promise.all(
+      moving.map(({ member, lease }) => unlessDead(member, lease.inFlight ?? Promise.resolve())),
+    );
+    const revokes: Promise<void>[] = [];
+    for (const [member, slots] of losses) {
+      if (member.dead) continue;
+      for (const slot of slots) {
+        if (slot.lease?.member === member) slot.lease = null;
+        member.held.delete(slotKey(slot.tp.topic, slot.tp.partition));
+      }
+      revokes.push(this.#callback(member, "onRevoke", slots));
+    }
+    const gains = new Map<Member, Slot[]>();
+    for (const [key, member] of target) {
+      const slot = this.#slots.get(key)!;
+      if (member.dead || member.leaving || slot.lease) continue;
+      slot.lease = new Lease(member);
+      member.held.set(key, slot.tp);
+      gains.set(member, [...gains.get(member) ?? [], slot]);
+    }
+    const grants = [...gains].map(([member, slots]) => this.#grant(member, slots));
+    await Promise.all([...revokes, ...grants]);
+    for (const member of members) if (!member.dead && !member.leaving) member.ready.resolve();
   }
 
   /** Round robin over the members in join order, topics by name, partitions ascending. */

@@ -1,8 +1,9 @@
 /**
  * The asking side of remote `ask` (src/cluster/node.ts): each ask goes out on `chat.commands`
  * with a correlation id and waits, bounded in number and in time, for its reply on
- * `chat.replies`. A reply `moved` (the partition was being handed over, the command did not
- * run) sends the same command again after a short backoff, so users see latency, not an error.
+ * `chat.replies`. A reply `moved` (the partition was being handed over, or the owner's write
+ * was fenced: the command did not run) sends the same command again after a short backoff, for
+ * as long as the ask has time left, so users see latency, not an error.
  */
 import { z } from "zod";
 import { AppError, ERROR_CODES, type ErrorCode, toAppError } from "../errors.ts";
@@ -30,8 +31,8 @@ interface PendingAsk {
   timer: TimerId;
 }
 
-/** Backoff before an ask that met a moving actor goes again (ms). */
-const MOVED_RETRY_MS = [10, 50, 200, 500, 1000];
+/** Backoff before an ask that met a moving actor goes again (ms); the last one repeats. */
+const MOVED_RETRY_MS = [10, 50, 100, 200, 500];
 
 export class RemoteAsks {
   readonly #pending = new Map<string, PendingAsk>();
@@ -93,12 +94,11 @@ export class RemoteAsks {
     const m = ReplyRecord.parse(JSON.parse(value));
     const p = this.#pending.get(m.corr);
     if (!p) return; // timed out already
-    if (!m.ok && m.moved && p.attempts < MOVED_RETRY_MS.length) {
-      // The command was not run: send it again once the partition has its new owner.
-      this.o.clock.setTimeout(
-        () => this.#pending.has(m.corr) && p.send(),
-        MOVED_RETRY_MS[p.attempts++],
-      );
+    if (!m.ok && m.moved) {
+      // The command was not run: send it again once the partition has its new owner (the
+      // ask's own timer still bounds the whole).
+      const wait = MOVED_RETRY_MS[Math.min(p.attempts++, MOVED_RETRY_MS.length - 1)];
+      this.o.clock.setTimeout(() => this.#pending.has(m.corr) && p.send(), wait);
       return;
     }
     this.#pending.delete(m.corr);

@@ -5,6 +5,8 @@
  * `KafkaBroker` (kafkajs). `tests/cluster/broker_contract.ts` runs against both.
  */
 
+import type { BrokerHealth } from "./reachability.ts";
+
 /** One partition of one topic. */
 export interface TopicPartition {
   readonly topic: string;
@@ -73,6 +75,13 @@ export interface Consumer {
 export interface Broker {
   /** Partition count of a topic (topics are created up front with known counts). */
   partitions(topic: string): number;
+  /**
+   * How long the group takes to expel a member that stopped without leaving (Kafka: the session
+   * timeout). A new owner waits at most this long for the old owner's hand-over (ownership.ts).
+   */
+  readonly sessionTimeoutMs?: number;
+  /** Whether this client can reach the broker now (`reachability.ts`); absent = always. */
+  readonly health?: BrokerHealth;
   /** Produces records keyed; resolves when the broker has acknowledged all of them. */
   produce(topic: string, records: readonly OutRecord[]): Promise<void>;
   /** Joins a group and resolves once this member has its first assignment. */

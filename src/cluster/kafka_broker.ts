@@ -37,6 +37,16 @@
  * starts at its own "latest": records produced in between are skipped, as with any Kafka client
  * using auto.offset.reset=latest.)
  *
+ * Reachability (`reachability.ts`, docs/CLUSTER.md "Kafka outage"): every answered request
+ * (kafkajs's `network.request` instrumentation event of the producer, the admin and each consumer,
+ * and every acknowledged produce) says the brokers are reachable; every connection failure (a
+ * refused, reset, closed or timed-out connection, in kafkajs's log entries, crash events, request
+ * timeouts and rejected produces) says they may not be. `health` turns unreachable after 500 ms of
+ * failures without an answer and reachable again at the first answer, logging each change once.
+ * kafkajs's own log lines about connections are counted there instead of logged (it writes one per
+ * retry, per client and per broker: dozens a second in an outage), and while unreachable so are
+ * its other errors and warnings, which are consequences of the outage.
+ *
  * Deno compat: kafkajs works unmodified over `node:net`, `node:events` and Buffer; no shim needed.
  * One cosmetic wart: its request queue (`scheduleCheckPendingRequests`) calls
  * `setTimeout(fn, throttledUntil - Date.now())` with `throttledUntil = -1` when nothing is pending,
@@ -66,7 +76,8 @@ import {
   type OutRecord,
   type TopicSpec,
 } from "./broker.ts";
-import { KafkaMember } from "./_kafka_member.ts";
+import { joinRefused, KafkaMember } from "./_kafka_member.ts";
+import { errorChain, isConnectionFailure, Reachability } from "./reachability.ts";
 
 export type KafkaLogLevel = "error" | "warn" | "info" | "debug";
 
@@ -117,13 +128,28 @@ export interface KafkaBrokerOptions {
   readonly retry?: KafkaRetryOptions;
 }
 
-/** kafkajs chatter that is part of every rebalance, not a problem: logged at info at most. */
+/**
+ * kafkajs chatter that is part of every rebalance (or of re-joining after an expulsion), not a
+ * problem: logged at info at most.
+ */
 const ROUTINE =
-  /rebalanc|not the current generation|generation id is not valid|ILLEGAL_GENERATION|REBALANCE_IN_PROGRESS/i;
+  /rebalanc|not the current generation|generation id is not valid|ILLEGAL_GENERATION|REBALANCE_IN_PROGRESS|not aware of this member|UNKNOWN_MEMBER_ID/i;
 
-function kafkaLogCreator(logger: Logger) {
+/**
+ * kafkajs's log entries onto our logger. Connection failures go to `health` (counted, not
+ * logged); while the brokers are unreachable, kafkajs's other errors and warnings are counted too.
+ */
+export function kafkaLogCreator(logger: Logger, health?: Reachability) {
   return (_level: KafkaJsLevel) => (entry: LogEntry) => {
     const { message, timestamp: _t, logger: _l, stack, ...rest } = entry.log;
+    if (health) {
+      const text = `${message} ${rest.error ?? ""}`;
+      if (isConnectionFailure(text)) {
+        health.failed(`kafkajs: ${message}`);
+        return;
+      }
+      if (entry.level <= KafkaJsLevel.WARN && health.quiet()) return;
+    }
     const fields: Record<string, unknown> = { ns: entry.namespace, ...rest };
     let level: KafkaLogLevel = entry.level === KafkaJsLevel.ERROR
       ? "error"
@@ -139,6 +165,9 @@ function kafkaLogCreator(logger: Logger) {
   };
 }
 
+/** Members `consume()` starts before it gives up on a join the group keeps refusing. */
+const JOIN_ATTEMPTS = 3;
+
 const LEVELS: Record<KafkaLogLevel, KafkaJsLevel> = {
   error: KafkaJsLevel.ERROR,
   warn: KafkaJsLevel.WARN,
@@ -153,6 +182,7 @@ export class KafkaBroker implements Broker {
   readonly #opts: KafkaBrokerOptions;
   readonly #retry: RetryOptions;
   readonly #members = new Set<KafkaMember>();
+  readonly #health: Reachability;
   #producer: Promise<Producer> | null = null;
   #admin: Promise<Admin> | null = null;
   #closed: Promise<void> | null = null;
@@ -160,6 +190,7 @@ export class KafkaBroker implements Broker {
   constructor(opts: KafkaBrokerOptions) {
     this.#opts = opts;
     this.#log = opts.logger ?? silentLogger;
+    this.#health = new Reachability({ log: this.#log, what: "Kafka" });
     for (const t of opts.topics) this.#partitions.set(t.name, t.partitions);
     const r = opts.retry ?? {};
     this.#retry = {
@@ -173,11 +204,20 @@ export class KafkaBroker implements Broker {
       clientId: opts.clientId,
       brokers: [...opts.brokers],
       logLevel: LEVELS[opts.kafkaLogLevel ?? "warn"],
-      logCreator: kafkaLogCreator(this.#log),
+      logCreator: kafkaLogCreator(this.#log, this.#health),
       retry: this.#retry,
       connectionTimeout: opts.connectionTimeoutMs ?? 3_000,
       requestTimeout: opts.requestTimeoutMs ?? 30_000,
     });
+  }
+
+  /** Whether the brokers answer (see the file doc). */
+  get health(): Reachability {
+    return this.#health;
+  }
+
+  get sessionTimeoutMs(): number {
+    return this.#opts.sessionTimeoutMs ?? 30_000;
   }
 
   partitions(topic: string): number {
@@ -198,16 +238,23 @@ export class KafkaBroker implements Broker {
     if (!opts.groupId) throw new Error("KafkaBroker.consume: groupId is required");
     if (opts.topics.length === 0) throw new Error("KafkaBroker.consume: no topics");
     for (const t of opts.topics) this.partitions(t);
-    const member = new KafkaMember(this, opts);
-    this.#members.add(member);
-    try {
-      await member.start();
-    } catch (e) {
-      this.#members.delete(member);
-      await member.stop().catch(() => {});
-      throw e;
+    for (let attempt = 1;; attempt++) {
+      const member = new KafkaMember(this, opts);
+      this.#members.add(member);
+      try {
+        await member.start();
+        return member;
+      } catch (e) {
+        this.#members.delete(member);
+        await member.stop().catch(() => {});
+        if (attempt >= JOIN_ATTEMPTS || this.#closed || !joinRefused(e)) throw e;
+        this.#log.warn("kafka: the group refused this member's join; joining as a new member", {
+          group: opts.groupId,
+          attempt,
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
     }
-    return member;
   }
 
   close(): Promise<void> {
@@ -220,6 +267,7 @@ export class KafkaBroker implements Broker {
         producer?.then((p) => p.disconnect(), () => {}),
         admin?.then((a) => a.disconnect(), () => {}),
       ]);
+      this.#health.close();
       this.#log.info("kafka: closed", { clientId: this.#opts.clientId });
     })();
     return this.#closed;
@@ -242,6 +290,11 @@ export class KafkaBroker implements Broker {
   }
 
   /** @internal */
+  get reachability(): Reachability {
+    return this.#health;
+  }
+
+  /** @internal */
   forget(member: KafkaMember): void {
     this.#members.delete(member);
   }
@@ -249,7 +302,7 @@ export class KafkaBroker implements Broker {
   /** @internal */
   newConsumer(groupId: string): KafkaConsumer {
     const o = this.#opts;
-    return this.#kafka.consumer({
+    const consumer = this.#kafka.consumer({
       groupId,
       sessionTimeout: o.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: o.heartbeatIntervalMs ?? 3_000,
@@ -259,6 +312,20 @@ export class KafkaBroker implements Broker {
       // Restart after any retriable crash (the member re-joins); `KafkaMember` logs it.
       retry: { ...this.#retry, restartOnFailure: () => Promise.resolve(true) },
     });
+    this.#watch(consumer, consumer.events);
+    return consumer;
+  }
+
+  /** Answers and request timeouts of one kafkajs client feed `health`. */
+  #watch(
+    client: { on(event: string, fn: (e: { payload: unknown }) => void): unknown },
+    events: { REQUEST: string; REQUEST_TIMEOUT: string },
+  ): void {
+    client.on(events.REQUEST, () => this.#health.succeeded());
+    client.on(events.REQUEST_TIMEOUT, (e) => {
+      const p = e.payload as { broker?: string; apiName?: string };
+      this.#health.failed(`request timed out: ${p.apiName ?? "?"} to ${p.broker ?? "?"}`);
+    });
   }
 
   /** @internal Produces with acks=-1, through the default (murmur2) partitioner. */
@@ -266,8 +333,17 @@ export class KafkaBroker implements Broker {
     topic: string,
     messages: { key: string; value: string; headers?: IHeaders }[],
   ): Promise<void> {
-    const producer = await this.#getProducer();
-    await producer.send({ topic, acks: -1, messages });
+    const producer = await this.#getProducer().catch((err) => {
+      if (isConnectionFailure(err)) this.#health.failed(`producer: ${errorChain(err)}`);
+      throw err;
+    });
+    try {
+      await producer.send({ topic, acks: -1, messages });
+    } catch (err) {
+      if (isConnectionFailure(err)) this.#health.failed(`produce: ${errorChain(err)}`);
+      throw err;
+    }
+    this.#health.succeeded();
   }
 
   /** @internal */
@@ -289,6 +365,7 @@ export class KafkaBroker implements Broker {
   admin(): Promise<Admin> {
     if (!this.#admin) {
       const admin = this.#kafka.admin({ retry: this.#retry });
+      this.#watch(admin, admin.events);
       const p = admin.connect().then(() => admin);
       p.catch(() => {
         if (this.#admin === p) this.#admin = null;
@@ -305,6 +382,7 @@ export class KafkaBroker implements Broker {
         allowAutoTopicCreation: false,
         retry: this.#retry,
       });
+      this.#watch(producer, producer.events);
       const p = producer.connect().then(() => producer);
       p.catch(() => {
         if (this.#producer === p) this.#producer = null;

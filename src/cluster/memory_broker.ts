@@ -6,7 +6,9 @@
  *
  * One `new MemoryBroker(...)` is a cluster and its first node; `connect()` gives another node on the
  * same cluster (another process, as far as the cluster code can tell). Test hooks beyond `Broker`:
- * `crash`, `pause`/`resume`, `idle`/`isIdle`/`changed`/`waitFor`, `records`, `committed`.
+ * `crash`, `pause`/`resume`, `outage` (this node cannot reach the broker), `idle`/`isIdle`/
+ * `changed`/`waitFor`, `records`, `committed`. Option `eager` makes rebalances tell old and new
+ * owners at the same time, as kafkajs does, instead of revoking before assigning.
  */
 import {
   type Broker,
@@ -19,6 +21,7 @@ import {
   type TopicSpec,
 } from "./broker.ts";
 import { createLogger, type Logger } from "../log.ts";
+import type { BrokerHealth } from "./reachability.ts";
 import { partitionFor } from "./murmur2.ts";
 import { Group, type GroupHost, Member } from "./_memory_group.ts";
 
@@ -27,6 +30,34 @@ export interface MemoryBrokerOptions {
   readonly topics: readonly TopicSpec[];
   /** Defaults to warnings and errors on stderr. */
   readonly logger?: Logger;
+  /**
+   * Kafka's session timeout, as `Broker.sessionTimeoutMs` reports it (default 1000 ms). A crash
+   * here moves partitions at once; this only bounds how long a new owner waits for a hand-over.
+   */
+  readonly sessionTimeoutMs?: number;
+  /** Rebalances tell old and new owners at the same time (kafkajs), see `Group`. */
+  readonly eager?: boolean;
+}
+
+/** One node's view of whether it reaches the in-memory broker (the `outage` test hook). */
+class MemoryHealth implements BrokerHealth {
+  reachable = true;
+  downSince: number | null = null;
+  reason: string | null = null;
+  readonly #listeners = new Set<(reachable: boolean) => void>();
+
+  onChange(listener: (reachable: boolean) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  set(reachable: boolean): void {
+    if (reachable === this.reachable) return;
+    this.reachable = reachable;
+    this.downSince = reachable ? null : Date.now();
+    this.reason = reachable ? null : "Connection error: memory broker outage (test)";
+    for (const l of [...this.#listeners]) l(reachable);
+  }
 }
 
 const CLUSTER = Symbol("MemoryBroker.cluster");
@@ -37,7 +68,12 @@ class Cluster implements GroupHost {
   readonly #groups = new Map<string, Group>();
   #wake = Promise.withResolvers<void>();
 
-  constructor(topics: readonly TopicSpec[], readonly logger: Logger) {
+  constructor(
+    topics: readonly TopicSpec[],
+    readonly logger: Logger,
+    readonly sessionTimeoutMs: number,
+    readonly eager: boolean,
+  ) {
     const all = topics.some((t) => t.name === DEAD_LETTER_TOPIC)
       ? topics
       : [...topics, { name: DEAD_LETTER_TOPIC, partitions: 1 }];
@@ -109,7 +145,7 @@ class Cluster implements GroupHost {
 
   group(id: string): Group {
     let group = this.#groups.get(id);
-    if (!group) this.#groups.set(id, group = new Group(id, this));
+    if (!group) this.#groups.set(id, group = new Group(id, this, this.eager));
     return group;
   }
 
@@ -136,11 +172,27 @@ class Cluster implements GroupHost {
 export class MemoryBroker implements Broker {
   readonly #cluster: Cluster;
   readonly #members = new Set<Member>();
+  readonly #health = new MemoryHealth();
   #closing: Promise<void> | null = null;
 
   constructor(opts: MemoryBrokerOptions) {
     const shared = (opts as { [CLUSTER]?: Cluster })[CLUSTER];
-    this.#cluster = shared ?? new Cluster(opts.topics, opts.logger ?? createLogger("warn"));
+    this.#cluster = shared ??
+      new Cluster(
+        opts.topics,
+        opts.logger ?? createLogger("warn"),
+        opts.sessionTimeoutMs ?? 1000,
+        opts.eager ?? false,
+      );
+  }
+
+  get sessionTimeoutMs(): number {
+    return this.#cluster.sessionTimeoutMs;
+  }
+
+  /** Whether this node reaches the broker (see `outage`). */
+  get health(): BrokerHealth {
+    return this.#health;
   }
 
   /** Another node on the same cluster: same topics, logs and groups; its own consumers. */
@@ -155,6 +207,9 @@ export class MemoryBroker implements Broker {
   // deno-lint-ignore require-await
   async produce(topic: string, records: readonly OutRecord[]): Promise<void> {
     this.#open("produce");
+    if (!this.#health.reachable) {
+      throw new Error("Connection error: memory broker outage (test); records not taken");
+    }
     this.#cluster.append(topic, records);
   }
 
@@ -199,6 +254,15 @@ export class MemoryBroker implements Broker {
   resume(consumer: Consumer): void {
     const member = this.#member(consumer);
     member.group.pause(member, false);
+  }
+
+  /**
+   * This node loses (true) or regains (false) the broker: `health` says so at once, `produce`
+   * fails, and its consumers receive nothing (they stay members) until it ends.
+   */
+  outage(down: boolean): void {
+    for (const m of this.#members) m.group.pause(m, down);
+    this.#health.set(!down);
   }
 
   /**

@@ -4,12 +4,20 @@
  * an actor owned elsewhere go through `chat.commands` (keyed by the actor key) and come back on
  * `chat.replies`; the hub operations of every commit go out on `chat.events`, so each node serves
  * the connections it holds. Ownership is fenced in KV by a per-partition epoch.
+ *
+ * Moves are hand-overs (docs/CLUSTER.md "Moves"): a node that loses a partition lets its actors
+ * finish and snapshot, then marks the owner record released; a node given a partition claims it
+ * (bumps the epoch) only once it is released, its old owner is dead, or `handOverBoundMs` has
+ * passed. Meanwhile commands for it wait here, in order, for the claim. An ask that meets a fence
+ * anyway (the partition moved under it) is routed again, to the new owner, instead of failing.
+ * While the broker is unreachable (`Broker.health`), asks and tells for other nodes fail at once
+ * with `unavailable` instead of waiting for their timeout.
  */
 import { z } from "zod";
 import { AppError, toAppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Clock } from "../runtime/clock.ts";
-import type { KvCheck } from "../runtime/committer.ts";
+import type { Clock, TimerId } from "../runtime/clock.ts";
+import { isFenced, type KvCheck } from "../runtime/committer.ts";
 import type { ActorAddress, AnyEntity, CommandOf, ReplyOf } from "../runtime/entity.ts";
 import type { ActorRouter, ActorSystem, TellOptions } from "../runtime/system.ts";
 import type { HubOp } from "../server/hub_ops.ts";
@@ -17,7 +25,8 @@ import type { Broker, Consumer, InRecord, TopicPartition } from "./broker.ts";
 import { AuditFeed } from "./audit_feed.ts";
 import { Outbox } from "./outbox.ts";
 import { RemoteAsks } from "./_remote_asks.ts";
-import { NodeRegistry, Ownership } from "./ownership.ts";
+import { type HandOver, NodeRegistry, Ownership } from "./ownership.ts";
+import { isConnectionFailure } from "./reachability.ts";
 import { OWNER_GROUP, partitionOf, TOPICS } from "./topics.ts";
 
 export interface ClusterNodeOptions {
@@ -40,6 +49,40 @@ export interface ClusterNodeOptions {
   readonly auditFeedMs?: number;
   /** A consumer stopped for good (see `ConsumeOptions.onFatal`); the node is `failed` from then. */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Longest a new owner waits for the old one to hand a partition over before it claims it anyway
+   * (default: the broker's session timeout, else 10 s).
+   */
+  readonly handOverBoundMs?: number;
+  /** An old owner whose heartbeat is older than this is dead: no wait (default 2 heartbeats). */
+  readonly deadAfterMs?: number;
+}
+
+/** Times an ask that met a fence (its partition moved under it) is routed again. */
+const FENCED_RETRIES = 3;
+/** Commands held here for partitions being claimed, over all of them. */
+const MAX_HELD = 10_000;
+/** Seconds a client should wait before retrying while Kafka is unreachable (`Retry-After`). */
+export const KAFKA_RETRY_AFTER_S = 5;
+
+/** A partition this node was given and has not claimed yet (it waits for the hand-over). */
+interface Claim {
+  readonly abort: AbortController;
+  /** The claim's outcome: how it went, or null when given up (revoked, stopped). */
+  readonly done: Promise<Claimed | null>;
+  /** Commands for the partition that came meanwhile, run in order when the claim settles. */
+  readonly held: Array<(claimed: boolean) => void>;
+  /** Settles after the first look at the owner record: true when the claim has to wait. */
+  readonly looked: Promise<boolean>;
+}
+
+interface Claimed {
+  readonly partition: number;
+  readonly epoch: number;
+  readonly why: HandOver;
+  readonly waitedMs: number;
+  /** The previous owner's name, when there was one. */
+  readonly from: string | null;
 }
 
 /** How far before its cursor the audit feed looks again for records committed late (ms). */
@@ -80,6 +123,17 @@ const EventsRecord = z.object({
 /** The answer to a command for an actor this node is handing over (the asker sends it again). */
 const MOVED = new AppError("unavailable", "Actor is moving to another node; retry");
 
+/** `unavailable` with a `Retry-After` for REST (src/server/http.ts reads `retryAfterS`). */
+function kafkaUnavailable(since: number, reason: string | null): AppError {
+  const err = new AppError(
+    "unavailable",
+    `Kafka is unreachable from this node since ${new Date(since).toISOString()}, so commands ` +
+      `for actors on other nodes cannot be sent; retry in ${KAFKA_RETRY_AFTER_S} s`,
+    { cause: reason ?? undefined },
+  );
+  return Object.assign(err, { retryAfterS: KAFKA_RETRY_AFTER_S });
+}
+
 export class ClusterNode implements ActorRouter {
   readonly ownership: Ownership;
   readonly registry: NodeRegistry;
@@ -91,6 +145,15 @@ export class ClusterNode implements ActorRouter {
   readonly #asks: RemoteAsks;
   /** Partitions being handed over: still fenced as ours, but no longer routed here. */
   readonly #releasing = new Set<number>();
+  /** Partitions given to this node that wait for their old owner's hand-over. */
+  readonly #claims = new Map<number, Claim>();
+  /** Partitions a fenced write made suspect, until KV has confirmed whether they are lost. */
+  readonly #suspects = new Set<number>();
+  #held = 0;
+  readonly #handOverBoundMs: number;
+  readonly #deadAfterMs: number;
+  #unwatchHealth: (() => void) | null = null;
+  #killed = false;
   #app: ClusterApp | null = null;
   #owners: Consumer | null = null;
   #listener: Consumer | null = null;
@@ -99,10 +162,48 @@ export class ClusterNode implements ActorRouter {
   #dropping: Promise<void> = Promise.resolve();
   /** Assignment, revocation and fencing changes run one after the other, in this chain. */
   #membership: Promise<void> = Promise.resolve();
-  readonly counters = { remoteAsks: 0, remoteTells: 0, served: 0, fenced: 0, moves: 0 };
+  readonly counters: {
+    remoteAsks: number;
+    remoteTells: number;
+    served: number;
+    fenced: number;
+    moves: number;
+    /** Claims that waited for the old owner, the time they waited, and those that hit the bound. */
+    handOverWaits: number;
+    handOverWaitMs: number;
+    handOverBound: number;
+    /** Asks that met a fence and were routed again (here) or bounced to their asker (served). */
+    fencedRetries: number;
+    /** Times the broker became unreachable; asks and tells refused at once meanwhile. */
+    kafkaOutages: number;
+    kafkaRefused: number;
+    /** Broker failures counted by this node instead of logged, and by the broker client. */
+    kafkaQuieted: number;
+    readonly kafkaErrors: number;
+  };
 
   constructor(o: ClusterNodeOptions) {
     this.#o = o;
+    this.counters = {
+      remoteAsks: 0,
+      remoteTells: 0,
+      served: 0,
+      fenced: 0,
+      moves: 0,
+      handOverWaits: 0,
+      handOverWaitMs: 0,
+      handOverBound: 0,
+      fencedRetries: 0,
+      kafkaOutages: 0,
+      kafkaRefused: 0,
+      kafkaQuieted: 0,
+      get kafkaErrors() {
+        return (o.broker.health as { counts?: { errors: number } } | undefined)?.counts?.errors ??
+          0;
+      },
+    };
+    this.#handOverBoundMs = o.handOverBoundMs ?? o.broker.sessionTimeoutMs ?? 10_000;
+    this.#deadAfterMs = o.deadAfterMs ?? 2 * o.heartbeatMs;
     this.partitions = o.broker.partitions(TOPICS.commands);
     this.ownership = new Ownership(o.kv, o.nodeId, o.name);
     this.registry = new NodeRegistry({
@@ -112,7 +213,7 @@ export class ClusterNode implements ActorRouter {
       everyMs: o.heartbeatMs,
       log: o.log,
     });
-    this.#outbox = new Outbox(o.broker, o.maxOutbox ?? 20_000, o.log);
+    this.#outbox = new Outbox(o.broker, o.maxOutbox ?? 20_000, o.log, (err) => this.#quiet(err));
     this.#asks = new RemoteAsks({
       outbox: this.#outbox,
       clock: o.clock,
@@ -150,17 +251,55 @@ export class ClusterNode implements ActorRouter {
     return this.#dropping;
   }
 
+  /** Partitions given to this node that still wait for their old owner's hand-over. */
+  get claiming(): number[] {
+    return [...this.#claims.keys()].sort((a, b) => a - b);
+  }
+
+  /** Settles once no partition waits for a hand-over here (tests). */
+  async claimed(): Promise<void> {
+    while (this.#claims.size > 0) await Promise.all([...this.#claims.values()].map((c) => c.done));
+  }
+
+  /** Why commands for other nodes fail at once now (the broker is unreachable), or null. */
+  get kafkaUnreachable(): AppError | null {
+    const h = this.#o.broker.health;
+    if (!h || h.reachable) return null;
+    return kafkaUnavailable(h.downSince ?? this.#o.clock.now(), h.reason);
+  }
+
   // ---- hooks for the actor system ----
 
   /** The KV checks every write of `address` carries: this node's epoch of its partition. */
   fence = (address: ActorAddress): readonly KvCheck[] =>
     this.ownership.fence(partitionOf(address, this.partitions));
 
-  /** Effect tells to actors owned elsewhere go to their owner; returns true when it took one. */
+  /**
+   * Effect tells to actors owned elsewhere go to their owner; returns true when it took one. A
+   * tell for a partition being claimed here waits for the claim; one that cannot be sent (the
+   * broker is unreachable) stays owed and goes again when the broker answers.
+   */
   forward = (to: ActorAddress, command: unknown, outboxKey?: Deno.KvKey): boolean => {
-    if (this.#isLocal(to)) return false;
+    const p = partitionOf(to, this.partitions);
+    const claim = this.#claims.get(p);
+    if (claim) {
+      this.#hold(claim, () => {
+        if (this.forward(to, command, outboxKey)) return;
+        try {
+          this.#app?.system.tellType(to.type, to.id, command, outboxKey ? { outboxKey } : {});
+        } catch (err) {
+          this.#o.log.warn("a held tell was refused (it stays owed)", { ...to, err });
+        }
+      });
+      return true;
+    }
+    if (this.#isLocalPartition(p)) return false;
+    if (this.kafkaUnreachable) {
+      this.counters.kafkaRefused++;
+      return true; // still owed: sent again when Kafka answers (#onKafka)
+    }
     this.#tellRemote(to.type, to.id, command, outboxKey).catch((err) =>
-      this.#o.log.error("forwarding a tell failed (it stays owed)", { ...to, err })
+      this.#trouble("forwarding a tell failed (it stays owed)", err, { ...to })
     );
     return true;
   };
@@ -175,12 +314,21 @@ export class ClusterNode implements ActorRouter {
       epoch: this.ownership.epochOf(p),
       ...address,
     });
-    // Stop routing here at once; confirm against KV and hand over what is really lost.
+    this.#suspectLost(p);
+  };
+
+  /**
+   * Stops routing `p` here at once; confirms against KV and hands over what is really lost (a
+   * partition found still ours is routed here again). Once per partition until confirmed.
+   */
+  #suspectLost(p: number): void {
+    if (this.#suspects.has(p)) return;
+    this.#suspects.add(p);
     this.#releasing.add(p);
     this.#dropping = this.#dropping.then(() => this.#dropLost(p)).catch((err) =>
       this.#o.log.error("dropping fenced partitions failed", { err })
-    );
-  };
+    ).finally(() => this.#suspects.delete(p));
+  }
 
   // ---- routing ----
 
@@ -199,19 +347,119 @@ export class ClusterNode implements ActorRouter {
     command: unknown,
     opts: { timeoutMs?: number } = {},
   ): Promise<unknown> {
-    const app = this.#app;
-    if (!app) return Promise.reject(new AppError("unavailable", "Cluster node is not started"));
-    if (this.#isLocal({ type, id })) return app.system.askType(type, id, command, opts);
-    return this.#asks.ask(type, id, command, opts.timeoutMs ?? this.#o.askTimeoutMs);
+    if (!this.#app) {
+      return Promise.reject(new AppError("unavailable", "Cluster node is not started"));
+    }
+    const timeoutMs = opts.timeoutMs ?? this.#o.askTimeoutMs;
+    return this.#route(type, id, command, timeoutMs, this.#o.clock.now() + timeoutMs, 0);
+  }
+
+  /**
+   * Runs an ask where its actor lives now: here (waiting for a claim in progress first), or on its
+   * owner through the broker. An ask fenced here (the partition moved under it; nothing was
+   * written) goes again through this routing, to the new owner, up to FENCED_RETRIES times.
+   */
+  #route(
+    type: string,
+    id: string,
+    cmd: unknown,
+    timeoutMs: number,
+    deadline: number,
+    fenced: number,
+  ): Promise<unknown> {
+    const app = this.#app!;
+    if (this.#killed) return Promise.reject(new AppError("unavailable", "Node stopped"));
+    const left = deadline - this.#o.clock.now();
+    const late = () =>
+      new AppError("timeout", `No reply from ${type} ${id} within ${timeoutMs} ms`);
+    if (left <= 0) return Promise.reject(late());
+    const p = partitionOf({ type, id }, this.partitions);
+    const claim = this.#claims.get(p);
+    if (claim) {
+      // Taking the partition over: the ask waits for the old owner's hand-over (bounded).
+      if (this.#held >= MAX_HELD) {
+        return Promise.reject(new AppError("overloaded", "Too many commands wait for a hand-over"));
+      }
+      return new Promise((resolve, reject) => {
+        let timer: TimerId | null = this.#o.clock.setTimeout(() => {
+          timer = null;
+          reject(late());
+        }, left);
+        const go = () => {
+          if (timer === null) return;
+          this.#o.clock.clearTimeout(timer);
+          timer = null;
+          this.#route(type, id, cmd, timeoutMs, deadline, fenced).then(resolve, reject);
+        };
+        this.#hold(claim, go);
+      });
+    }
+    if (this.#isLocalPartition(p)) {
+      return app.system.askType(type, id, cmd, { timeoutMs: left }).catch((err) => {
+        if (!isFenced(err) || fenced >= FENCED_RETRIES || this.#stopped) throw err;
+        this.counters.fencedRetries++;
+        // Nothing was written. Stop routing the partition here (onFenced does too, maybe not
+        // yet), and once the loss is confirmed (or found stale) go where it lives now.
+        this.#suspectLost(p);
+        return this.#dropping.then(() =>
+          this.#route(type, id, cmd, timeoutMs, deadline, fenced + 1)
+        );
+      });
+    }
+    const down = this.kafkaUnreachable;
+    if (down) {
+      this.counters.kafkaRefused++;
+      return Promise.reject(down);
+    }
+    return this.#asks.ask(type, id, cmd, left);
   }
 
   tellType(type: string, id: string, command: unknown, opts: TellOptions = {}): void {
     const app = this.#app;
     if (!app) throw new AppError("unavailable", "Cluster node is not started");
+    const claim = this.#claims.get(partitionOf({ type, id }, this.partitions));
+    if (claim) {
+      const later = () => {
+        try {
+          this.tellType(type, id, command, opts);
+        } catch (err) {
+          this.#o.log.warn("a held tell was refused", { type, id, err });
+        }
+      };
+      if (this.#hold(claim, later)) return;
+      throw new AppError("overloaded", "Too many commands wait for a hand-over");
+    }
     if (this.#isLocal({ type, id })) return app.system.tellType(type, id, command, opts);
+    const down = this.kafkaUnreachable;
+    if (down) {
+      this.counters.kafkaRefused++;
+      throw down;
+    }
     this.#tellRemote(type, id, command, opts.outboxKey).catch((err) =>
-      this.#o.log.error("remote tell failed", { type, id, err })
+      this.#trouble("remote tell failed", err, { type, id })
     );
+  }
+
+  /** Keeps a command until `claim` settles; false when too many are held already. */
+  #hold(claim: Claim, run: (claimed: boolean) => void): boolean {
+    if (this.#held >= MAX_HELD) return false;
+    this.#held++;
+    claim.held.push(run);
+    return true;
+  }
+
+  /**
+   * A broker failure worth an error line, unless the broker is unreachable (then it is counted:
+   * the outage is logged once, by the broker's reachability).
+   */
+  #trouble(msg: string, err: unknown, fields: Record<string, unknown>): void {
+    if (!this.#quiet(err)) this.#o.log.error(msg, { ...fields, err });
+  }
+
+  #quiet(err: unknown): boolean {
+    if (!this.kafkaUnreachable && !isConnectionFailure(err)) return false;
+    this.counters.kafkaQuieted++;
+    return true;
   }
 
   /**
@@ -222,7 +470,7 @@ export class ClusterNode implements ActorRouter {
     this.#outbox.send(TOPICS.events, {
       key,
       value: JSON.stringify({ from: this.#o.nodeId, ops }),
-    }).catch((err) => this.#o.log.error("publishing hub operations failed", { key, err }));
+    }).catch((err) => this.#trouble("publishing hub operations failed", err, { key }));
   };
 
   #isLocal(address: ActorAddress): boolean {
@@ -247,6 +495,7 @@ export class ClusterNode implements ActorRouter {
     this.#app = app;
     // The owed-commands sweep sends only what the actors owned here owe.
     app.system.ownsSenders((a) => this.#isLocal(a));
+    this.#unwatchHealth = this.#o.broker.health?.onChange((up) => this.#onKafka(up)) ?? null;
     await this.registry.start();
     // Replies and other nodes' hub operations: every node reads all of them (its own group).
     this.#listener = await this.#o.broker.consume({
@@ -291,25 +540,148 @@ export class ClusterNode implements ActorRouter {
     return next;
   }
 
+  /**
+   * Partitions given to this node: each is claimed (its epoch bumped) once its old owner has
+   * handed it over, died, or the bound has passed. The first look at each owner record is awaited
+   * here (a released or free partition is claimed at once, before any of its records is handled);
+   * partitions that must wait are claimed in the background, their commands held meanwhile, so
+   * the broker's consumer is never blocked for the length of a hand-over.
+   */
   async #onAssign(ps: readonly TopicPartition[]): Promise<void> {
-    const now = this.#o.clock.now();
-    const claimed: string[] = [];
+    const start = this.#o.clock.now();
+    const claims: Claim[] = [];
     for (const { partition } of ps) {
       this.#releasing.delete(partition);
-      const epoch = await this.ownership.claim(partition, now);
-      claimed.push(`${partition}@${epoch}`);
+      if (this.#claims.has(partition)) continue;
+      claims.push(this.#claim(partition, start));
     }
     this.counters.moves++;
-    this.#o.log.info("partitions assigned", { node: this.#o.name, partitions: claimed.join(",") });
+    const waits = await Promise.all(claims.map((c) => c.looked));
+    const now = claims.filter((_, i) => !waits[i]).map((c) => c.done);
+    const later = claims.filter((_, i) => waits[i]).map((c) => c.done);
+    this.#claimedSome(await Promise.all(now));
+    if (later.length > 0) {
+      void Promise.all(later).then((done) => this.#claimedSome(done)).catch((err) =>
+        this.#o.log.error("claiming partitions failed", { err })
+      );
+    }
+  }
+
+  /** Logs the claims, checks who is connected, and sends what the new actors' senders owe. */
+  #claimedSome(done: readonly (Claimed | null)[]): void {
+    const claimed = done.filter((c): c is Claimed => c !== null);
+    if (claimed.length === 0) return;
+    this.#o.log.info("partitions assigned", {
+      node: this.#o.name,
+      partitions: claimed.map((c) => `${c.partition}@${c.epoch}`).join(","),
+      handed: claimed.map((c) =>
+        `${c.partition}:${c.why}${c.waitedMs > 0 ? `+${c.waitedMs}ms` : ""}${
+          c.from ? `<${c.from}` : ""
+        }`
+      ).join(","),
+    });
     this.#auditPresence();
     // What the actors of these partitions owe others and a dead owner did not deliver.
-    const taken = new Set(ps.map((p) => p.partition));
+    const taken = new Set(claimed.map((c) => c.partition));
     void this.#app?.system.redeliverOwed((a) => taken.has(partitionOf(a, this.partitions)))
       .catch((err) => this.#o.log.error("owed commands not sent again", { err }));
   }
 
+  /** Starts claiming `p` (see #onAssign); the claim is in `#claims` until it settles. */
+  #claim(p: number, start: number): Claim {
+    const abort = new AbortController();
+    const held: Claim["held"] = [];
+    const looked = Promise.withResolvers<boolean>();
+    const limits = { boundMs: this.#handOverBoundMs, deadAfterMs: this.#deadAfterMs };
+    const clock = this.#o.clock;
+    const gaveUp = () => abort.signal.aborted || this.#killed;
+    const run = async (): Promise<Claimed | null> => {
+      let pauseMs = 5;
+      for (let round = 0;; round++) {
+        if (gaveUp()) return null;
+        try {
+          const now = clock.now();
+          const { state, owner } = await this.ownership.handOverState(p, now, now - start, limits);
+          if (state !== "wait") {
+            if (gaveUp()) return null;
+            const epoch = await this.ownership.claim(p, clock.now());
+            const waitedMs = clock.now() - start;
+            if (round > 0) {
+              this.counters.handOverWaits++;
+              this.counters.handOverWaitMs += waitedMs;
+            }
+            if (state === "bound") {
+              this.counters.handOverBound++;
+              this.#o.log.warn("hand-over not seen within the bound; partition claimed anyway", {
+                node: this.#o.name,
+                partition: p,
+                from: owner?.name,
+                waitedMs,
+              });
+            }
+            return { partition: p, epoch, why: state, waitedMs, from: owner?.name ?? null };
+          }
+          if (round === 0) {
+            this.#o.log.debug("waiting for the hand-over of a partition", {
+              node: this.#o.name,
+              partition: p,
+              from: owner?.name,
+            });
+          }
+        } catch (err) {
+          this.#o.log.warn("claiming a partition failed; trying again", { partition: p, err });
+        }
+        looked.resolve(true);
+        await this.#pause(pauseMs, abort.signal);
+        pauseMs = Math.min(100, pauseMs * 2);
+      }
+    };
+    const settle = (claimed: boolean) => {
+      looked.resolve(false);
+      this.#claims.delete(p);
+      // In order, before anything newer can take the now-settled route.
+      for (const go of held.splice(0)) {
+        this.#held--;
+        try {
+          go(claimed);
+        } catch (err) {
+          this.#o.log.error("a held command failed", { partition: p, err });
+        }
+      }
+    };
+    const done = run().then((c) => {
+      settle(c !== null);
+      return c;
+    }, (err) => {
+      settle(false);
+      this.#o.log.error("claiming a partition failed", { partition: p, err });
+      return null;
+    });
+    const claim: Claim = { abort, held, looked: looked.promise, done };
+    this.#claims.set(p, claim);
+    return claim;
+  }
+
+  /** Waits `ms` on the node's clock, or less when `signal` aborts. */
+  #pause(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#o.clock.clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = this.#o.clock.setTimeout(done, ms);
+      signal.addEventListener("abort", done);
+    });
+  }
+
   async #onRevoke(ps: readonly TopicPartition[]): Promise<void> {
     const gone = new Set(ps.map((p) => p.partition));
+    // Partitions still waiting for a hand-over here were never ours: give the claims up.
+    const waiting = [...gone].flatMap((p) => this.#claims.get(p) ?? []);
+    for (const c of waiting) c.abort.abort();
+    await Promise.all(waiting.map((c) => c.done));
     const n = await this.#handOver(gone);
     this.counters.moves++;
     this.#o.log.info("partitions revoked", {
@@ -346,12 +718,23 @@ export class ClusterNode implements ActorRouter {
   }
 
   /**
-   * Stops routing `gone` here, lets their actors finish and snapshot (still fenced as ours), then
-   * forgets the partitions, unless one was assigned here again meanwhile. Returns the actor count.
+   * Stops routing `gone` here, lets their actors finish and snapshot (still fenced as ours), marks
+   * the owner records released (the next owner waits for that before it claims), then forgets
+   * the partitions, unless one was assigned here again meanwhile. Returns the actor count.
    */
   async #handOver(gone: ReadonlySet<number>): Promise<number> {
     for (const p of gone) this.#releasing.add(p);
     const n = await this.#app!.system.release((a) => gone.has(partitionOf(a, this.partitions)));
+    const now = this.#o.clock.now();
+    await Promise.all([...gone].map(async (p) => {
+      if (!this.#releasing.has(p) || !this.ownership.owns(p)) return;
+      await this.ownership.release(p, now).catch((err) =>
+        this.#o.log.warn("hand-over mark not written; the next owner waits for its bound", {
+          partition: p,
+          err,
+        })
+      );
+    }));
     for (const p of gone) {
       if (!this.#releasing.delete(p)) continue; // assigned again meanwhile
       this.ownership.drop(p);
@@ -361,37 +744,90 @@ export class ClusterNode implements ActorRouter {
 
   #onCommand(r: InRecord): void {
     const m = CommandRecord.parse(JSON.parse(r.value));
-    const system = this.#app!.system;
+    const claim = this.#claims.get(partitionOf({ type: m.type, id: m.id }, this.partitions));
     if (m.k === "tell") {
-      try {
-        system.tellType(m.type, m.id, m.cmd, m.ob ? { outboxKey: m.ob } : {});
-      } catch (err) {
-        this.#o.log.warn("remote tell refused", { type: m.type, id: m.id, err });
+      if (claim) {
+        const later = (claimed: boolean) => {
+          if (claimed) this.#deliverTell(m);
+          // Given up (revoked, or this node leaves): on to whoever owns the partition now.
+          else if (!this.#killed) {
+            this.#tellRemote(m.type, m.id, m.cmd, m.ob).catch((err) =>
+              this.#trouble("passing a tell on failed", err, { type: m.type, id: m.id })
+            );
+          }
+        };
+        if (this.#hold(claim, later)) return;
       }
+      this.#deliverTell(m);
       return;
     }
+    if (m.deadline - this.#o.clock.now() <= 0) return; // the asker has given up already
+    if (claim && this.#hold(claim, (claimed) => claimed ? this.#serve(m) : this.#moved(m))) return;
+    this.#serve(m);
+  }
+
+  #deliverTell(m: { type: string; id: string; cmd: unknown; ob?: Deno.KvKey }): void {
+    try {
+      this.#app!.system.tellType(m.type, m.id, m.cmd, m.ob ? { outboxKey: m.ob } : {});
+    } catch (err) {
+      this.#o.log.warn("remote tell refused", { type: m.type, id: m.id, err });
+    }
+  }
+
+  #answer(m: { corr: string; from: string }, body: Record<string, unknown>): void {
+    this.#outbox.send(TOPICS.replies, {
+      key: m.from,
+      value: JSON.stringify({ corr: m.corr, ...body }),
+    }).catch((err) => this.#trouble("reply not sent", err, { to: m.from }));
+  }
+
+  /** Not run here: the asker sends it again to whoever owns the actor by then. */
+  #moved(m: { corr: string; from: string }): void {
+    this.#answer(m, { ok: false, moved: true, ...MOVED.toWire() });
+  }
+
+  /** Runs a remote ask here, if its actor is (still) here; a fenced run is bounced as moved. */
+  #serve(
+    m: { corr: string; from: string; type: string; id: string; cmd: unknown; deadline: number },
+  ): void {
     const left = m.deadline - this.#o.clock.now();
-    if (left <= 0) return; // the asker has given up already
-    this.counters.served++;
-    const answer = (body: Record<string, unknown>) =>
-      this.#outbox.send(TOPICS.replies, {
-        key: m.from,
-        value: JSON.stringify({ corr: m.corr, ...body }),
-      }).catch((err) => this.#o.log.error("reply not sent", { to: m.from, err }));
+    if (left <= 0) return;
     if (!this.#isLocal({ type: m.type, id: m.id })) {
-      // Not run here: the asker sends it again to whoever owns the actor by then.
       this.#o.log.debug("command for an actor not owned here", {
         node: this.#o.name,
-        partition: r.partition,
+        type: m.type,
+        id: m.id,
         owned: this.ownership.owned.join(","),
         releasing: [...this.#releasing].join(","),
       });
-      void answer({ ok: false, moved: true, ...MOVED.toWire() });
+      this.#moved(m);
       return;
     }
-    system.askType(m.type, m.id, m.cmd, { timeoutMs: left }).then(
-      (reply) => answer({ ok: true, reply }),
-      (err) => answer({ ok: false, ...toAppError(err).toWire() }),
+    this.counters.served++;
+    this.#app!.system.askType(m.type, m.id, m.cmd, { timeoutMs: left }).then(
+      (reply) => this.#answer(m, { ok: true, reply }),
+      (err) => {
+        if (!isFenced(err)) return this.#answer(m, { ok: false, ...toAppError(err).toWire() });
+        // Nothing was written: the asker sends it again, to the partition's new owner.
+        this.counters.fencedRetries++;
+        this.#moved(m);
+      },
+    );
+  }
+
+  /** The broker became unreachable, or reachable again. */
+  #onKafka(reachable: boolean): void {
+    if (this.#stopped) return;
+    if (!reachable) {
+      this.counters.kafkaOutages++;
+      // Their replies cannot come: the askers hear it now, not at their timeout.
+      const err = this.kafkaUnreachable;
+      if (err) this.#asks.failAll(err);
+      return;
+    }
+    // Tells the actors here owed others and could not send meanwhile go now.
+    void this.#app?.system.redeliverOwed((a) => this.#isLocal(a)).catch((err) =>
+      this.#o.log.error("owed commands not sent again", { err })
     );
   }
 
@@ -411,6 +847,7 @@ export class ClusterNode implements ActorRouter {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#unwatchHealth?.();
     await this.auditFeed.stop();
     await this.#owners?.stop();
     await this.#outbox.flushed();
@@ -422,6 +859,9 @@ export class ClusterNode implements ActorRouter {
   /** Dies without a word (tests): the broker expels it, nothing is handed over. */
   kill(): void {
     this.#stopped = true;
+    this.#killed = true;
+    this.#unwatchHealth?.();
+    for (const c of this.#claims.values()) c.abort.abort();
     void this.auditFeed.stop();
     const crash = (this.#o.broker as { crash?: (c: Consumer) => void }).crash;
     for (const c of [this.#owners, this.#listener]) if (c && crash) crash.call(this.#o.broker, c);

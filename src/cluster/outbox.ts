@@ -15,16 +15,27 @@ export class Outbox {
   readonly #broker: Broker;
   readonly #max: number;
   readonly #log: Logger;
+  readonly #quiet: (err: unknown) => boolean;
   #buf = new Map<string, Waiting>();
   #count = 0;
   #scheduled = false;
   #inFlight = 0;
   #idle: Array<() => void> = [];
 
-  constructor(broker: Broker, max: number, log: Logger) {
+  /**
+   * `quiet` says whether a failed produce is already accounted for (the broker is unreachable:
+   * counted, logged once per outage) rather than worth an error line of its own.
+   */
+  constructor(
+    broker: Broker,
+    max: number,
+    log: Logger,
+    quiet: (err: unknown) => boolean = () => false,
+  ) {
     this.#broker = broker;
     this.#max = max;
     this.#log = log;
+    this.#quiet = quiet;
   }
 
   /** Resolves once the broker acknowledged the record. */
@@ -60,7 +71,9 @@ export class Outbox {
       this.#broker.produce(topic, w.records).then(
         () => w.settle.forEach((s) => s.resolve()),
         (err) => {
-          this.#log.error("produce failed", { topic, records: w.records.length, err });
+          if (!this.#quiet(err)) {
+            this.#log.error("produce failed", { topic, records: w.records.length, err });
+          }
           const e = new AppError("unavailable", "Broker did not take the records", { cause: err });
           w.settle.forEach((s) => s.reject(e));
         },

@@ -6,6 +6,11 @@
  * in `p` checks that versionstamp inside its own atomic. Once another node bumps the epoch, a
  * paused or partitioned old owner can no longer write anything for `p`: its atomics fail.
  *
+ * Hand-over: an owner that loses `p` lets its actors finish and snapshot, then marks the record
+ * `released` (same epoch, checked against its versionstamp). A new owner bumps the epoch only once
+ * the record is released, or its owner is dead (heartbeat older than `deadAfterMs`), or it has
+ * waited `boundMs` (`handOverState`); so the old owner's last writes are never fenced by a move.
+ *
  * `["cluster", "node", id]` is each node's heartbeat, written with an expiry; the live nodes are
  * the ones whose record has not expired.
  */
@@ -18,7 +23,19 @@ export interface OwnerRecord {
   readonly name: string;
   readonly epoch: number;
   readonly at: number;
+  /** Set by the owner once it has handed the partition over (its actors snapshotted). */
+  readonly released?: boolean;
+  readonly releasedAt?: number;
 }
+
+/** Why a new owner may take a partition now, or that it must wait. */
+export type HandOver =
+  | "free" // never owned
+  | "self" // this node owns it already
+  | "released" // the old owner handed it over
+  | "dead" // the old owner's heartbeat is stale or gone
+  | "bound" // waited as long as allowed
+  | "wait"; // the old owner is alive and still hands over
 
 export interface NodeRecord {
   readonly node: string;
@@ -77,6 +94,43 @@ export class Ownership {
   /** Forgets `p` here; the record stays until the next owner bumps it. */
   drop(p: number): void {
     this.#owned.delete(p);
+  }
+
+  /**
+   * Marks `p` handed over (after its actors' last writes), unless another node has claimed it
+   * meanwhile. The partition stays in `owned` (its fence now fails) until `drop`.
+   */
+  async release(p: number, now: number): Promise<boolean> {
+    const own = this.#owned.get(p);
+    if (!own) return false;
+    const cur = await this.#kv.get<OwnerRecord>(ownerKey(p));
+    if (cur.versionstamp !== own.versionstamp || !cur.value) return false;
+    const rec: OwnerRecord = { ...cur.value, released: true, releasedAt: now };
+    const res = await retryWhileLocked(() =>
+      this.#kv.atomic().check(cur).set(ownerKey(p), rec).commit()
+    );
+    return res.ok;
+  }
+
+  /**
+   * Whether this node may claim `p` now (see the file doc): reads the owner record and, when
+   * another live-looking node holds it, that node's heartbeat. `waitedMs` is how long the caller
+   * has waited so far; `deadAfterMs` how old a heartbeat may be before its node counts as dead.
+   */
+  async handOverState(
+    p: number,
+    now: number,
+    waitedMs: number,
+    limits: { readonly boundMs: number; readonly deadAfterMs: number },
+  ): Promise<{ state: HandOver; owner: OwnerRecord | null }> {
+    const cur = (await this.#kv.get<OwnerRecord>(ownerKey(p))).value;
+    if (!cur) return { state: "free", owner: null };
+    if (cur.node === this.#node) return { state: "self", owner: cur };
+    if (cur.released) return { state: "released", owner: cur };
+    const beat = (await this.#kv.get<NodeRecord>(nodeKey(cur.node))).value;
+    if (!beat || now - beat.at > limits.deadAfterMs) return { state: "dead", owner: cur };
+    if (waitedMs >= limits.boundMs) return { state: "bound", owner: cur };
+    return { state: "wait", owner: cur };
   }
 
   /** The check every write of an actor in `p` carries. */

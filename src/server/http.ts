@@ -9,6 +9,10 @@ export function installErrorHandling(app: Hono, log: Logger): void {
   app.onError((err, c) => {
     const e = cutOff(err) ?? toAppError(err);
     if (e.code === "internal") log.error("request failed", { path: c.req.path, err: err });
+    // A retryable 503 says when to come back (an error may carry its own, e.g. Kafka down).
+    if (e.status === 503) {
+      c.header("Retry-After", String((e as { retryAfterS?: number }).retryAfterS ?? 1));
+    }
     return c.json({ error: e.toWire() }, e.status as 400);
   });
   app.notFound((c) =>

@@ -23,6 +23,13 @@ export interface TestCluster {
   readonly kvPath: string;
   /** The node that owns an actor now (by partition), or undefined while it moves. */
   ownerOf(type: string, id: string): TestServer | undefined;
+  /** The broker connection of one node (its own `outage` hook). */
+  brokerOf(node: TestServer): MemoryBroker;
+  /**
+   * Resolves once the broker is idle and no node waits for a hand-over (a crashed owner is waited
+   * for up to the broker's session timeout before its partitions are claimed).
+   */
+  settled(): Promise<void>;
   start(name: string): Promise<TestServer>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -38,6 +45,12 @@ export async function startCluster(
   const kv = await Deno.openKv(kvPath);
   const broker = new MemoryBroker({ topics: clusterTopics(PARTITIONS), logger: silentLogger });
   const nodes: TestServer[] = [];
+  const brokers = new Map<TestServer, MemoryBroker>();
+  const settled = async () => {
+    await broker.idle();
+    await Promise.all(nodes.map((n) => n.cluster?.claimed()));
+    await broker.idle();
+  };
   const start = async (name: string) => {
     const config = loadConfig({
       PORT: "0",
@@ -50,19 +63,16 @@ export async function startCluster(
       TITLE_MODE: "off",
       ...overrides,
     });
-    const server = await startServer(config, {
-      logger: logFor(name),
-      env,
-      broker: broker.connect(),
-      kv,
-    });
+    const own = broker.connect();
+    const server = await startServer(config, { logger: logFor(name), env, broker: own, kv });
     const node = withHelpers(server, server.auth, () => server.shutdown());
     nodes.push(node);
-    await broker.idle();
+    brokers.set(node, own);
+    await settled();
     return node;
   };
   for (let i = 0; i < n; i++) await start(`node-${i}`);
-  await broker.idle();
+  await settled();
   return {
     broker,
     nodes,
@@ -70,6 +80,8 @@ export async function startCluster(
     start,
     ownerOf: (type, id) =>
       nodes.find((s) => s.cluster?.ownership.owns(partitionOf({ type, id }, PARTITIONS))),
+    brokerOf: (node) => brokers.get(node)!,
+    settled,
     async [Symbol.asyncDispose]() {
       for (const s of nodes) await s.shutdown().catch(() => {});
       await broker.close();

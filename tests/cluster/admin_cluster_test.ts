@@ -68,6 +68,14 @@ Deno.test("admin cluster: each of 2 nodes lists every partition once, owned as t
     assert.equal(body.local.pending_asks, s.cluster!.pendingAsks);
     assert.deepEqual(Object.keys(body.local.counters).sort(), [
       "fenced",
+      "fenced_retries",
+      "hand_over_bound",
+      "hand_over_wait_ms",
+      "hand_over_waits",
+      "kafka_errors",
+      "kafka_outages",
+      "kafka_quieted",
+      "kafka_refused",
       "moves",
       "remote_asks",
       "remote_tells",

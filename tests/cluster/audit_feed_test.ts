@@ -161,7 +161,7 @@ Deno.test("cluster: audit records of real actions reach chat.audit, and do after
 
   await first.kill();
   dead.add(first);
-  await c.broker.idle();
+  await c.settled(); // the survivors wait for the dead publisher's hand-over up to the bound
   const second = publisher();
   assert.ok(second && second !== first, "partition 0 moved to a surviving node");
   const survivor = c.nodes.indexOf(second);

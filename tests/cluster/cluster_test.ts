@@ -178,7 +178,7 @@ Deno.test("cluster: a stale owner's write is fenced in KV and it gives the parti
   // Node a stalls (a long pause): the group expels it and b takes its partitions, bumping the
   // epochs. a does not know yet.
   c.broker.crash(a.cluster!.consumers.owners!);
-  await c.broker.idle();
+  await c.settled(); // b waits for a's hand-over up to the bound (a is alive, but never hands over)
   assert.ok(b.cluster!.ownership.owns(p));
   assert.ok(a.cluster!.ownership.owns(p), "a still believes it owns the partition");
   // a wakes up and writes through its own system: the epoch check refuses it.

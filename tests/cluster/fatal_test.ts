@@ -41,11 +41,12 @@ function fakeConsumer() {
 
 function member(opts: Partial<ConsumeOptions> = {}) {
   const fake = fakeConsumer();
+  const made = { count: 0 };
   const host: MemberHost = {
     log: silentLogger,
     options: { brokers: ["127.0.0.1:1"], clientId: "test", topics: [], commitIntervalMs: 60_000 },
     forget: () => {},
-    newConsumer: () => fake.consumer,
+    newConsumer: () => (made.count++, fake.consumer),
     sendDeadLetter: () => Promise.resolve(),
     admin: () => Promise.reject(new Error("no admin in this test")),
   };
@@ -60,7 +61,7 @@ function member(opts: Partial<ConsumeOptions> = {}) {
     onFatal: (e) => void fatal.push(e),
     ...opts,
   });
-  return { m, fake, fatal, revoked };
+  return { m, fake, fatal, revoked, made };
 }
 
 Deno.test("kafka member: a crash kafkajs will not restart from, after joining, is fatal once", async () => {
@@ -78,6 +79,33 @@ Deno.test("kafka member: a crash kafkajs will not restart from, after joining, i
   await m.stop();
   assert.ok(revoked.flat().some((p) => p.partition === 1), "what it held was revoked");
 });
+
+Deno.test("kafka member: a re-join refused with INVALID_REQUEST (librdkafka's mock, a late SyncGroup) is retried by a new member, not fatal", async () => {
+  const { m, fake, fatal, revoked, made } = member();
+  const started = m.start();
+  fake.fire(EVENTS.GROUP_JOIN, { memberId: "m-1", memberAssignment: { t: [0, 1] } });
+  await started;
+  const refused = Object.assign(new Error("request being malformed"), { type: "INVALID_REQUEST" });
+  fake.fire(EVENTS.CRASH, { error: refused, groupId: "g", restart: false });
+  await until(() => made.count === 2);
+  assert.equal(fatal.length, 0);
+  fake.fire(EVENTS.GROUP_JOIN, { memberId: "m-2", memberAssignment: { t: [1] } });
+  await until(() => m.assignment.length === 1);
+  assert.deepEqual(revoked.flat().map((p) => p.partition), [0, 1], "the crash revoked all");
+  // Refused again and again: after three new members in a row it is fatal after all.
+  for (let i = 0; i < 4; i++) {
+    fake.fire(EVENTS.CRASH, { error: refused, groupId: "g", restart: false });
+    await until(() => made.count === Math.min(3 + i, 5) || fatal.length > 0);
+  }
+  assert.equal(fatal.length, 1);
+  await m.stop();
+});
+
+/** Waits for a condition the member reaches after a few promise turns (a guard, not a delay). */
+async function until(check: () => boolean) {
+  for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setTimeout(r, 0));
+  assert.ok(check());
+}
 
 Deno.test("kafka member: a crash before the first assignment fails start(), not onFatal", async () => {
   const { m, fake, fatal } = member();
