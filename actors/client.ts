@@ -43,11 +43,14 @@ export type ClientCommand =
   | ({ type: "chat_linked" } & ClientChat)
   | { type: "list" }
   | { type: "set_profile"; patch: ProfilePatch; at: number }
-  | { type: "get" };
+  | { type: "get" }
+  /** The chat was deleted (retention, src/ops/): it leaves the list. */
+  | { type: "forget_chat"; chatId: string };
 
 export type ClientEvent =
   | ({ type: "chat_linked" } & ClientChat)
-  | { type: "profile_set"; profile: ClientProfile };
+  | { type: "profile_set"; profile: ClientProfile }
+  | { type: "chat_forgotten"; chatId: string };
 
 export type ClientListReply = { chats: ClientChat[] };
 export type ClientReply = ClientListReply | ClientView;
@@ -78,6 +81,13 @@ function decide(state: ClientState, cmd: ClientCommand): Decision<ClientEvent, C
       if (sameProfile(profile, state.profile ?? EMPTY_PROFILE)) return accept([], view(state));
       const event: ClientEvent = { type: "profile_set", profile };
       return accept([event], view(evolve(state, event)));
+    }
+    case "forget_chat": {
+      if (!state.chats.some((c) => c.chatId === cmd.chatId)) {
+        return accept([], { chats: [...state.chats] });
+      }
+      const event: ClientEvent = { type: "chat_forgotten", chatId: cmd.chatId };
+      return accept([event], { chats: [...evolve(state, event).chats] });
     }
     case "chat_linked": {
       if (state.chats.some((c) => c.chatId === cmd.chatId)) {
@@ -129,6 +139,9 @@ function view(state: ClientState): ClientView {
 
 function evolve(state: ClientState, event: ClientEvent): ClientState {
   if (event.type === "profile_set") return { ...state, profile: event.profile };
+  if (event.type === "chat_forgotten") {
+    return { ...state, chats: state.chats.filter((c) => c.chatId !== event.chatId) };
+  }
   const { type: _t, ...chat } = event;
   return { ...state, chats: [...state.chats, chat].slice(-CLIENT_CHATS_LIMIT) };
 }
