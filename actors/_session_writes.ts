@@ -20,13 +20,16 @@ const op = (id: string, field: OperatorCounter, n: number) => sum(statsKeys.oper
  * The chat's feed marks → KvU64, the seq of its latest stored event (the runtime raises them with
  * every batch, `Entity.seqMarks`): `["feed", chatId]` for every chat (followed by the webhook
  * intake), and `["feed_ch", chatId]` for chats of an outside channel (followed by that channel's
- * outbound, e.g. Telegram). Each follower keeps a cursor per chat and catches up from the log
- * wherever a mark is ahead of it: src/integrations/feed.ts.
+ * outbound, e.g. Telegram), and `["feed_search", chatId]` for every chat (followed by the search
+ * indexer). Each follower keeps a cursor per chat and catches up from the log wherever a mark is
+ * ahead of it: src/integrations/feed.ts.
  */
 export const FEED_PREFIX = ["feed"] as const;
 export const CHANNEL_FEED_PREFIX = ["feed_ch"] as const;
+export const SEARCH_FEED_PREFIX = ["feed_search"] as const;
 export const feedKey = (chatId: string): Deno.KvKey => [...FEED_PREFIX, chatId];
 export const channelFeedKey = (chatId: string): Deno.KvKey => [...CHANNEL_FEED_PREFIX, chatId];
+export const searchFeedKey = (chatId: string): Deno.KvKey => [...SEARCH_FEED_PREFIX, chatId];
 
 /**
  * Every stored message that has a dedup key (the client's `client_msg_id`, or the node's request
@@ -42,7 +45,8 @@ export const msgIdKey = (chatId: string, senderKey: string, key: string): Deno.K
 ];
 
 export function sessionSeqMarks(id: string, s: SessionState): Deno.KvKey[] {
-  return s.channel && s.channel.kind !== "web" ? [feedKey(id), channelFeedKey(id)] : [feedKey(id)];
+  const marks = [feedKey(id), searchFeedKey(id)];
+  return s.channel && s.channel.kind !== "web" ? [...marks, channelFeedKey(id)] : marks;
 }
 
 export function sessionWrites(

@@ -133,10 +133,12 @@ function decide(
       return setTitle(state, cmd, ctx);
     case "get":
       // Operators (and admins) may look at a waiting chat (or one the bot holds) before taking
-      // it; lawyers see only the chats they are a participant of.
+      // it, and read a closed support chat (found by search; writing stays the participants');
+      // lawyers see only the chats they are a participant of.
       if (
         isParticipant(state, cmd.by) ||
-        (cmd.by.role === "operator" && (state.status === "queued" || state.status === "bot"))
+        (cmd.by.role === "operator" && (state.status === "queued" || state.status === "bot")) ||
+        (cmd.by.role === "operator" && state.kind === "support" && state.status === "closed")
       ) {
         return accept([], sessionView(state));
       }

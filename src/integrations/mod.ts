@@ -19,6 +19,7 @@ import { startHints } from "./hints/mod.ts";
 import { startBot } from "./bot/mod.ts";
 import { startTitles } from "./titles/mod.ts";
 import { startWebhooks } from "./webhooks/mod.ts";
+import { startSearch } from "./search/mod.ts";
 
 export interface IntegrationContext {
   readonly config: Config;
@@ -62,6 +63,7 @@ const STARTERS: Starter[] = [
   startBot,
   startTitles,
   startWebhooks,
+  startSearch,
 ];
 
 export async function startIntegrations(ctx: IntegrationContext): Promise<Integration[]> {
