@@ -24,6 +24,7 @@ import {
   WireIdSchema,
 } from "../src/server/openapi.ts";
 import { listNodes, listOwners } from "../src/cluster/ownership.ts";
+import { lifecycleOf } from "../src/ops/mod.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const Reason = z.string().trim().min(1).max(500);
@@ -75,6 +76,19 @@ const AuditQuery = z.object({
   message: "give chat_id or operator_id, not both",
   path: ["chat_id"],
 });
+
+const EraseClientBody = z.object({
+  client_id: WireIdSchema,
+  reason: Reason.openapi({ description: "Why (e.g. the request's ticket); never personal data" }),
+}).openapi("EraseClientBody");
+
+const EraseClientResult = z.object({
+  client_id: z.string(),
+  chats: z.number().int().openapi({ description: "Chats erased (support and lawyer)" }),
+  closed: z.number().int().openapi({ description: "Of them, open chats closed first" }),
+  audit_source: z.string().openapi({ description: "Id of the `client_erased` audit record" }),
+  subject: z.string().openapi({ description: "HMAC of the client id kept in the audit record" }),
+}).openapi("EraseClientResult");
 
 const TransferResult = z.object({
   chat_id: z.string(),
@@ -297,6 +311,21 @@ export function adminRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
     ),
     async (c) => c.json(await clusterStatus(d), 200),
   );
+
+  const erase = post(
+    "/erase-client",
+    "Erase a client: every chat (closed first if open), file, index and outbox record, and the " +
+      "client's profile; leaves a `client_erased` audit record. Idempotent",
+    EraseClientBody,
+    EraseClientResult,
+  );
+  app.openapi(erase, async (c) => {
+    const b = c.req.valid("json");
+    const life = lifecycleOf(d.svc);
+    if (!life) throw new AppError("unavailable", "The data lifecycle is not running here");
+    const p = c.get("principal");
+    return c.json(await life.eraser.erase(b.client_id, b.reason, { id: p.id, role: p.role }), 200);
+  });
 
   const audit = createRoute({
     method: "get",

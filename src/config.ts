@@ -56,6 +56,10 @@ export const ConfigSchema = z.object({
   KAFKA_HEARTBEAT_MS: int(1000, 100),
   KAFKA_MAX_WAIT_MS: int(100, 1),
   AUDIT_FEED_MS: int(1000, 10),
+  // data lifecycle (src/ops/, docs/OPERATIONS.md)
+  RETENTION_DAYS: int(0, 0),
+  RETENTION_SWEEP_S: int(600, 1),
+  RETENTION_BATCH: int(100, 1),
   // attachments (src/integrations/attachments)
   ATTACHMENT_STORE: z.enum(["local", "s3", "off"]).default("local"),
   ATTACHMENTS_DIR: z.string().min(1).default("data/attachments"),
@@ -104,9 +108,6 @@ export const ConfigSchema = z.object({
   // operator hints (src/integrations/hints/)
   HINTS: z.enum(["on", "off"]).default("on"),
   HINTS_HISTORY_MAX: int(5000, 0),
-  // search (src/integrations/search)
-  SEARCH: z.enum(["on", "off"]).default("on"),
-  SEARCH_SCAN_MAX: int(20_000, 100),
   // Telegram channel (src/integrations/telegram/)
   TELEGRAM_BOT_TOKEN: z.string().default(""),
   TELEGRAM_API_URL: z.url().default("https://api.telegram.org"),
@@ -200,6 +201,10 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   KAFKA_HEARTBEAT_MS: "Cluster mode: consumer-group heartbeat interval",
   KAFKA_MAX_WAIT_MS: "Cluster mode: longest a fetch waits on an idle partition (latency floor)",
   AUDIT_FEED_MS: "Cluster mode: how often new audit records are published on chat.audit",
+  RETENTION_DAYS:
+    "Chats closed longer ago than this many days are deleted with their files (0 = keep forever)",
+  RETENTION_SWEEP_S: "Retention: seconds between sweeps (one node: the owner of partition 0)",
+  RETENTION_BATCH: "Retention: most chats one sweep deletes (it looks at 10× as many)",
   ATTACHMENT_STORE: "Where uploaded files go: local (disk), s3 (S3-compatible, e.g. MinIO) or off",
   ATTACHMENTS_DIR: "Attachments with ATTACHMENT_STORE=local: the folder (created) for the files",
   ATTACHMENT_MAX_BYTES: "Largest uploaded file in bytes; larger → 413 `file_too_large`",
@@ -257,9 +262,6 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   HINTS: "on | off: suggested replies for staff (canned responses, bot knowledge, past answers)",
   HINTS_HISTORY_MAX:
     "Hints: past (question → answer) pairs kept from closed chats; oldest evicted (0 = none)",
-  SEARCH: "on | off: staff search over all conversations (an index in KV, kept by every node)",
-  SEARCH_SCAN_MAX:
-    "Search: postings read per query word at most (newest chats first); caps a query's work",
   TELEGRAM_BOT_TOKEN: "Telegram: the bot's token from @BotFather (secret); empty = Telegram off",
   TELEGRAM_API_URL: "Telegram: Bot API base URL (tests point it at a local fake)",
   TELEGRAM_MODE:

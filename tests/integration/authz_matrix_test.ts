@@ -264,6 +264,13 @@ const REST: Record<string, RestRow> = {
     call: (fx) =>
       post("/api/v1/chat/admin/update-queue-priority", { chat_id: fx.other.chat_id, priority: 1 }),
   },
+  "POST /api/v1/chat/admin/erase-client": {
+    targets: ["C"],
+    expect: () => adminOnly,
+    // A client nobody uses: erasing the fixture's would empty it for the next cells.
+    call: () =>
+      post("/api/v1/chat/admin/erase-client", { client_id: "matrix-nobody", reason: "matrix" }),
+  },
   "GET /api/v1/chat/admin/queue": adminGet("/api/v1/chat/admin/queue"),
   "GET /api/v1/chat/admin/operators": adminGet("/api/v1/chat/admin/operators"),
   "GET /api/v1/chat/admin/stats": adminGet("/api/v1/chat/admin/stats"),
