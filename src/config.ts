@@ -108,6 +108,9 @@ export const ConfigSchema = z.object({
   // operator hints (src/integrations/hints/)
   HINTS: z.enum(["on", "off"]).default("on"),
   HINTS_HISTORY_MAX: int(5000, 0),
+  // search (src/integrations/search)
+  SEARCH: z.enum(["on", "off"]).default("on"),
+  SEARCH_SCAN_MAX: int(20_000, 100),
   // Telegram channel (src/integrations/telegram/)
   TELEGRAM_BOT_TOKEN: z.string().default(""),
   TELEGRAM_API_URL: z.url().default("https://api.telegram.org"),
@@ -262,6 +265,9 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   HINTS: "on | off: suggested replies for staff (canned responses, bot knowledge, past answers)",
   HINTS_HISTORY_MAX:
     "Hints: past (question → answer) pairs kept from closed chats; oldest evicted (0 = none)",
+  SEARCH: "on | off: staff search over all conversations (an index in KV, kept by every node)",
+  SEARCH_SCAN_MAX:
+    "Search: postings read per query word at most (newest chats first); caps a query's work",
   TELEGRAM_BOT_TOKEN: "Telegram: the bot's token from @BotFather (secret); empty = Telegram off",
   TELEGRAM_API_URL: "Telegram: Bot API base URL (tests point it at a local fake)",
   TELEGRAM_MODE:

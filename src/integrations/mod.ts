@@ -19,6 +19,7 @@ import { startHints } from "./hints/mod.ts";
 import { startBot } from "./bot/mod.ts";
 import { startTitles } from "./titles/mod.ts";
 import { startWebhooks } from "./webhooks/mod.ts";
+import { startSearch } from "./search/mod.ts";
 import { startLifecycle } from "../ops/mod.ts";
 
 export interface IntegrationContext {
@@ -63,6 +64,7 @@ const STARTERS: Starter[] = [
   startBot,
   startTitles,
   startWebhooks,
+  startSearch,
   // Last, so it stops first: retention and erasure purge through the integrations above.
   startLifecycle,
 ];

@@ -12,6 +12,7 @@ import type { ChatService } from "../server/chat_service.ts";
 import { partitionOf } from "../cluster/topics.ts";
 import { hintsOf } from "../integrations/hints/mod.ts";
 import { webhooksOf } from "../integrations/webhooks/mod.ts";
+import { searchOf } from "../integrations/search/mod.ts";
 import type { Integration, IntegrationContext } from "../integrations/mod.ts";
 import { LocalStore } from "../integrations/attachments/local_store.ts";
 import { S3Store } from "../integrations/attachments/s3_store.ts";
@@ -104,14 +105,16 @@ export async function startLifecycle(ctx: IntegrationContext): Promise<Lifecycle
     router: svc.router,
     log,
     blobs: await blobStore(ctx),
-    // Events this node stored are in its webhook outbox and harvested into hints before the
-    // chat's keys go (else a delivery or a pair about it could land after the purge).
+    // Events this node stored are in its webhook outbox, harvested into hints and indexed for
+    // search before the chat's keys go (else a delivery, a pair or a posting about it could
+    // land after the purge).
     settle: async () => {
       await webhooksOf(svc)?.flushed();
       await hintsOf(svc)?.harvester.idle();
+      await searchOf(svc)?.indexer.flushed();
     },
     hintsGone: (numbers) => announce.gone(numbers),
-    forget: () => Promise.resolve(),
+    forget: async (chatIds) => void await searchOf(svc)?.forget(chatIds),
   });
   const agent = new PurgeAgent({
     kv,
