@@ -64,6 +64,10 @@ export interface SearchAnswer {
 /** Query words looked up (more are ignored). */
 export const MAX_QUERY_TERMS = 8;
 const K1 = 1.2;
+/** Keys per KV round trip when listing (KV's default is 100; postings are small). */
+const LIST_BATCH = 1000;
+/** Chats looked at per step when listing without words. */
+const BROWSE_STEP = 50;
 
 /** Whether a viewer may see a chat at all (the same rule as reading it). */
 export function maySee(v: Viewer, d: ChatDoc): boolean {
@@ -161,7 +165,11 @@ export class SearchQuery {
         };
       let n = 0;
       const chats = new Set<string>();
-      const list = this.store.kv.list<number>(selector, { reverse: true, limit: this.scanMax });
+      const list = this.store.kv.list<number>(selector, {
+        reverse: true,
+        limit: this.scanMax,
+        batchSize: LIST_BATCH,
+      });
       for await (const e of list) {
         n++;
         const [, , , createdAt, chatId, seq] = e.key as [
@@ -203,28 +211,56 @@ export class SearchQuery {
     const upper = p.to === undefined ? [...prefix, Number.MAX_SAFE_INTEGER] : [...prefix, p.to + 1];
     const end = after ? [...prefix, after[2], after[3]] : upper;
     const start = [...prefix, p.from ?? 0];
-    const items: Array<{ chatId: string; createdAt: number }> = [];
-    for await (
-      const e of this.store.kv.list({ start, end }, { reverse: true, limit: this.scanMax })
-    ) {
-      items.push({ chatId: e.key[3] as string, createdAt: e.key[2] as number });
+    const list = this.store.kv.list({ start, end }, {
+      reverse: true,
+      limit: this.scanMax,
+      batchSize: BROWSE_STEP * 2,
+    });
+    // Looked at a step at a time, so a page costs what it needs, not the whole range.
+    const items: Array<{ item: { chatId: string; createdAt: number }; doc: ChatDoc }> = [];
+    let step: Array<{ chatId: string; createdAt: number }> = [];
+    let scanned = 0;
+    let exhausted = true;
+    const look = async () => {
+      const page = await this.#page(
+        v,
+        { ...p, limit: p.limit - items.length },
+        step,
+        (i) => i.chatId,
+      );
+      items.push(...page.items);
+      step = [];
+      return page.more;
+    };
+    for await (const e of list) {
+      scanned++;
+      step.push({ chatId: e.key[3] as string, createdAt: e.key[2] as number });
+      if (step.length >= BROWSE_STEP && await look()) {
+        exhausted = false;
+        break;
+      }
+      if (items.length >= p.limit) {
+        exhausted = false;
+        break;
+      }
     }
-    const page = await this.#page(v, p, items, (i) => i.chatId);
-    const hits = page.items.map(({ item, doc }) => ({
+    if (exhausted && step.length && await look()) exhausted = false;
+    const page = items.slice(0, p.limit);
+    const hits = page.map(({ item, doc }) => ({
       chatId: item.chatId,
       doc,
       matched: 0,
       score: 0,
       snippet: doc.preview ? { ...snippet(doc.preview, new Set()), seq: null } : null,
     }));
-    const last = page.items[page.items.length - 1]?.item;
-    // A full scan may have stopped short of the range: the cursor lets the caller go on.
-    const more = page.more || (items.length >= this.scanMax && page.items.length > 0);
+    const last = page[page.length - 1]?.item;
+    // More may follow: the page filled up before the range ended, or the scan bound was reached.
+    const more = !exhausted || scanned >= this.scanMax;
     return {
       terms: [],
       hits,
       nextCursor: more && last ? encodeCursor([0, 0, last.createdAt, last.chatId]) : null,
-      truncated: items.length >= this.scanMax,
+      truncated: scanned >= this.scanMax,
     };
   }
 
