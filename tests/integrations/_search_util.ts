@@ -32,6 +32,11 @@ export class FakeLog {
     return envs.map((e) => ({ chatId, ...e }));
   }
 
+  /** The chat's log is deleted (as retention or erasure do). */
+  drop(chatId: string): void {
+    this.#logs.delete(chatId);
+  }
+
   readonly read = (chatId: string, after: number, limit: number) => {
     this.reads++;
     const log = this.#logs.get(chatId) ?? [];

@@ -247,3 +247,19 @@ Deno.test("index: forgetting a chat deletes every key it had", async () => {
   assert.equal(after.keys, before.keys);
   assert.equal((await s.kv.get(K.doc("gone"))).value, null);
 });
+
+Deno.test("index: a chat whose log is gone (retention, erasure) is never shown, and its entries go", async () => {
+  using s = await setUp();
+  for (const id of ["kept", "erased"]) {
+    await s.store.take(
+      await s.log.append(id, ...conversation({ messages: [["client", "private matter"]] })),
+    );
+  }
+  s.log.drop("erased");
+  assert.deepEqual(ids(await s.query.search(ADMIN, params("private"))), ["kept"]);
+  assert.deepEqual(ids(await s.query.search(ADMIN, params(""))), ["kept"]);
+  // The entries are deleted in the background.
+  await s.query.idle();
+  assert.equal((await s.store.docs(["erased"])).size, 0);
+  assert.deepEqual((await footprint(s.kv, ["search", "mt", "erased"])).keys, 0);
+});

@@ -86,6 +86,7 @@ export async function startSearch(ctx: IntegrationContext): Promise<SearchIntegr
       unlisten();
       running.delete(svc);
       await indexer.stop();
+      await query.idle();
     },
   };
   running.set(svc, search);

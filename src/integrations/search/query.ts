@@ -11,6 +11,9 @@
  * last result's place in that order, so a page never repeats or skips a chat that was already
  * there when the first page was made.
  *
+ * A result is shown only while its chat's log exists: a chat deleted by retention or erasure whose
+ * index entries are still there is left out (and they are deleted then).
+ *
  * Who sees what mirrors who may read a chat (actors/session.ts `get`): admins every chat;
  * operators support chats that wait (bot or queue), that they hold, or that are closed; lawyers
  * their own lawyer chats; clients nothing (the route refuses them).
@@ -120,6 +123,8 @@ interface Candidate {
 type Place = [number, number, number, string];
 
 export class SearchQuery {
+  readonly #forgetting = new Set<Promise<number>>();
+
   constructor(
     readonly store: SearchStore,
     readonly readLog: LogReader,
@@ -270,13 +275,34 @@ export class SearchQuery {
     for (let i = 0; i < ordered.length && items.length <= p.limit; i += 20) {
       const slice = ordered.slice(i, i + 20);
       const docs = await this.store.docs(slice.map(id));
-      for (const item of slice) {
+      const shown = slice.filter((item) => {
         const doc = docs.get(id(item));
-        if (doc && maySee(v, doc) && passes(p, doc)) items.push({ item, doc });
+        return doc !== undefined && maySee(v, doc) && passes(p, doc);
+      });
+      const alive = await Promise.all(shown.map((item) => this.#alive(id(item))));
+      for (const [j, item] of shown.entries()) {
+        if (alive[j]) items.push({ item, doc: docs.get(id(item))! });
         if (items.length > p.limit) break;
       }
     }
     return { items: items.slice(0, p.limit), more: items.length > p.limit };
+  }
+
+  /**
+   * The chat still has its log. A chat deleted (retention, erasure) before its index entries were
+   * is never shown, and its entries are deleted now.
+   */
+  async #alive(chatId: string): Promise<boolean> {
+    if ((await this.readLog(chatId, 0, 1)).length > 0) return true;
+    const gone = this.store.forget([chatId]).catch(() => 0)
+      .finally(() => this.#forgetting.delete(gone));
+    this.#forgetting.add(gone);
+    return false;
+  }
+
+  /** Resolves once the deletions searches started are done (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#forgetting.size) await Promise.all(this.#forgetting);
   }
 
   /** The message holding most query words (the earliest of those) as a highlighted snippet. */
