@@ -4,3 +4,4 @@ export * from "./session.ts";
 export * from "./queue.ts";
 export * from "./operator.ts";
 export * from "./client.ts";
+export * from "./chat_staff.ts";
