@@ -72,6 +72,10 @@ export interface SessionState {
   readonly clientName?: string;
   /** A human was asked for (by the client, or the bot gave up). */
   readonly escalated?: boolean;
+  /** Left while nobody was online (an offline message): answered later. */
+  readonly offline?: boolean;
+  /** Support chat: the lawyers assigned to its client from it → their lawyer chat. */
+  readonly lawyers?: Readonly<Record<string, string>>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -93,6 +97,10 @@ export type SessionCommand =
     hold?: boolean;
     /** The name the client gave when starting the chat (unverified; shown to staff). */
     clientName?: string;
+    /** An offline message (left while nobody was online). */
+    offline?: boolean;
+    /** A lawyer chat: why it was opened (shown to both sides). */
+    reason?: string;
   }
   /** Sent only by the queue actor, the single writer of assignments. */
   | { type: "assign"; by: Caller; operatorId: string; reason: string }
@@ -135,7 +143,7 @@ export type SessionCommand =
   /** From the queue only: back to the queue (operator offline, transfer to queue). */
   | { type: "requeue"; by: Caller; from: string; reason: string; actor: Caller }
   /** A separate lawyer chat was opened for this chat's client. */
-  | { type: "link_lawyer"; by: Caller; lawyerId: string; lawyerChatId: string };
+  | { type: "link_lawyer"; by: Caller; lawyerId: string; lawyerChatId: string; reason?: string };
 
 /** Reply of each command, by command type. */
 export interface SessionReplies {
@@ -181,6 +189,10 @@ export type SessionEvent =
     /** Held for the bot: no `queued` follows until it is escalated. */
     held?: boolean;
     clientName?: string;
+    /** An offline message: the client left an e-mail and expects an answer later. */
+    offline?: boolean;
+    /** A lawyer chat: why it was opened. */
+    reason?: string;
     at: number;
   }
   | { type: "queued"; at: number }
@@ -226,5 +238,6 @@ export type SessionEvent =
     lawyerChatId: string;
     byId: string;
     byRole: Role;
+    reason?: string;
     at: number;
   };

@@ -22,6 +22,9 @@ export interface SessionView {
   readonly title?: string;
   readonly channel?: Channel;
   readonly escalated?: boolean;
+  readonly offline?: boolean;
+  /** Support chat: the lawyers assigned from it (they may read it). */
+  readonly lawyerIds?: string[];
 }
 
 export function sessionView(s: SessionState): SessionView {
@@ -44,6 +47,8 @@ export function sessionView(s: SessionState): SessionView {
     ...(s.title === undefined ? {} : { title: s.title }),
     ...(s.channel === undefined ? {} : { channel: { ...s.channel } }),
     ...(s.escalated ? { escalated: true } : {}),
+    ...(s.offline ? { offline: true } : {}),
+    ...(s.lawyers ? { lawyerIds: Object.keys(s.lawyers) } : {}),
   };
 }
 

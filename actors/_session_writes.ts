@@ -8,6 +8,7 @@ import { type OperatorCounter, statsKeys } from "./_stats.ts";
 import type { SessionEvent, SessionState } from "./session.ts";
 import { participantKey } from "./_common.ts";
 import { dedupKey } from "./_session_view.ts";
+import { rangeWrites } from "./_stats_range.ts";
 
 const sum = (key: Deno.KvKey, n: number): KvWrite => ({
   op: "sum",
@@ -49,7 +50,16 @@ export function sessionSeqMarks(id: string, s: SessionState): Deno.KvKey[] {
   return s.channel && s.channel.kind !== "web" ? [...marks, channelFeedKey(id)] : marks;
 }
 
+/** Every write of one session event: the counters and records below, and the range buckets. */
 export function sessionWrites(
+  before: SessionState,
+  env: Envelope<SessionEvent>,
+  after: SessionState,
+): KvWrite[] {
+  return [...eventWrites(before, env, after), ...rangeWrites(before, env, after)];
+}
+
+function eventWrites(
   before: SessionState,
   env: Envelope<SessionEvent>,
   after: SessionState,

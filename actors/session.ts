@@ -121,6 +121,7 @@ function decide(
         lawyerChatId: cmd.lawyerChatId,
         byId: cmd.by.id,
         byRole: cmd.by.role,
+        ...(cmd.reason ? { reason: cmd.reason } : {}),
         at: ctx.now,
       };
       return accept([event], { seq: ctx.nextSeq });
@@ -169,6 +170,8 @@ function create(state: SessionState, cmd: Cmd<"create">, ctx: DecideContext): De
     ...(cmd.channel === undefined ? {} : { channel: cmd.channel }),
     ...(cmd.hold && cmd.kind === "support" ? { held: true } : {}),
     ...(cmd.clientName ? { clientName: cmd.clientName } : {}),
+    ...(cmd.offline && cmd.kind === "support" ? { offline: true } : {}),
+    ...(cmd.reason && cmd.kind === "lawyer" ? { reason: cmd.reason } : {}),
     at: ctx.now,
   };
   if (created.type === "created" && created.held) {
@@ -359,6 +362,7 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
         ...(event.channel === undefined ? {} : { channel: event.channel }),
         ...(event.clientName === undefined ? {} : { clientName: event.clientName }),
         ...(event.held ? { status: "bot" as const } : {}),
+        ...(event.offline ? { offline: true } : {}),
       };
     case "queued":
       return { ...s, status: "queued", queuedAt: event.at };
@@ -409,6 +413,7 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
         ? { ...s, status: "queued", operatorId: null, assignedAt: null }
         : { ...s, status: "assigned", operatorId: event.to, assignedAt: event.at };
     case "lawyer_assigned":
+      return { ...s, lawyers: { ...s.lawyers, [event.lawyerId]: event.lawyerChatId } };
     case "bot_message":
       return s;
     case "escalated":
