@@ -43,6 +43,8 @@ const AssignLawyerBody = z.object({
   client_id: WireIdSchema.optional(),
   chat_id: WireIdSchema.optional(),
   lawyer_id: WireIdSchema,
+  reason: z.string().trim().max(500).optional()
+    .openapi({ description: "Why the lawyer is needed (shown in both chats)" }),
 }).refine((b) => b.client_id !== undefined || b.chat_id !== undefined, {
   message: "client_id or chat_id is required",
   path: ["client_id"],
@@ -244,6 +246,7 @@ export function adminRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
       ...(b.chat_id === undefined ? {} : { chatId: b.chat_id }),
       ...(b.client_id === undefined ? {} : { clientId: b.client_id }),
       lawyerId: b.lawyer_id,
+      ...(b.reason ? { reason: b.reason } : {}),
     });
     return c.json(r, 200);
   });

@@ -24,6 +24,7 @@ import { botHoldsNewChats } from "../src/integrations/bot/mod.ts";
 import type { VisitorClaim } from "../src/server/visitors.ts";
 import { SITE_USER_ID } from "../src/auth/identity.ts";
 import { ATTRIBUTE_KEY, ATTRIBUTE_VALUE_MAX, CLIENT_ATTRIBUTES_MAX } from "../actors/client.ts";
+import { MAX_TEXT_CHARS } from "../src/protocol/inbound.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const Attributes = z.record(
@@ -46,7 +47,17 @@ export const VisitorBody = z.object({
     .openapi({ description: "A short HS256 JWT from the site's backend (sub = user id)" }),
 });
 
-const CreateChatBody = VisitorBody.openapi("CreateChatBody");
+const CreateChatBody = VisitorBody.extend({
+  message: z.string().trim().min(1).max(MAX_TEXT_CHARS).optional()
+    .openapi({ description: "The client's first message, stored with the new chat" }),
+  offline: z.boolean().optional().openapi({
+    description: "An offline message (nobody online): needs `email` and `message`; the chat is " +
+      "queued as any other, marked `offline` for staff, who answer later",
+  }),
+}).refine((b) => !b.offline || (b.email !== undefined && b.message !== undefined), {
+  message: "an offline message needs email and message",
+  path: ["email"],
+}).openapi("CreateChatBody");
 
 const VisitorFields = {
   client_id: z.string(),
@@ -162,15 +173,33 @@ export function chatRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
     async (c) => {
       admit(c);
       const body = c.req.valid("json");
+      if (body.message !== undefined && body.message.length > d.config.MAX_TEXT_LENGTH) {
+        throw new AppError(
+          "text_too_long",
+          `Message text has ${body.message.length} characters; the limit is ${d.config.MAX_TEXT_LENGTH}`,
+        );
+      }
       const visitor = await d.visitors.resolve(claimOf(c, body));
       const chatId = crypto.randomUUID();
-      // BOT_MODE=all: the chat starts with the bot (status `bot`) and joins the queue on escalation.
-      const hold = botHoldsNewChats(d.config);
+      // BOT_MODE=all: the chat starts with the bot (status `bot`) and joins the queue on
+      // escalation; an offline message goes to the queue for staff to answer later.
+      const hold = botHoldsNewChats(d.config) && !body.offline;
       const { view, position } = await d.svc.createChat(visitor.visitorId, chatId, {
         ...(hold ? { hold } : {}),
         ...(body.name ? { clientName: body.name } : {}),
+        ...(body.offline ? { offline: true } : {}),
       });
       const { token, expiresAt } = await d.auth.issueClientToken(chatId, visitor.visitorId);
+      if (body.message !== undefined) {
+        const client = {
+          id: visitor.visitorId,
+          role: "client",
+          scope: "chat",
+          chatId,
+          expiresAt,
+        } as const;
+        await d.svc.sendMessage(client, chatId, body.message);
+      }
       const base = d.config.PUBLIC_URL ?? new URL(c.req.url).origin;
       const wsBase = base.replace(/^http/, "ws");
       return c.json({
@@ -204,7 +233,7 @@ export function chatRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
   const history = createRoute({
     method: "get",
     path: "/chats/{chat_id}/history",
-    summary: "A page of the chat's stored events (participants and admins)",
+    summary: "A page of the chat's stored events (participants, admins, staff let read it)",
     tags,
     security: SECURITY,
     middleware: [authed(d.auth)] as const,
@@ -215,7 +244,10 @@ export function chatRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
     const { chat_id } = c.req.valid("param");
     const q = c.req.valid("query");
     const limit = Math.min(q.limit, d.config.HISTORY_PAGE_MAX);
-    return c.json(await d.svc.history(c.get("principal"), chat_id, q.after_seq, limit), 200);
+    const p = c.get("principal");
+    // Participants, and staff let read it: mentioned in a note, a lawyer assigned from it.
+    const view = await d.svc.staff.readableView(p, chat_id);
+    return c.json(await d.svc.history(p, chat_id, q.after_seq, limit, view), 200);
   });
 
   return app;

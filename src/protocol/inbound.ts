@@ -77,6 +77,8 @@ export const AssignLawyerIn = z
     client_id: WireId.optional(),
     chat_id: WireId.optional(),
     lawyer_id: WireId,
+    /** Why the lawyer is needed: shown in both chats (`lawyer_assigned`, `chat_created`). */
+    reason: z.string().max(500).optional(),
   })
   .refine((p) => p.client_id !== undefined || p.chat_id !== undefined, {
     message: "client_id or chat_id is required",
@@ -96,6 +98,8 @@ export const ReadIn = z.looseObject({
 export const ResumeIn = z.looseObject({
   chat_id: WireId.optional(),
   last_seq: SeqCursor,
+  /** `staff`: the chat's staff stream (notes, labels; its own seq), for staff who may read it. */
+  stream: z.enum(["chat", "staff"]).optional(),
 });
 
 export const CloseChatIn = z.looseObject({
@@ -111,6 +115,28 @@ export const RateIn = z.looseObject({
 
 export const SetStatusIn = z.looseObject({
   status: OperatorStatusSchema,
+});
+
+/** Longest internal note (characters). */
+export const MAX_NOTE_CHARS = 4000;
+/** Labels a chat may carry, and the length of one. */
+export const MAX_LABELS = 10;
+export const MAX_LABEL_CHARS = 32;
+
+/** A label: 1–32 characters after trimming, no control characters. */
+export const Label = z.string().trim().min(1).max(MAX_LABEL_CHARS)
+  .regex(/^[^\p{Cc}\p{Cf}]+$/u, "no control or format characters");
+
+/** Staff only: an internal note in a chat, never shown to its client; `@<id>` mentions staff. */
+export const NoteIn = z.looseObject({
+  chat_id: WireId.optional(),
+  text: z.string().trim().min(1).max(MAX_NOTE_CHARS),
+});
+
+/** Staff only: the chat's labels, all of them (an empty list removes every label). */
+export const SetLabelsIn = z.looseObject({
+  chat_id: WireId.optional(),
+  labels: z.array(Label).max(MAX_LABELS),
 });
 
 /** `ping` may omit its payload; it then parses as `{}`. */
@@ -144,6 +170,8 @@ export const INBOUND_FRAMES = {
   ping: inbound("ping", PingIn),
   pong: inbound("pong", PongIn),
   refresh_token: inbound("refresh_token", RefreshTokenIn),
+  note: inbound("note", NoteIn),
+  set_labels: inbound("set_labels", SetLabelsIn),
 } as const;
 
 export type InboundType = keyof typeof INBOUND_FRAMES;

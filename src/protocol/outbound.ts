@@ -49,6 +49,10 @@ export const AckOut = z.object({
   unread: z.number().int().nonnegative().optional(),
   /** `refresh_token`: when the fresh token expires. */
   expires_at: Timestamp.optional(),
+  /** `note`: the staff members the note mentions (and who were told). */
+  mentions: z.array(Id).optional(),
+  /** `set_labels`: the chat's labels now. */
+  labels: z.array(z.string()).optional(),
 });
 
 export const ErrorOut = z.object({
@@ -89,6 +93,12 @@ export const ChatCreatedOut = z.object({
   held: z.boolean().optional(),
   /** The name the client gave (unverified). */
   client_name: z.string().optional(),
+  /** Left while nobody was online: the client expects an answer later (e-mail on the profile). */
+  offline: z.boolean().optional(),
+  /** A lawyer chat: the support chat it was opened from, who opened it and why. */
+  linked_chat_id: Id.optional(),
+  assigned_by: Id.optional(),
+  reason: z.string().max(500).optional(),
 });
 
 /** A file attached to a message; `url` is the (authenticated) download path. */
@@ -126,6 +136,8 @@ export const ChatAssignedOut = z.object({
   client_id: Id,
   operator_id: Id,
   role: z.enum(["operator", "lawyer"]),
+  /** The assignee's display name (from their token), when known: "Anna from support". */
+  operator_name: z.string().optional(),
 });
 
 export const MessageOut = z.object({
@@ -165,6 +177,8 @@ export const ChatTransferredOut = z.object({
   to_queue: z.boolean(),
   reason: z.string().min(1).max(500),
   by: Id,
+  /** The new operator's display name, when known (absent for a transfer to the queue). */
+  operator_name: z.string().optional(),
 });
 
 export const LawyerAssignedOut = z.object({
@@ -172,6 +186,30 @@ export const LawyerAssignedOut = z.object({
   lawyer_id: Id,
   lawyer_chat_id: Id,
   by: Id,
+  reason: z.string().max(500).optional(),
+  lawyer_name: z.string().optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Staff stream of a chat: internal notes and labels, with a seq of their own (staff only)
+
+export const NoteOut = z.object({
+  ...sessionBase,
+  author_id: Id,
+  author_role: z.enum(["operator", "lawyer", "admin"]),
+  text: z.string(),
+  /** Staff members named `@<id>` in the text (each was sent `mention`). */
+  mentions: z.array(Id),
+});
+
+export const LabelsOut = z.object({ ...sessionBase, labels: z.array(z.string()), by: Id });
+
+/** To a staff member named in a note: they may now read the chat and its notes (read-only). */
+export const MentionOut = z.object({
+  chat_id: Id,
+  by: Id,
+  note_seq: Seq,
+  text: z.string(),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -184,7 +222,13 @@ export const TypingOut = z.object({
   is_typing: z.boolean(),
 });
 
-export const ResumedOut = z.object({ chat_id: Id, from_seq: SeqCursor, to_seq: SeqCursor });
+export const ResumedOut = z.object({
+  chat_id: Id,
+  from_seq: SeqCursor,
+  to_seq: SeqCursor,
+  /** `staff` when the replay was of the chat's staff stream (notes, labels). */
+  stream: z.enum(["chat", "staff"]).optional(),
+});
 
 const queueEntry = {
   chat_id: Id,
@@ -247,6 +291,12 @@ export const SESSION_EVENT_FRAMES = {
   chat_title: outbound("chat_title", ChatTitleOut),
 } as const;
 
+/** Envelope schema per staff-stream event (stored, with a seq of the chat's staff stream). */
+export const STAFF_EVENT_FRAMES = {
+  note: outbound("note", NoteOut),
+  labels: outbound("labels", LabelsOut),
+} as const;
+
 /** Envelope schema per outbound type. */
 export const OUTBOUND_FRAMES = {
   connected: outbound("connected", ConnectedOut),
@@ -257,6 +307,8 @@ export const OUTBOUND_FRAMES = {
   close: outbound("close", CloseOut),
   token_expiring: outbound("token_expiring", TokenExpiringOut),
   ...SESSION_EVENT_FRAMES,
+  ...STAFF_EVENT_FRAMES,
+  mention: outbound("mention", MentionOut),
   typing: outbound("typing", TypingOut),
   resumed: outbound("resumed", ResumedOut),
   new_chat_available: outbound("new_chat_available", NewChatAvailableOut),
@@ -300,6 +352,13 @@ export type OutboundPayload<T extends OutboundType> = OutboundFrameOf<T>["payloa
 
 export function isSessionEventType(type: unknown): type is SessionEventType {
   return typeof type === "string" && Object.hasOwn(SESSION_EVENT_FRAMES, type);
+}
+
+export type StaffEventType = keyof typeof STAFF_EVENT_FRAMES;
+
+/** A frame of a chat's staff stream (its `seq` counts on that stream, not the chat's). */
+export function isStaffEventType(type: unknown): type is StaffEventType {
+  return typeof type === "string" && Object.hasOwn(STAFF_EVENT_FRAMES, type);
 }
 
 /**

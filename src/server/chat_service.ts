@@ -30,12 +30,17 @@ import type { Envelope } from "../runtime/entity.ts";
 import type { Hub, StoredFrame } from "./hub.ts";
 import { applyHubOps, type HubOp } from "./hub_ops.ts";
 import {
+  namedStaff,
   QUEUE_WATCHERS,
   queueFrames,
   sessionFrame,
   type SessionFrameContext,
 } from "./projection.ts";
 import { PositionChanges, positionFrame } from "./_queue_positions.ts";
+import { StaffNames } from "./staff_names.ts";
+import { StaffSide } from "./staff_side.ts";
+import { isStaffStream, streamOf } from "./streams.ts";
+import type { OperatorEvent } from "../../actors/operator.ts";
 
 type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 
@@ -80,6 +85,8 @@ export interface CreateChatOptions {
   readonly hold?: boolean;
   /** The name the client gave (shown to staff). */
   readonly clientName?: string;
+  /** An offline message (left while nobody was online). */
+  readonly offline?: boolean;
 }
 
 export class ChatService {
@@ -92,16 +99,29 @@ export class ChatService {
   readonly #positions = new PositionChanges();
   readonly #chatListeners = new Set<(n: ChatEventNotice) => void>();
   #resolveAttachments: AttachmentResolver | null = null;
+  /** Staff display names (`operator_name` of frames). */
+  readonly names: StaffNames;
+  /** Notes, labels, mentions, and who may read a chat beyond its participants. */
+  readonly staff: StaffSide;
+  /** Per chat, frames held back until the names they show are looked up (kept in order). */
+  readonly #emitting = new Map<string, Promise<void>>();
 
   constructor(o: ChatServiceOptions) {
     this.#o = o;
     this.system = o.system;
     this.router = o.router ?? o.system;
     this.hub = o.hub;
+    this.names = new StaffNames(this.router);
     o.system.onCommitted((addr, envs) => {
       if (addr.type === SESSION) this.#onSession(addr.id, envs as Envelope<SessionEvent>[]);
       else if (addr.type === QUEUE) this.#onQueue(envs as Envelope<QueueEvent>[]);
+      else if (addr.type === OPERATOR) {
+        for (const { event } of envs as Envelope<OperatorEvent>[]) {
+          if (event.type === "registered") this.names.remember(addr.id, event.name);
+        }
+      }
     });
+    this.staff = new StaffSide(this);
   }
 
   // ---- chat lifecycle ----
@@ -122,6 +142,7 @@ export class ChatService {
       ...(opts.channel ? { channel: opts.channel } : {}),
       ...(opts.hold ? { hold: true } : {}),
       ...(opts.clientName ? { clientName: opts.clientName } : {}),
+      ...(opts.offline ? { offline: true } : {}),
     }) as SessionReplies["create"];
     if (view.status === "bot") return { view, position: 0 };
     // The session also tells the queue; asking here makes the 201 mean "in the queue".
@@ -314,9 +335,18 @@ export class ChatService {
     }) as SessionReplies["rate"];
   }
 
-  /** A page of the chat's stored events as frames, for its participants and admins. */
-  async history(p: Principal, chatId: string, afterSeq: number, limit: number) {
-    const view = await this.view(p, chatId);
+  /**
+   * A page of the chat's stored events as frames, for its participants and admins (or for whom
+   * `readable`, the view of a chat the caller was let read, says).
+   */
+  async history(
+    p: Principal,
+    chatId: string,
+    afterSeq: number,
+    limit: number,
+    readable?: SessionView,
+  ) {
+    const view = readable ?? await this.view(p, chatId);
     const frames = await this.readFrames(chatId, afterSeq, limit + 1, view);
     const page = frames.slice(0, limit);
     return {
@@ -334,8 +364,14 @@ export class ChatService {
     limit: number,
     view?: SessionView,
   ): Promise<StoredFrame[]> {
-    const ctx = view ?? await this.#frameContext(chatId);
+    // The hub reads both streams of a chat: its own, and its staff stream (notes, labels).
+    if (isStaffStream(chatId)) {
+      return this.staff.readFrames(streamOf(chatId).chatId, afterSeq, limit);
+    }
+    const base = view ?? await this.#frameContext(chatId);
     const envs = await this.system.readEvents<SessionEvent>(SESSION, chatId, afterSeq, limit);
+    await this.names.load(namedStaff(envs));
+    const ctx = { ...base, staffName: (id: string) => this.names.cached(id) };
     return envs.map((env) => ({ seq: env.seq, frame: sessionFrame(chatId, env, ctx) }));
   }
 
@@ -350,6 +386,7 @@ export class ChatService {
   /** A staff connection opened: count it, and make sure the queue sees the operator present. */
   async staffConnected(p: Principal): Promise<OperatorReplies["connect"]> {
     if (p.role === "client") throw new AppError("internal", "Clients have no operator actor");
+    this.names.remember(p.id, p.name);
     const reply = await this.router.ask(operatorEntity, p.id, {
       type: "connect",
       role: p.role,
@@ -444,11 +481,39 @@ export class ChatService {
   #onSession(chatId: string, envs: Envelope<SessionEvent>[]): void {
     const live = this.system.inspect(SESSION, chatId)?.state as SessionView | undefined;
     const ctx: SessionFrameContext = live ?? { clientId: "", queue: this.#o.queue, priority: 0 };
+    const unknown = namedStaff(envs).filter((id) => !this.names.has(id));
+    const pending = this.#emitting.get(chatId);
+    if (unknown.length === 0 && !pending) this.#emitSession(chatId, envs, ctx);
+    else {
+      // A name this node has not seen (the operator is connected elsewhere): look it up first,
+      // and hold the chat's later frames behind these so they keep their order.
+      const next = (pending ?? Promise.resolve())
+        .then(() => this.names.load(unknown))
+        .then(() => this.#emitSession(chatId, envs, ctx))
+        .catch((err) => console.error("session frames failed", err))
+        .finally(() => {
+          if (this.#emitting.get(chatId) === next) this.#emitting.delete(chatId);
+        });
+      this.#emitting.set(chatId, next);
+    }
+    if (live) this.#notifyChatListeners(chatId, envs, live);
+  }
+
+  #emitSession(chatId: string, envs: Envelope<SessionEvent>[], base: SessionFrameContext): void {
+    const ctx = { ...base, staffName: (id: string) => this.names.cached(id) };
     const ops: HubOp[] = [];
     for (const env of envs) {
       if (env.event.type === "message") this.counters.messages++;
       if (env.event.type === "assigned") {
-        ops.push({ op: "assigned", chatId, operatorId: env.event.operatorId, seq: env.seq });
+        // A lawyer chat is new to its lawyer: from its start, with who opened it and why.
+        const from = env.event.reason === "lawyer" ? { from: 0 } : {};
+        ops.push({
+          op: "assigned",
+          chatId,
+          operatorId: env.event.operatorId,
+          seq: env.seq,
+          ...from,
+        });
       }
       ops.push({ op: "publish", chatId, seq: env.seq, frame: sessionFrame(chatId, env, ctx) });
       if (env.event.type === "transferred") {
@@ -456,7 +521,6 @@ export class ChatService {
       }
     }
     this.emit(ops, chatId);
-    if (live) this.#notifyChatListeners(chatId, envs, live);
   }
 
   /** Integrations hear each stored event once; one failing listener does not stop the others. */

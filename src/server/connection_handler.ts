@@ -25,6 +25,7 @@ import type { Budget, UserLimits } from "./limits.ts";
 import type { RoutingService } from "./routing_service.ts";
 import { QUEUE_WATCHERS } from "./projection.ts";
 import { pingLatency } from "./metrics.ts";
+import { isStaffStream, staffStream, streamOf } from "./streams.ts";
 import type { Clock, TimerId } from "../runtime/clock.ts";
 
 export interface HandlerOptions {
@@ -221,8 +222,10 @@ export class ConnectionHandler {
         }
       }
       // A multi-chat cursor skips the chats this user may no longer see (e.g. transferred away).
+      // Its `staff:<chat>` entries are staff streams (notes): caught up below.
+      const entries = [...query.resume ?? []];
       const cursor = await Promise.all(
-        [...query.resume ?? []].map(async ([chatId, seq]) => {
+        entries.filter(([key]) => !isStaffStream(key)).map(async ([chatId, seq]) => {
           const v = await this.#retrying(() => this.#svc.view(p, chatId));
           if (v instanceof Error) {
             if (!isUnseen(v)) this.#followLater(chatId, seq);
@@ -232,6 +235,30 @@ export class ConnectionHandler {
         }),
       );
       for (const c of cursor) if (c) resumeAt(c.chatId, c.from);
+      // The staff stream of every chat followed here that this user may read (notes, labels):
+      // live from now, or from the cursor's seq. A cursor names a staff stream once it has an
+      // event, so one that names a chat but not its staff stream had none: from the start.
+      const staffCursor = new Map(entries.filter(([key]) => isStaffStream(key)));
+      const named = new Set(staffCursor.keys());
+      for (const [key] of entries) {
+        if (!isStaffStream(key) && !named.has(staffStream(key))) {
+          staffCursor.set(staffStream(key), 0);
+        }
+      }
+      const staffChats = new Set([
+        ...follow.map((f) => f.chatId),
+        ...[...staffCursor.keys()].map((key) => streamOf(key).chatId),
+      ]);
+      const streams = await Promise.all([...staffChats].map(async (chatId) => {
+        const seq = await this.#retrying(() => this.#svc.staff.streamSeq(p, chatId));
+        if (seq instanceof Error) return null;
+        const from = staffCursor.get(staffStream(chatId));
+        const key = staffStream(chatId);
+        return from === undefined
+          ? { chatId: key, from: seq, announce: false }
+          : { chatId: key, from: Math.min(from, seq), announce: named.has(key) };
+      }));
+      for (const f of streams) if (f) follow.push(f);
     }
     if (this.#closed) return false;
     this.conn.send(frame("connected", {
@@ -259,11 +286,18 @@ export class ConnectionHandler {
     return true;
   }
 
-  async #follow(chatId: string, from: number, announce: boolean): Promise<void> {
-    this.onFollow?.(chatId, from);
-    const to = await this.#svc.hub.resume(this.conn.id, chatId, from);
+  /** Follows a chat's stream (`key`: the chat id, or `staff:<chat id>`) and catches it up. */
+  async #follow(key: string, from: number, announce: boolean): Promise<void> {
+    this.onFollow?.(key, from);
+    const to = await this.#svc.hub.resume(this.conn.id, key, from);
     if (announce && !this.#closed) {
-      this.conn.send(frame("resumed", { chat_id: chatId, from_seq: from, to_seq: to }));
+      const { chatId, stream } = streamOf(key);
+      this.conn.send(frame("resumed", {
+        chat_id: chatId,
+        from_seq: from,
+        to_seq: to,
+        ...(stream === "staff" ? { stream } : {}),
+      }));
     }
   }
 
@@ -536,6 +570,14 @@ export class ConnectionHandler {
       }
       case "resume": {
         const chatId = this.#chatOf(f.payload.chat_id);
+        if (f.payload.stream === "staff") {
+          const seq = await this.#svc.staff.streamSeq(p, chatId);
+          const from = Math.min(f.payload.last_seq, seq);
+          return {
+            ...ack({ chat_id: chatId }),
+            after: () => this.#follow(staffStream(chatId), from, true),
+          };
+        }
         // A chat whose owner is moving answers after the move: the server waits, not the client.
         const view = await this.#retrying(() => this.#svc.view(p, chatId));
         if (view instanceof Error) throw view;
@@ -577,6 +619,7 @@ export class ConnectionHandler {
           chatId: f.payload.chat_id,
           clientId: f.payload.client_id,
           lawyerId: f.payload.lawyer_id,
+          ...(f.payload.reason ? { reason: f.payload.reason } : {}),
         });
         return ack({ chat_id: r.lawyer_chat_id });
       }
@@ -587,6 +630,20 @@ export class ConnectionHandler {
       case "refresh_token": {
         const expiresAt = await this.#refresh(f.payload.token);
         return ack({ expires_at: new Date(expiresAt).toISOString() });
+      }
+      case "note": {
+        const chatId = this.#chatOf(f.payload.chat_id);
+        const r = await this.#svc.staff.addNote(p, chatId, f.payload.text);
+        return ack({ chat_id: chatId, seq: r.seq, mentions: r.mentions });
+      }
+      case "set_labels": {
+        const chatId = this.#chatOf(f.payload.chat_id);
+        const r = await this.#svc.staff.setLabels(p, chatId, f.payload.labels);
+        return ack({
+          chat_id: chatId,
+          labels: r.labels,
+          ...(r.seq === null ? {} : { seq: r.seq }),
+        });
       }
     }
   }

@@ -16,6 +16,7 @@ import {
   type UserKey,
 } from "../auth/principal.ts";
 import type { OutboundFrame } from "../protocol/mod.ts";
+import { isStaffStream } from "./streams.ts";
 
 export interface Connection {
   readonly id: string;
@@ -130,7 +131,7 @@ export class Hub {
   /** Follows a chat live from `lastSeq` on (events after it are delivered, with gap repair). */
   subscribe(connId: string, chatId: string, lastSeq: number): void {
     const st = this.#conns.get(connId);
-    if (!st || st.subs.has(chatId)) return;
+    if (!st || st.subs.has(chatId) || !mayFollow(st.conn, chatId)) return;
     st.subs.set(chatId, {
       lastSeq,
       replaying: false,
@@ -174,7 +175,7 @@ export class Hub {
    */
   async resume(connId: string, chatId: string, lastSeq: number): Promise<number> {
     const st = this.#conns.get(connId);
-    if (!st) return lastSeq;
+    if (!st || !mayFollow(st.conn, chatId)) return lastSeq;
     let sub = st.subs.get(chatId);
     if (!sub) {
       sub = { lastSeq, replaying: false, held: new Map(), dropped: false, replay: null };
@@ -301,6 +302,11 @@ export class Hub {
       sub.replay = null;
     }
   }
+}
+
+/** A chat's staff stream (notes, labels) is never followed by a client connection. */
+function mayFollow(conn: Connection, key: string): boolean {
+  return !isStaffStream(key) || isStaff(conn.principal.role);
 }
 
 function addTo<K>(map: Map<K, Set<string>>, key: K, value: string): void {

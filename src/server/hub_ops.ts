@@ -12,12 +12,16 @@ import {
 } from "../auth/principal.ts";
 import type { OutboundFrame } from "../protocol/mod.ts";
 import type { Hub } from "./hub.ts";
+import { staffStream } from "./streams.ts";
 
 export type HubOp =
   /** A stored session event for the chat's followers (gap repair and dedup by `seq`). */
   | { op: "publish"; chatId: string; seq: number; frame: OutboundFrame }
-  /** The chat was assigned by event `seq`: other staff stop following, the owner starts. */
-  | { op: "assigned"; chatId: string; operatorId: string; seq: number }
+  /**
+   * The chat was assigned by event `seq`: other staff stop following, the owner starts (from
+   * `from`, default just before the event: a lawyer chat's lawyer gets it from its start).
+   */
+  | { op: "assigned"; chatId: string; operatorId: string; seq: number; from?: number }
   /** After the transfer event: the old owner stops following, the new one catches up. */
   | { op: "transferred"; chatId: string; to: string | null }
   /** A frame that is not stored (typing, queue position) for the chat's followers. */
@@ -47,12 +51,17 @@ export function applyHubOps(
         // Other staff may have looked at the waiting chat; it is no longer theirs to follow.
         hub.unsubscribeWhere(o.chatId, otherStaff(o.operatorId));
         // The new owner's connections follow the chat from just before this event.
-        hub.subscribeUser(staffKey(o.operatorId), o.chatId, o.seq - 1);
+        hub.subscribeUser(staffKey(o.operatorId), o.chatId, o.from ?? o.seq - 1);
+        // And its staff stream, every note so far first (what colleagues wrote before).
+        hub.unsubscribeWhere(staffStream(o.chatId), otherStaff(o.operatorId));
+        hub.resumeUser(staffKey(o.operatorId), staffStream(o.chatId), 0);
         break;
       case "transferred":
         // The old owner saw the transfer and stops following; the new one gets the full history.
         hub.unsubscribeWhere(o.chatId, otherStaff(o.to));
         if (o.to !== null) hub.resumeUser(staffKey(o.to), o.chatId, 0);
+        hub.unsubscribeWhere(staffStream(o.chatId), otherStaff(o.to));
+        if (o.to !== null) hub.resumeUser(staffKey(o.to), staffStream(o.chatId), 0);
         break;
       case "broadcast":
         hub.broadcast(o.chatId, o.frame);

@@ -13,6 +13,19 @@ export interface SessionFrameContext {
   readonly clientId: string;
   readonly queue: string;
   readonly priority: number;
+  /** A staff member's display name, when known (`operator_name` of assignments). */
+  readonly staffName?: (id: string) => string | undefined;
+}
+
+/** The staff ids whose names the frames of these events show. */
+export function namedStaff(envs: readonly Envelope<SessionEvent>[]): string[] {
+  const ids = new Set<string>();
+  for (const { event: e } of envs) {
+    if (e.type === "assigned") ids.add(e.operatorId);
+    else if (e.type === "transferred" && e.to !== null) ids.add(e.to);
+    else if (e.type === "lawyer_assigned") ids.add(e.lawyerId);
+  }
+  return [...ids];
 }
 
 /** One session event as the frame every follower receives; `seq` is the event's seq. */
@@ -23,6 +36,10 @@ export function sessionFrame(
 ): OutboundFrame {
   const base = { chat_id: chatId, seq: env.seq, timestamp: iso(env.at) };
   const e = env.event;
+  const named = (key: string, id: string) => {
+    const name = ctx.staffName?.(id);
+    return name ? { [key]: name } : {};
+  };
   switch (e.type) {
     case "created":
       return frame("chat_created", {
@@ -32,6 +49,11 @@ export function sessionFrame(
         ...(e.channel ? { channel: { ...e.channel } } : {}),
         ...(e.held ? { held: true } : {}),
         ...(e.clientName ? { client_name: e.clientName } : {}),
+        ...(e.offline ? { offline: true } : {}),
+        ...(e.kind === "lawyer" && e.linkedChatId
+          ? { linked_chat_id: e.linkedChatId, assigned_by: e.byId }
+          : {}),
+        ...(e.reason ? { reason: e.reason } : {}),
       });
     case "queued":
       return frame("chat_queued", { ...base, priority: ctx.priority, queue: ctx.queue });
@@ -41,6 +63,7 @@ export function sessionFrame(
         client_id: ctx.clientId,
         operator_id: e.operatorId,
         role: e.reason === "lawyer" ? "lawyer" : "operator",
+        ...named("operator_name", e.operatorId),
       });
     case "message":
       return frame("message", {
@@ -98,6 +121,7 @@ export function sessionFrame(
         reason: e.reason,
         // The queue acting on its own (grace expiry, reconcile) is "system" on the wire.
         by: e.byId === queueCaller(ctx.queue).id ? "system" : e.byId,
+        ...(e.to ? named("operator_name", e.to) : {}),
       });
     case "lawyer_assigned":
       return frame("lawyer_assigned", {
@@ -105,6 +129,8 @@ export function sessionFrame(
         lawyer_id: e.lawyerId,
         lawyer_chat_id: e.lawyerChatId,
         by: e.byId,
+        ...(e.reason ? { reason: e.reason } : {}),
+        ...named("lawyer_name", e.lawyerId),
       });
   }
 }

@@ -21,6 +21,7 @@ import { sessionEntity, type SessionView } from "../../actors/session.ts";
 import { type Principal, staffKey } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
 import type { ChatService } from "./chat_service.ts";
+import { type RosterEntry, staffRoster } from "./roster.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const caller = (p: Principal) => ({ id: p.id, role: p.role });
@@ -59,7 +60,10 @@ export class RoutingService {
    * Opens a separate client–lawyer chat. The caller names the client's support chat, or (admins)
    * just the client; an operator must own a chat of that client.
    */
-  async assignLawyer(p: Principal, o: { chatId?: string; clientId?: string; lawyerId: string }) {
+  async assignLawyer(
+    p: Principal,
+    o: { chatId?: string; clientId?: string; lawyerId: string; reason?: string },
+  ) {
     staffOnly(p);
     if (p.role === "lawyer") throw new AppError("forbidden", "Lawyers may not assign lawyers");
     const support = await this.#supportChat(p, o.chatId, o.clientId);
@@ -79,12 +83,14 @@ export class RoutingService {
       priority: 0,
       linkedChatId: support.chatId,
       lawyerId: o.lawyerId,
+      ...(o.reason ? { reason: o.reason } : {}),
     });
     await this.#system.ask(sessionEntity, support.chatId, {
       type: "link_lawyer",
       by: caller(p),
       lawyerId: o.lawyerId,
       lawyerChatId,
+      ...(o.reason ? { reason: o.reason } : {}),
     });
     return { lawyer_chat_id: lawyerChatId, client_id: support.clientId, chat_id: support.chatId };
   }
@@ -195,6 +201,14 @@ export class RoutingService {
       open_chats: slot.load,
       stats: operatorStats(counters.get(id)),
     }));
+  }
+
+  /**
+   * Every staff member with name, role, status, presence, load and capacity, for pickers: admins
+   * and lawyers are listed as such, never as operators (src/server/roster.ts).
+   */
+  async roster(): Promise<RosterEntry[]> {
+    return await staffRoster(this.#chat);
   }
 
   /** Global and per-operator statistics (see docs/ROUTING.md for where each comes from). */

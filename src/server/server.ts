@@ -1,6 +1,7 @@
 /** Builds and starts a node: KV, actor system, hub, chat service, HTTP app. */
 import { Hono } from "hono";
 import { dirname } from "node:path";
+import { chatStaffEntity } from "../../actors/chat_staff.ts";
 import { clientEntity } from "../../actors/client.ts";
 import { operatorEntity } from "../../actors/operator.ts";
 import { queueEntity } from "../../actors/queue.ts";
@@ -138,7 +139,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     kv,
     clock,
     logger: log,
-    entities: [sessionEntity, queueEntity, operatorEntity, clientEntity],
+    entities: [sessionEntity, queueEntity, operatorEntity, clientEntity, chatStaffEntity],
     mailboxCapacity: config.MAILBOX_CAPACITY,
     snapshotEvery: config.SNAPSHOT_EVERY,
     passivateAfterMs: config.PASSIVATE_AFTER_S * 1000,

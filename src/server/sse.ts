@@ -6,7 +6,12 @@
  */
 import { keyOf, type Principal } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
-import { errorFrame, isSessionEventType, type OutboundFrame } from "../protocol/mod.ts";
+import {
+  errorFrame,
+  isSessionEventType,
+  isStaffEventType,
+  type OutboundFrame,
+} from "../protocol/mod.ts";
 import type { Clock, TimerId } from "../runtime/clock.ts";
 import type { ChatService } from "./chat_service.ts";
 import {
@@ -16,6 +21,7 @@ import {
   type OpenQuery,
 } from "./connection_handler.ts";
 import type { Connection } from "./hub.ts";
+import { isStaffStream, staffStream } from "./streams.ts";
 
 const encoder = new TextEncoder();
 const KEEPALIVE = encoder.encode(": keepalive\n\n");
@@ -101,16 +107,24 @@ export class SseConnection implements Connection {
     this.#end();
   }
 
-  /** The handler starts following `chatId` from `seq` (so the cursor lists it at once). */
+  /**
+   * The handler starts following `chatId` from `seq` (so the cursor lists it at once). A staff
+   * stream joins the cursor with its first event: a cursor naming a chat but not its staff
+   * stream resumes that stream from its start (src/server/connection_handler.ts).
+   */
   followed(chatId: string, seq: number): void {
+    if (isStaffStream(chatId) && seq === 0) return;
     this.#cursor.set(chatId, seq);
   }
 
   #eventId(f: OutboundFrame): string | null {
-    if (!isSessionEventType(f.type)) return null;
-    const { chat_id: chatId, seq } = f.payload as { chat_id?: unknown; seq?: unknown };
-    if (typeof seq !== "number" || typeof chatId !== "string") return null;
-    if (this.principal.role === "client") return String(seq);
+    // A chat's staff stream (notes, labels) has a seq of its own: `staff:<chat>` in the cursor.
+    const staff = isStaffEventType(f.type);
+    if (!isSessionEventType(f.type) && !staff) return null;
+    const { chat_id: id, seq } = f.payload as { chat_id?: unknown; seq?: unknown };
+    if (typeof seq !== "number" || typeof id !== "string") return null;
+    if (this.principal.role === "client") return staff ? null : String(seq);
+    const chatId = staff ? staffStream(id) : id;
     this.#cursor.set(chatId, seq);
     for (const c of this.#cursor.keys()) {
       if (c !== chatId && !this.#o.follows(this.id, c)) this.#cursor.delete(c);

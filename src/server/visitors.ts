@@ -146,10 +146,13 @@ export class Visitors {
     }));
   }
 
-  /** For staff who may see the chat: its client's profile and their other chats. */
+  /**
+   * For staff who may see the chat (its participants, and staff the chat's staff side lets read
+   * it: mentioned in a note, a lawyer assigned from it): its client's profile and other chats.
+   */
   async ofChat(p: Principal, chatId: string) {
-    const view = await this.#svc.view(p, chatId);
     if (p.role === "client") throw new AppError("forbidden", "Staff only");
+    const view = await this.#svc.staff.readableView(p, chatId);
     const client = await this.profile(view.clientId);
     return {
       client_id: view.clientId,

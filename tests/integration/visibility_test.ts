@@ -180,8 +180,14 @@ Deno.test("visibility: a lawyer may not read a waiting chat (403), by REST, sock
   );
   const own = await fetchHistory(server, ack.payload.chat_id as string, lawyerToken);
   assert.equal(own.status, 200);
-  // And still not the support chat, now assigned to op-1.
-  assert.equal((await fetchHistory(server, waiting.chat_id, lawyerToken)).status, 403);
+  // Assigned from the support chat, the lawyer may now read it (issue 14: the support
+  // conversation is the lawyer's context), but still not write in it or follow it.
+  assert.equal((await fetchHistory(server, waiting.chat_id, lawyerToken)).status, 200);
+  assertError(await say(lawyer, waiting.chat_id, "hi"), "forbidden");
+  assertError(
+    await lawyer.request("resume", { chat_id: waiting.chat_id, last_seq: 0 }),
+    "forbidden",
+  );
 });
 
 Deno.test("visibility: GET /titles lists a lawyer's own chats, an operator's waiting and own, an admin's all", async () => {

@@ -42,6 +42,8 @@ const VALID_INBOUND: Record<InboundType, unknown> = {
   ping: {},
   pong: { id: "h1" },
   refresh_token: { token: "c1.x.y.1.z" },
+  note: { chat_id: "c1", text: "VIP client, see @op-2" },
+  set_labels: { chat_id: "c1", labels: ["billing", "vip"] },
 };
 
 for (const type of INBOUND_TYPES) {
@@ -59,12 +61,14 @@ Deno.test("inbound type list covers exactly the documented types", () => {
     "assign_lawyer",
     "close_chat",
     "message",
+    "note",
     "ping",
     "pong",
     "rate",
     "read",
     "refresh_token",
     "resume",
+    "set_labels",
     "set_status",
     "transfer_chat",
     "typing",
@@ -178,6 +182,16 @@ Deno.test("field limits are validated", () => {
     ["set_status", { status: "sleeping" }],
     ["typing", { is_typing: "yes" }],
     ["transfer_chat", { chat_id: "c1", reason: "r".repeat(501) }],
+    ["assign_lawyer", { chat_id: "c1", lawyer_id: "l1", reason: "r".repeat(501) }],
+    ["resume", { last_seq: 0, stream: "notes" }],
+    ["note", { chat_id: "c1", text: "" }],
+    ["note", { chat_id: "c1", text: "   " }],
+    ["note", { chat_id: "c1", text: "n".repeat(4001) }],
+    ["set_labels", { chat_id: "c1", labels: Array.from({ length: 11 }, (_, i) => `l${i}`) }],
+    ["set_labels", { chat_id: "c1", labels: ["x".repeat(33)] }],
+    ["set_labels", { chat_id: "c1", labels: [" "] }],
+    ["set_labels", { chat_id: "c1", labels: ["bad\u0007bell"] }],
+    ["set_labels", { chat_id: "c1" }],
   ];
   for (const [type, payload] of bad) {
     assert.equal(failed({ type, payload }).code, "invalid_payload", `${type} ${payload}`);
@@ -300,6 +314,18 @@ Deno.test("outbound builder examples validate against the outbound schema", () =
     }),
     frame("typing", { chat_id: "c1", user_id: "op1", role: "operator", is_typing: true }),
     frame("resumed", { chat_id: "c1", from_seq: 3, to_seq: 8 }),
+    frame("resumed", { chat_id: "c1", from_seq: 0, to_seq: 2, stream: "staff" }),
+    frame("note", {
+      chat_id: "c1",
+      seq: 1,
+      timestamp: TS,
+      author_id: "op1",
+      author_role: "operator",
+      text: "Asked for a refund twice, @op2",
+      mentions: ["op2"],
+    }),
+    frame("labels", { chat_id: "c1", seq: 2, timestamp: TS, labels: ["refund"], by: "op1" }),
+    frame("mention", { chat_id: "c1", by: "op1", note_seq: 1, text: "see @op2" }),
     frame("new_chat_available", {
       chat_id: "c1",
       client_id: "u1",
