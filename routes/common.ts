@@ -6,6 +6,7 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { isStaff } from "../src/auth/principal.ts";
+import { OperatorStatusSchema } from "../src/protocol/inbound.ts";
 import { QUEUE_WATCHERS } from "../src/server/projection.ts";
 import { ChatIdParam, VisitorBody } from "./chats.ts";
 import {
@@ -56,6 +57,23 @@ const ProfileUpdate = VisitorBody.pick({ name: true, email: true, attributes: tr
 const STAFF = ["operator", "lawyer", "admin"] as const;
 const tags = ["common"];
 
+const RosterEntrySchema = OperatorBriefSchema.extend({
+  name: z.string().nullable().openapi({ description: "Display name from their token" }),
+  status: OperatorStatusSchema,
+  connected: z.boolean(),
+  capacity: z.number().int().nullable()
+    .openapi({ description: "Operators only: open chats allowed (lawyers and admins: null)" }),
+  available: z.boolean()
+    .openapi({ description: "An operator online, connected, with room: a transfer target" }),
+}).openapi("RosterEntry");
+
+const RosterQuery = z.object({
+  role: z.enum(STAFF).optional()
+    .openapi({ description: "Only this role: `operator` (transfer), `lawyer` (assign a lawyer)" }),
+  available: z.enum(["true", "false"]).optional()
+    .openapi({ description: "`true`: only operators online with room" }),
+});
+
 /** Mounted at `/api/v1/chat`. */
 export function commonRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
   const app = newApi();
@@ -84,25 +102,27 @@ export function commonRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
   const operators = createRoute({
     method: "get",
     path: "/chats/operators",
-    summary: "Staff only: operators with role, status and open chats",
+    summary: "Staff only: every staff member with name, role, status, presence, load and " +
+      "capacity (pickers: operators for transfers, lawyers for assign-lawyer)",
     tags,
     security: SECURITY,
     middleware: [authed(d.auth, STAFF)] as const,
+    request: { query: RosterQuery },
     responses: {
-      200: json(z.array(OperatorBriefSchema), "Operators"),
+      200: json(z.array(RosterEntrySchema), "Staff"),
+      400: ERRORS[400],
       401: ERRORS[401],
       403: ERRORS[403],
     },
   });
   app.openapi(operators, async (c) => {
-    const all = await d.routing.operators();
+    const q = c.req.valid("query");
+    const all = await d.routing.roster();
     return c.json(
-      all.map((o) => ({
-        operator_id: o.operator_id,
-        role: o.role,
-        status: o.status,
-        open_chats: o.open_chats,
-      })),
+      all.filter((o) =>
+        (q.role === undefined || o.role === q.role) &&
+        (q.available === undefined || o.available === (q.available === "true"))
+      ),
       200,
     );
   });

@@ -14,6 +14,8 @@ import {
   StreamQuery,
 } from "../src/server/openapi.ts";
 import { adminRoutes } from "./admin.ts";
+import { adminStatsRoutes } from "./admin_stats.ts";
+import { chatStaffRoutes } from "./chat_staff.ts";
 import { chatRoutes } from "./chats.ts";
 import { commonRoutes } from "./common.ts";
 import type { RouteDeps } from "./deps.ts";
@@ -32,6 +34,8 @@ export function apiRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
   api.route("/api/v1/chat", chatRoutes(d));
   api.route("/api/v1/chat", commonRoutes(d));
   api.route("/api/v1/chat/admin", adminRoutes(d));
+  api.route("/api/v1/chat/admin", adminStatsRoutes(d));
+  api.route("/api/v1/chat", chatStaffRoutes(d));
   api.route("/api/v1/chat", sseRoutes(d));
   for (const i of d.integrations) {
     if (!i.routes) continue;

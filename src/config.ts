@@ -46,6 +46,7 @@ export const ConfigSchema = z.object({
   DEFAULT_CAPACITY: int(5, 0),
   ACCEPT_TIMEOUT_S: int(30, 1),
   PRESENCE_GRACE_S: int(30, 0),
+  OFFLINE_REPLY_PROMISE_H: int(24, 1),
   PUBLIC_URL: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   KAFKA_BROKERS: z.string().default(""),
@@ -190,6 +191,8 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   DEFAULT_CAPACITY: "Open chats an operator may hold, unless an admin sets their own capacity",
   ACCEPT_TIMEOUT_S: "Auto routing: seconds an operator has to accept an offered chat",
   PRESENCE_GRACE_S: "Seconds a disconnected operator keeps their chats before they are requeued",
+  OFFLINE_REPLY_PROMISE_H:
+    "Hours within which offline messages are answered (the widget shows it when nobody is online)",
   PUBLIC_URL: "Base URL clients use (for ws_url in responses); default from the request",
   LOG_LEVEL: "debug | info | warn | error",
   KAFKA_BROKERS:
