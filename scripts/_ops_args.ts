@@ -1,7 +1,16 @@
 /** Argument parsing of `deno task ops` (see scripts/ops.ts). */
 
-const VALUE_OPTIONS = ["to", "reason", "chat", "operator", "limit", "capacity"] as const;
-const FLAG_OPTIONS = ["json", "queue", "help"] as const;
+const VALUE_OPTIONS = [
+  "to",
+  "reason",
+  "chat",
+  "operator",
+  "limit",
+  "capacity",
+  "kv",
+  "attachments",
+] as const;
+const FLAG_OPTIONS = ["json", "queue", "help", "force"] as const;
 
 export class UsageError extends Error {}
 

@@ -1,8 +1,9 @@
 /**
  * Ops tasks against a running server's admin REST: `deno task ops <command> [args] [--json]`.
  * Reads CHAT_URL (default http://127.0.0.1:8080) and ADMIN_TOKEN (an admin JWT, e.g. from
- * `deno task token --role admin --sub ops`). Exit codes: 0 done, 1 the server refused or could
- * not be reached (the coded error is printed), 2 usage error.
+ * `deno task token --role admin --sub ops`). `backup` and `restore` work on this machine's KV file
+ * and attachment folder instead (scripts/_ops_backup.ts). Exit codes: 0 done, 1 the server refused
+ * or could not be reached (the coded error is printed), 2 usage error.
  */
 import {
   renderAudit,
@@ -14,6 +15,7 @@ import {
   renderStats,
 } from "./_ops_output.ts";
 import { integer, parseArgs, type Parsed, UsageError } from "./_ops_args.ts";
+import { LOCAL_COMMANDS, runLocal } from "./_ops_backup.ts";
 
 const USAGE = `Usage: deno task ops <command> [args] [--json]
 
@@ -29,12 +31,21 @@ Commands:
   priority <chat_id> <n>                         set a chat's priority (higher goes first)
   status <operator_id> <online|away|busy|offline> [--capacity N|default]
                                                  set an operator's status (and capacity)
+  erase-client <client_id> --reason "…"           erase a person: every chat (closed first if
+                                                 open), file, index and outbox record, profile
+  backup [<dir>] [--kv PATH] [--attachments DIR]  consistent copy of the KV file (while the node
+                                                 runs) and the attachment files, with a manifest
+                                                 (default dir: backups/chat-<time>)
+  restore <dir> [--kv PATH] [--attachments DIR] [--force]
+                                                 write a backup to a KV path no node uses
+                                                 (--force replaces an existing, unused file)
 
 Options:
   --json   print the server's JSON as is (for scripts)
   --help   show this help
 
-Environment: CHAT_URL (default http://127.0.0.1:8080), ADMIN_TOKEN (admin JWT, required).`;
+Environment: CHAT_URL (default http://127.0.0.1:8080), ADMIN_TOKEN (admin JWT, required);
+backup and restore read KV_PATH, ATTACHMENT_STORE and ATTACHMENTS_DIR (no server, no token).`;
 
 const STATUSES = ["online", "away", "busy", "offline"];
 
@@ -140,6 +151,23 @@ const COMMANDS: Record<string, Command> = {
     }),
     render: (d) => `Chat ${(d as Row).chat_id} now has priority ${(d as Row).priority}.`,
   },
+  "erase-client": {
+    positionals: 1,
+    options: ["reason"],
+    request: ([client], opt) => {
+      if (!opt("reason")?.trim()) throw new UsageError('--reason "…" is required');
+      return {
+        method: "POST",
+        path: "erase-client",
+        body: { client_id: client, reason: opt("reason") },
+      };
+    },
+    render: (d) => {
+      const r = d as Row;
+      return `Client ${r.client_id} erased: ${r.chats} chat(s) (${r.closed} closed first). ` +
+        `Audit record ${r.audit_source}.`;
+    },
+  },
   status: {
     positionals: 2,
     options: ["capacity"],
@@ -186,6 +214,31 @@ export async function main(
   const [name, ...rest] = parsed.positionals;
   if (parsed.options.has("help") || name === "help") return io.out(USAGE), 0;
   if (name === undefined) return usage("No command given");
+  if ((LOCAL_COMMANDS as readonly string[]).includes(name)) {
+    const allowed = ["json", "kv", "attachments", ...(name === "restore" ? ["force"] : [])];
+    for (const o of parsed.options.keys()) {
+      if (!allowed.includes(o)) return usage(`${name} does not take --${o}`);
+    }
+    const [min, max] = name === "restore" ? [1, 1] : [0, 1];
+    if (rest.length < min || rest.length > max) {
+      return usage(`${name} takes ${min === max ? min : `${min} to ${max}`} argument(s)`);
+    }
+    const value = (o: string) => {
+      const v = parsed.options.get(o);
+      return typeof v === "string" ? v : undefined;
+    };
+    return await runLocal(
+      {
+        command: name as typeof LOCAL_COMMANDS[number],
+        positionals: rest,
+        opt: value,
+        flag: (o) => parsed.options.has(o),
+        env,
+      },
+      io,
+      parsed.options.has("json"),
+    );
+  }
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!cmd) return usage(`Unknown command ${name}`);
   for (const o of parsed.options.keys()) {
