@@ -1,7 +1,8 @@
 /**
  * Erasing a client over a real server: a client with support and lawyer chats (closed, assigned,
  * waiting), messages with attachments on the local store, a webhook subscription whose receiver
- * is down (deliveries in the outbox and dead letters), hints harvested and titles on. After
+ * is down (deliveries in the outbox and dead letters), hints harvested, titles on, a staff note
+ * mentioning a colleague and labels. After
  * `POST admin/erase-client`, every KV entry of every prefix and every file of the attachment
  * folder is searched: nothing names the client, its chats or its files — also after a clean
  * restart, whose shutdown snapshots every actor — while the other client's data is untouched and
@@ -134,6 +135,14 @@ Deno.test("erase-client: support and lawyer chats, files, webhooks, hints, title
     );
     aFiles.push(await sendFile(server, a2, "the bank statement"));
     assert.equal((await accept(op1, a2.chatId)).type, "ack");
+    // Staff notes (one mentions a colleague) and labels: the chat's staff side.
+    const note = await op1.request("note", {
+      chat_id: a2.chatId,
+      text: "Alice Erasova is a VIP, @op-2 please double-check the refund",
+    });
+    assert.equal(note.type, "ack", JSON.stringify(note));
+    const labels = await op1.request("set_labels", { chat_id: a2.chatId, labels: ["vip"] });
+    assert.equal(labels.type, "ack", JSON.stringify(labels));
     const a3 = await open(server, sockets, A);
     assert.equal((await say(a3.ws, a3.chatId, "and one more question")).type, "ack");
     const b2 = await open(server, sockets, B);
@@ -146,7 +155,9 @@ Deno.test("erase-client: support and lawyer chats, files, webhooks, hints, title
     const needles = [A, ...aChats, ...aFiles];
     const before = await dumpKv(kv);
     assert.ok(mentioning(before, needles).length > 50, "A is all over the store before");
-    for (const p of [`["hints","hist"`, `["wh","dead"`, `["wh","d"`, `["audit","chat"`]) {
+    for (
+      const p of [`["hints","hist"`, `["wh","dead"`, `["wh","d"`, `["audit","chat"`, `["labels"`]
+    ) {
       assert.ok(mentioning(before, [A, ...aChats]).some((l) => l.startsWith(p)), `A in ${p}`);
     }
     const bWebhooks = await webhookRecords(kv);
