@@ -263,3 +263,20 @@ Deno.test("index: a chat whose log is gone (retention, erasure) is never shown, 
   assert.equal((await s.store.docs(["erased"])).size, 0);
   assert.deepEqual((await footprint(s.kv, ["search", "mt", "erased"])).keys, 0);
 });
+
+Deno.test("index: labels come from the staff labels' projection (['labels', chatId]) when there is one", async () => {
+  using s = await setUp();
+  for (const id of ["a", "b"]) {
+    await s.store.take(
+      await s.log.append(id, ...conversation({ messages: [["client", "broken screen"]] })),
+    );
+  }
+  await s.kv.set(["labels", "a"], ["Warranty", "vip"]);
+  const q = async (label: string) =>
+    ids(await s.query.search(ADMIN, params("screen", { label }))).sort();
+  assert.deepEqual(await q("warranty"), ["a"]);
+  assert.deepEqual(await q("other"), []);
+  const hit = (await s.query.search(ADMIN, params("screen"))).hits.find((h) => h.chatId === "a")!;
+  assert.deepEqual(hit.doc.labels, ["Warranty", "vip"]);
+  assert.deepEqual(ids(await s.query.search(ADMIN, params("", { label: "VIP" }))), ["a"]);
+});

@@ -28,7 +28,8 @@ export interface ChatDoc {
   /** Time of the latest indexed event. */
   readonly updatedAt: number;
   readonly title: string | null;
-  /** Labels, when the chat carries any (an event with a `labels` list sets them). */
+  /** Labels from the chat's own events (any event with a `labels` list); the staff labels' KV
+   * projection, read with each query, takes precedence (./query.ts). */
   readonly labels: readonly string[];
   readonly channel: string;
   /** The client's first message, cut: what a result shows when no message matched. */

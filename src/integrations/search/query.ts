@@ -67,6 +67,8 @@ export interface SearchAnswer {
 /** Query words looked up (more are ignored). */
 export const MAX_QUERY_TERMS = 8;
 const K1 = 1.2;
+/** Where the chat's staff labels are projected (the chat's staff actor writes it). */
+const labelsKey = (chatId: string): Deno.KvKey => ["labels", chatId];
 /** Keys per KV round trip when listing (KV's default is 100; postings are small). */
 const LIST_BATCH = 1000;
 /** Chats looked at per step when listing without words. */
@@ -274,7 +276,7 @@ export class SearchQuery {
     const items: Array<{ item: T; doc: ChatDoc }> = [];
     for (let i = 0; i < ordered.length && items.length <= p.limit; i += 20) {
       const slice = ordered.slice(i, i + 20);
-      const docs = await this.store.docs(slice.map(id));
+      const docs = await this.#docs(slice.map(id));
       const shown = slice.filter((item) => {
         const doc = docs.get(id(item));
         return doc !== undefined && maySee(v, doc) && passes(p, doc);
@@ -286,6 +288,27 @@ export class SearchQuery {
       }
     }
     return { items: items.slice(0, p.limit), more: items.length > p.limit };
+  }
+
+  /**
+   * Docs with each chat's labels: the staff labels' KV projection (`["labels", chatId]`, written by
+   * the chat's staff actor with each change) where there is one, else what the chat's own events
+   * said. Read here rather than indexed, so a label change shows at once and costs the index
+   * nothing.
+   */
+  async #docs(chatIds: readonly string[]): Promise<Map<string, ChatDoc>> {
+    const docs = await this.store.docs(chatIds);
+    const ids = chatIds.filter((c) => docs.has(c));
+    for (let i = 0; i < ids.length; i += 10) {
+      const got = await this.store.kv.getMany<unknown[]>(ids.slice(i, i + 10).map(labelsKey));
+      for (const e of got) {
+        if (!Array.isArray(e.value)) continue;
+        const chatId = e.key[1] as string;
+        const labels = e.value.filter((l): l is string => typeof l === "string");
+        docs.set(chatId, { ...docs.get(chatId)!, labels });
+      }
+    }
+    return docs;
   }
 
   /**
