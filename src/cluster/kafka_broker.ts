@@ -37,6 +37,10 @@
  * starts at its own "latest": records produced in between are skipped, as with any Kafka client
  * using auto.offset.reset=latest.)
  *
+ * A join the group refuses with INVALID_REQUEST (kafkajs crashes the consumer for good) is tried
+ * again with a new member, 3 times at most: `consume()` for the first join, the member itself for a
+ * re-join (`joinRefused` in _kafka_member.ts; librdkafka's mock answers a late SyncGroup so).
+ *
  * Reachability (`reachability.ts`, docs/CLUSTER.md "Kafka outage"): every answered request
  * (kafkajs's `network.request` instrumentation event of the producer, the admin and each consumer,
  * and every acknowledged produce) says the brokers are reachable; every connection failure (a
