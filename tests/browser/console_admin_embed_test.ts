@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
-import { startTestServer } from "../integration/_harness.ts";
+import { startTestServer, WsClient } from "../integration/_harness.ts";
 import { launchBrowser, newPage, screenshot, signInOperator } from "./_browser.ts";
 
 /** Another site on another origin (its own port, and `localhost` instead of 127.0.0.1). */
@@ -33,7 +33,11 @@ Deno.test({
       const shop = await newPage(browser, { width: 1100, height: 760 });
       await signInOperator(op.page, server, await server.staffToken("op-1"));
       await signInOperator(admin.page, server, await server.staffToken("admin-1", "admin"));
-      await admin.page.locator("#admin").waitFor({ state: "visible" });
+      await admin.page.locator('#views a[data-view="admin"]').waitFor({ state: "visible" });
+      // A lawyer who has signed in once is on the staff list the lawyer picker shows.
+      const lawyer = await WsClient.connect(
+        server.wsUrl(await server.staffToken("law-1", "lawyer", "Lena Lawyer")),
+      );
 
       // Another site embeds the widget with one script tag.
       await shop.page.goto(`http://localhost:${shopServer.addr.port}/`);
@@ -60,7 +64,11 @@ Deno.test({
       await admin.page.locator("#chat-messages li.note", { hasText: "You accepted the chat" })
         .waitFor();
       await admin.page.click("#lawyer-btn");
-      await admin.page.fill("#dlg-lawyer", "law-1");
+      await admin.page.fill("#dlg-lawyer", "Lena");
+      await admin.page.press("#dlg-lawyer", "ArrowDown");
+      await admin.page.press("#dlg-lawyer", "Enter");
+      await admin.page.locator('#dlg-lawyer-list li[aria-selected="true"]', { hasText: "Lena" })
+        .waitFor();
       await admin.page.click("#dialog-ok");
       await widget.locator("#messages li.note", { hasText: "A lawyer was assigned" }).waitFor();
       await admin.page.fill("#chat-text", "A lawyer will contact you as well.");
@@ -70,13 +78,21 @@ Deno.test({
 
       // The operator goes away: no accepting; the admin's roster shows it.
       await op.page.selectOption("#my-status", "away");
-      await admin.page.locator('#operators tr[data-operator-id="op-1"]', { hasText: "away" })
-        .waitFor();
+      await admin.page.click('#views a[data-view="admin"]');
+      await admin.page.waitForFunction(() =>
+        (globalThis as unknown as {
+          document: { querySelector(s: string): { value?: string } | null };
+        }).document.querySelector('#operators tr[data-operator-id="op-1"] .op-status')?.value ===
+          "away"
+      );
+      await screenshot(admin.page, "console-admin");
+      await admin.page.click('#views a[data-view="stats"]');
       await admin.page.locator("#stats dt", { hasText: "Active chats" }).waitFor();
       const active = await admin.page.locator(".stat", { hasText: "Active chats" })
         .locator("dd").textContent();
       assert.equal(active, "1");
-      await screenshot(admin.page, "console-admin");
+      await screenshot(admin.page, "console-admin-stats");
+      lawyer.ws.close();
       await screenshot(op.page, "console-transferred");
       await screenshot(shop.page, "embed-2-chat");
 

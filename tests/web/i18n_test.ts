@@ -135,3 +135,57 @@ Deno.test("chooseLanguage: asked, then stored, then the browser's, else English"
   assert.equal(chooseLanguage({ preferred: ["de-DE", "ru-RU", "en"], available }), "ru");
   assert.equal(chooseLanguage({ preferred: ["fr"], available }), "en");
 });
+
+// ---- The console (web/console.html, web/console/*.js) ----
+
+/** Non-language samples the console's HTML may show as they are. */
+const CONSOLE_SAMPLES = new Set(["eyJhbGciOi…"]);
+
+Deno.test("console.html: every visible text and label comes from the catalogues", async () => {
+  const html = await Deno.readTextFile(new URL("console.html", WEB));
+  // Text of elements translated by data-i18n, code and keyboard samples, scripts and styles go.
+  const stripped = html
+    .replace(/<(script|style|code|kbd)\b[^>]*>[\s\S]*?<\/\1>/g, "")
+    .replace(/<(\w+)(\s[^>]*\bdata-i18n="[\w.-]+"[^>]*)>[^<]*<\/\1>/g, "<$1$2></$1>")
+    .replace(/<!--[\s\S]*?-->/g, "");
+  const text = stripped.replace(/<[^>]*>/g, " ").replace(/&[a-z]+;/g, " ");
+  const words = text.match(/[\p{L}]{2,}[^<]*/gu) ?? [];
+  assert.deepEqual(words.map((w) => w.trim()), [], "text outside data-i18n elements");
+  // Labels people read (aria-label, title, placeholder) are set by data-i18n-attr.
+  for (const m of stripped.matchAll(/<\w+\s[^>]*>/g)) {
+    const tag = m[0];
+    const translated = /data-i18n-attr="([^"]*)"/.exec(tag)?.[1] ?? "";
+    for (const a of tag.matchAll(/\s(aria-label|title|placeholder)="([^"]*)"/g)) {
+      if (CONSOLE_SAMPLES.has(a[2]) || !/\p{L}{2}/u.test(a[2])) continue;
+      assert.ok(translated.includes(`${a[1]}:`), `${a[1]}="${a[2]}" without data-i18n-attr`);
+    }
+  }
+});
+
+Deno.test("console scripts: no English literal as a text, label, title or placeholder", async () => {
+  const offenders: string[] = [];
+  for await (const e of Deno.readDir(new URL("console/", WEB))) {
+    if (!e.name.endsWith(".js")) continue;
+    const src = await Deno.readTextFile(new URL(`console/${e.name}`, WEB));
+    const literal = String.raw`("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|` +
+      "`(?:[^`\\\\]|\\\\.)*`)";
+    const patterns = [
+      new RegExp(String.raw`\b(?:text|title|placeholder|"aria-label")\s*:\s*` + literal, "g"),
+      new RegExp(String.raw`\.(?:textContent|title|placeholder)\s*=\s*` + literal, "g"),
+      new RegExp(
+        String.raw`setAttribute\(\s*"(?:aria-label|title|placeholder)"\s*,\s*` + literal,
+        "g",
+      ),
+    ];
+    for (const re of patterns) {
+      for (const m of src.matchAll(re)) {
+        // What is left of the literal outside ${…}: a word of two letters is language.
+        const bare = m[1].slice(1, -1).replace(/\$\{[^}]*\}/g, "");
+        if (/[A-Za-z]{2}/.test(bare) && !/^https?:\/\/$/.test(bare)) {
+          offenders.push(`${e.name}: ${m[0]}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(offenders, [], "English literals in the console's scripts");
+});

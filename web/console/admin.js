@@ -1,90 +1,129 @@
 // @ts-check
-/** Admin panels: statistics and the operator roster, polled from the admin REST every 3 s. */
-import { byId, fmtDuration, h } from "../dom.js";
-
-/** @param {number | null | undefined} s */
-const secs = (s) => (s === null || s === undefined ? "–" : fmtDuration(s));
-
-/** @param {string} token @param {string} path */
-async function get(token, path) {
-  const res = await fetch(`/api/v1/chat/admin/${path}`, {
-    headers: { authorization: `Bearer ${token}` },
-    cache: "no-store",
-  });
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-  return await res.json();
-}
-
-/** @param {any} s */
-function renderStats(s) {
-  const rows = [
-    ["Waiting", s.queue_length],
-    ["Active chats", s.active_chats],
-    ["Average wait", secs(s.wait_avg_s)],
-    ["90% wait under", secs(s.wait_p90_s)],
-    ["Messages", s.messages_total],
-    ["Chats created", s.chats_created],
-    ["Chats closed", s.chats_closed],
-    ["Connections", `${s.connections_total} (peak ${s.peak_connections})`],
-  ];
-  byId("stats").replaceChildren(
-    ...rows.map(([k, v]) =>
-      h("div", { class: "stat" }, h("dt", { text: String(k) }), h("dd", { text: String(v) }))
-    ),
-  );
-}
-
-/** @param {any[]} ops */
-function renderOperators(ops) {
-  const tbody = /** @type {HTMLElement} */ (byId("operators").querySelector("tbody"));
-  const sorted = ops.slice().sort((a, b) => a.operator_id.localeCompare(b.operator_id));
-  tbody.replaceChildren(...sorted.map((o) =>
-    h(
-      "tr",
-      { dataset: { operatorId: o.operator_id } },
-      h(
-        "td",
-        {},
-        h("span", {
-          class: `dot ${o.connected ? "on" : "off"}`,
-          title: o.connected ? `${o.connections} connection(s)` : "not connected",
-        }),
-        h("span", { text: o.operator_id }),
-        o.role !== "operator" && h("span", { class: "muted small", text: ` ${o.role}` }),
-      ),
-      h("td", {}, h("span", { class: `badge status-${o.status}`, text: o.status })),
-      h("td", { text: `${o.open_chats}/${o.capacity}` }),
-      h("td", {
-        text: `${o.stats.chats_handled}${
-          o.stats.rating_avg === null ? "" : ` · ★${o.stats.rating_avg.toFixed(1)}`
-        }`,
-      }),
-    )
-  ));
-}
+/**
+ * The admin view: tabs for operators (status, capacity), the queue (priorities, routing), canned
+ * responses and webhooks, each managed in the page over the admin REST. Tabs follow the ARIA
+ * tabs pattern (←/→, Home/End); only the shown tab polls.
+ */
+import { h } from "../dom.js";
+import { onLanguageChange, t } from "../i18n.js";
+import { operatorsTab } from "./admin_operators.js";
+import { queueTab } from "./admin_queue.js";
+import { cannedTab } from "./admin_canned.js";
+import { webhooksTab } from "./admin_webhooks.js";
 
 /**
- * Starts polling; returns a function that stops it.
- * @param {string} token @param {(message: string) => void} onError
+ * A tab's content: built once into `panel`; `refresh` reads the server again; `every` is the
+ * polling period in ms (0: none).
+ * @typedef {{ refresh(): Promise<void>, every: number }} Tab
  */
-export function startAdmin(token, onError) {
-  let stopped = false;
+
+const TABS = /** @type {const} */ ([
+  ["operators", operatorsTab],
+  ["queue", queueTab],
+  ["canned", cannedTab],
+  ["webhooks", webhooksTab],
+]);
+
+/** @param {HTMLElement} root */
+export function mountAdmin(root) {
+  /** @type {Map<string, { tab: Tab, button: HTMLElement, panel: HTMLElement, title: HTMLElement }>} */
+  const tabs = new Map();
+  const title = h("h1", { id: "admin-h", class: "view-title", text: t("console.admin.title") });
+  const bar = h("div", {
+    role: "tablist",
+    class: "tabs",
+    "aria-labelledby": "admin-h",
+  });
+  root.replaceChildren(title, bar);
+  let current = "operators";
+  let running = false;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
-  const tick = async () => {
-    try {
-      const [stats, ops] = await Promise.all([get(token, "stats"), get(token, "operators")]);
-      if (stopped) return;
-      renderStats(stats);
-      renderOperators(ops);
-    } catch (err) {
-      if (!stopped) onError(`Admin panels: ${/** @type {Error} */ (err).message}`);
+
+  for (const [name, make] of TABS) {
+    const button = h("button", {
+      type: "button",
+      role: "tab",
+      id: `admin-tab-${name}`,
+      "aria-controls": `admin-panel-${name}`,
+      class: "tab",
+      on: {
+        click: () => select(name, true),
+        keydown: (/** @type {KeyboardEvent} */ e) => arrows(e),
+      },
+    });
+    const panel = h("section", {
+      role: "tabpanel",
+      id: `admin-panel-${name}`,
+      "aria-labelledby": `admin-tab-${name}`,
+      class: "tab-panel",
+      tabindex: "0",
+      hidden: true,
+    });
+    bar.append(button);
+    root.append(panel);
+    tabs.set(name, { tab: make(panel), button, panel, title: button });
+  }
+
+  function labels() {
+    title.textContent = t("console.admin.title");
+    for (const [name, x] of tabs) x.button.textContent = t(`console.admin.tab_${name}`);
+  }
+
+  /** @param {KeyboardEvent} e */
+  function arrows(e) {
+    const names = [...tabs.keys()];
+    const i = names.indexOf(current);
+    const to = e.key === "ArrowRight"
+      ? names[(i + 1) % names.length]
+      : e.key === "ArrowLeft"
+      ? names[(i + names.length - 1) % names.length]
+      : e.key === "Home"
+      ? names[0]
+      : e.key === "End"
+      ? names[names.length - 1]
+      : null;
+    if (!to) return;
+    e.preventDefault();
+    select(to, true);
+  }
+
+  function select(/** @type {string} */ name, focus = false) {
+    current = name;
+    for (const [n, x] of tabs) {
+      const on = n === name;
+      x.button.setAttribute("aria-selected", String(on));
+      x.button.tabIndex = on ? 0 : -1;
+      x.panel.hidden = !on;
     }
-    if (!stopped) timer = setTimeout(tick, 3000);
-  };
-  tick();
-  return () => {
-    stopped = true;
+    if (focus) tabs.get(name)?.button.focus();
+    if (running) poll();
+  }
+
+  async function poll() {
     clearTimeout(timer);
+    const x = tabs.get(current);
+    if (!x || !running) return;
+    await x.tab.refresh();
+    if (running && x.tab.every && current === [...tabs.keys()].find((n) => tabs.get(n) === x)) {
+      timer = setTimeout(poll, x.tab.every);
+    }
+  }
+
+  labels();
+  select(current);
+  onLanguageChange(() => {
+    labels();
+    if (running) tabs.get(current)?.tab.refresh();
+  });
+  return {
+    start() {
+      running = true;
+      poll();
+    },
+    stop() {
+      running = false;
+      clearTimeout(timer);
+    },
   };
 }

@@ -1,15 +1,26 @@
 // @ts-check
 /**
- * How a chat's channel shows in the console: a Telegram user is listed by their Telegram name
- * with a "Telegram" badge (from `chat_created.channel`); web chats show the client id as before.
+ * Who a chat's client is, as the console names them: the name they gave when starting the chat
+ * (`chat_created.client_name`), their Telegram name (a Telegram badge beside it), or, for a
+ * visitor who gave none, "Visitor" and the end of their id, never a bare `v-5d8…`.
  */
 import { h } from "../dom.js";
+import { t } from "../i18n.js";
 
 /** @typedef {import("./store.js").ChatState} ChatState */
 
-/** The client's display name: the channel's name when it has one, else the client id. */
+/** A short, stable tag of an id: its last 4 characters. */
+export const shortId = (/** @type {string} */ id) => id.replace(/[^\w]/g, "").slice(-4);
+
+/** A visitor without a name: "Visitor 5d8a". */
+export function visitorName(/** @type {string} */ clientId, /** @type {string} */ name = "") {
+  if (name) return name;
+  return clientId ? t("console.visitor", { id: shortId(clientId) }) : t("console.client");
+}
+
+/** The client's display name. */
 export function clientName(/** @type {ChatState} */ c) {
-  return c.channel?.name || c.clientId;
+  return visitorName(c.clientId, c.clientName || c.channel?.name || "");
 }
 
 /** A small badge naming the channel, or null for the web widget. */
@@ -17,7 +28,7 @@ export function channelBadge(/** @type {ChatState} */ c) {
   if (c.channel?.kind !== "telegram") return null;
   return h("span", {
     class: "badge channel-telegram",
-    text: "Telegram",
-    title: `Writes from Telegram (chat ${c.channel.ref ?? "?"}, client ${c.clientId})`,
+    text: t("console.channel.telegram_name"),
+    title: t("console.channel.telegram", { ref: c.channel.ref ?? "?", client: c.clientId }),
   });
 }

@@ -1,92 +1,57 @@
 // @ts-check
 /**
- * The console's chat view: the conversation of the selected chat (full history), typing and
- * read state, the reply box, and the actions transfer, assign lawyer and close.
+ * The console's chat view: the conversation of the selected chat (full history, notes merged
+ * in), typing and read state, the reply box, and the actions: transfer and assign a lawyer (each
+ * with a picker of online staff and their load), close, accept (a queued chat opened as a
+ * preview). A chat that is not this operator's (a search result, a closed chat, a mention, a
+ * lawyer's linked support chat) is shown read-only.
  */
-import { byId, endsRun, fmtTime, h, keepScrolledToBottom, show } from "../dom.js";
-import { TypingNotifier } from "../protocol.js";
-import { openDialog } from "./dialog.js";
+import { byId, keepScrolledToBottom, show } from "../dom.js";
+import { t } from "../i18n.js";
+import { FieldErrors, openDialog } from "./dialog.js";
 import { channelBadge, clientName } from "./channel.js";
-import { botItem } from "../bot_view.js";
-import { attachmentList, wireAttachButton } from "../attachments.js";
+import { reconcile } from "./reconcile.js";
+import { timelineRows } from "./timeline.js";
+import { Composer } from "./composer.js";
+import { roster } from "./roster.js";
+import { staffPicker, unavailableReason } from "./picker.js";
 
 /**
  * @typedef {import("./store.js").Store} Store
  * @typedef {import("./store.js").ChatState} ChatState
- * @typedef {import("../transports.js").Frame} Frame
  * @typedef {import("../chat_client.js").ChatClient} ChatClient
  */
-
-const HIDDEN = new Set(["read"]);
-
-const STATE_TEXT = {
-  active: "Active",
-  waiting: "Returned to the queue",
-  closed: "Closed",
-  gone: "Transferred",
-};
-
-/** @param {Frame} f @param {string | undefined} me */
-function noteText(f, me) {
-  const p = f.payload;
-  const who = (/** @type {string} */ id) => (id === me ? "you" : id);
-  switch (f.type) {
-    case "chat_created":
-      return `Chat started by ${p.client_id}${
-        p.channel?.kind === "telegram" ? ` on Telegram (${p.channel.name ?? p.channel.ref})` : ""
-      }`;
-    case "chat_queued":
-      return `Queued (priority ${p.priority})`;
-    case "chat_assigned":
-      return p.operator_id === me ? "You accepted the chat" : `Assigned to ${p.operator_id}`;
-    case "chat_transferred":
-      return p.to_queue
-        ? `Returned to the queue by ${who(p.by)}: ${p.reason}`
-        : `Transferred to ${who(p.to_operator_id)} by ${who(p.by)}: ${p.reason}`;
-    case "lawyer_assigned":
-      return `Lawyer ${p.lawyer_id} assigned by ${who(p.by)}`;
-    case "chat_closed":
-      return `Closed by ${p.closed_by_role === "client" ? "the client" : who(p.closed_by)}${
-        p.reason ? `: ${p.reason}` : ""
-      }`;
-    case "chat_rated":
-      return `Client rated ${p.score}/5${p.comment ? ` · “${p.comment}”` : ""}`;
-    case "chat_escalated":
-      return `Handed to a human: ${p.reason}`;
-    case "chat_title":
-      return `Title: ${p.title}`;
-    default:
-      return null;
-  }
-}
 
 export class ChatView {
   #store;
   #client;
   /** @type {import("../outbox.js").OutboxItem[]} */
   outbox = [];
-  #typing = new TypingNotifier((isTyping, chatId) =>
-    this.#client()?.notify("typing", { chat_id: chatId, is_typing: isTyping })
-  );
-  #text = /** @type {HTMLTextAreaElement} */ (byId("chat-text"));
+  composer;
+  /** @type {(chatId: string) => void} */
+  onAccept = () => {};
+  /** @type {() => void} */
+  onBack = () => {};
 
   /** @param {Store} store @param {() => ChatClient | null} client */
   constructor(store, client) {
     this.#store = store;
     this.#client = client;
-    byId("chat-composer").addEventListener("submit", (e) => this.#send(e));
-    this.#text.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && !e.shiftKey) this.#send(e);
-    });
-    this.#text.addEventListener("input", () => {
-      if (store.activeId) this.#typing.input(store.activeId);
-    });
-    this.#wireAttach();
-    byId("transfer-btn").addEventListener("click", () => this.#transfer());
+    this.composer = new Composer(store, client);
+    byId("transfer-btn").addEventListener("click", () => this.transfer());
     byId("lawyer-btn").addEventListener("click", () => this.#lawyer());
     byId("close-btn").addEventListener("click", () => this.#close());
     byId("dismiss-btn").addEventListener("click", () => {
       if (store.activeId) store.dismiss(store.activeId);
+    });
+    byId("preview-accept-btn").addEventListener("click", () => {
+      if (store.activeId) this.onAccept(store.activeId);
+    });
+    byId("back-btn").addEventListener("click", () => this.onBack());
+    byId("context-btn").addEventListener("click", () => {
+      const open = !document.body.classList.contains("context-open");
+      document.body.classList.toggle("context-open", open);
+      byId("context-btn").setAttribute("aria-expanded", String(open));
     });
     document.addEventListener("visibilitychange", () => this.markRead());
   }
@@ -96,89 +61,73 @@ export class ChatView {
     return id ? this.#store.chats.get(id) ?? null : null;
   }
 
+  /** What the operator may do with the open chat. @param {ChatState} c */
+  #can(c) {
+    const role = this.#store.me?.role;
+    const live = c.mine && !c.readonly;
+    const write = live && c.status === "active";
+    return {
+      live,
+      write,
+      route: write && role !== "lawyer" && c.kind === "support",
+      accept: !c.mine && this.#store.queue.has(c.id) && role !== "lawyer",
+    };
+  }
+
   render() {
     const c = this.#chat;
     show(byId("chat-placeholder"), !c);
     show(byId("chat-box"), !!c);
+    document.body.classList.toggle("chat-open", !!c);
+    this.composer.follow(c?.id ?? null);
     if (!c) return;
-    const active = c.status === "active";
+    const can = this.#can(c);
     const badge = channelBadge(c);
-    byId("chat-title").replaceChildren(clientName(c) || "Client", ...(badge ? [" ", badge] : []));
+    const title = byId("chat-title");
+    title.replaceChildren(clientName(c), ...(badge ? [" ", badge] : []));
     const state = byId("chat-state");
-    state.textContent = STATE_TEXT[c.status];
+    const status = !c.mine && c.status === "waiting"
+      ? "queued"
+      : !c.mine && c.status === "active"
+      ? "other"
+      : c.status;
+    state.textContent = t(`console.state.${status}`);
     state.className = `badge state-${c.status}`;
-    byId("chat-sub").textContent = `${c.title ? `${c.title} · ` : ""}Chat ${c.id}${
-      c.rating ? ` · rated ${"★".repeat(c.rating.score)}${"☆".repeat(5 - c.rating.score)}` : ""
-    }`;
-    for (const id of ["transfer-btn", "lawyer-btn", "close-btn"]) show(byId(id), active);
-    show(byId("dismiss-btn"), !active);
-    show(byId("chat-composer"), active);
+    const sub = [];
+    if (c.title) sub.push(c.title);
+    if (c.kind === "lawyer") sub.push(t("console.chat.kind_lawyer"));
+    sub.push(t("console.chat.id", { id: c.id.slice(0, 8) }));
+    if (c.rating) sub.push(`${"★".repeat(c.rating.score)}${"☆".repeat(5 - c.rating.score)}`);
+    byId("chat-sub").textContent = sub.join(" · ");
+    byId("chat-sub").title = c.id;
+    show(byId("transfer-btn"), can.route);
+    show(byId("lawyer-btn"), can.route);
+    show(byId("close-btn"), can.write);
+    show(byId("dismiss-btn"), c.mine && !can.write);
+    show(byId("preview-accept-btn"), can.accept);
+    /** @type {HTMLButtonElement} */ (byId("preview-accept-btn")).disabled =
+      this.#store.myStatus !== "online";
+    show(byId("composer-wrap"), can.write);
+    byId("chat-box").classList.toggle("readonly", !can.live);
+    const banner = byId("readonly-banner");
+    show(banner, !can.live);
+    if (!can.live) {
+      banner.textContent = c.status === "closed"
+        ? t("console.readonly.closed")
+        : can.accept
+        ? t("console.readonly.queued")
+        : t("console.readonly.other");
+    }
     const list = byId("chat-messages");
-    keepScrolledToBottom(list, () => {
-      list.replaceChildren(...this.#items(c));
-      show(byId("chat-typing"), active && c.peerTypingUntil > Date.now());
+    const log = byId("chat-log");
+    keepScrolledToBottom(log, () => {
+      reconcile(
+        list,
+        timelineRows(c, this.#store, { outbox: this.outbox, token: this.#client()?.token }),
+      );
+      show(byId("chat-typing"), can.write && c.peerTypingUntil > Date.now());
     });
     this.markRead();
-  }
-
-  /** @param {ChatState} c @returns {HTMLElement[]} */
-  #items(c) {
-    const me = this.#store.me?.user_id;
-    const seqs = [...c.events.keys()].sort((a, b) => a - b);
-    const lastMine = seqs.filter((q) => {
-      const f = c.events.get(q);
-      return f?.type === "message" && f.payload.sender_id === me;
-    }).at(-1);
-    const echoed = new Set();
-    /** @type {HTMLElement[]} */
-    const out = [];
-    for (const [i, seq] of seqs.entries()) {
-      const f = /** @type {Frame} */ (c.events.get(seq));
-      const p = f.payload;
-      if (f.type === "message") {
-        if (p.client_msg_id) echoed.add(p.client_msg_id);
-        const mine = p.sender_id === me;
-        const meta = [fmtTime(p.timestamp)];
-        if (!mine && p.sender_role !== "client") meta.unshift(p.sender_id);
-        const seen = seq === lastMine && c.peerRead >= seq;
-        if (seq === lastMine) meta.push(seen ? "Seen by client" : "Sent");
-        const withMeta = seq === lastMine || endsRun(c.events, seqs, i, HIDDEN);
-        out.push(h(
-          "li",
-          { class: `msg ${mine ? "mine" : "theirs"}`, dataset: { seq: String(seq) } },
-          h(
-            "div",
-            { class: "bubble", text: p.message },
-            attachmentList(p.attachments, this.#client()?.token),
-          ),
-          withMeta && h("div", { class: `meta${seen ? " seen" : ""}`, text: meta.join(" · ") }),
-        ));
-      } else if (f.type === "bot_response") {
-        out.push(botItem(f, { staff: true }));
-      } else {
-        const text = noteText(f, me);
-        if (text) {
-          out.push(h("li", { class: "note", dataset: { seq: String(seq), type: f.type } }, text));
-        }
-      }
-    }
-    for (const item of this.outbox) {
-      if (item.chat_id !== c.id || echoed.has(item.client_msg_id)) continue;
-      const failed = item.status === "failed";
-      out.push(h(
-        "li",
-        {
-          class: `msg mine pending${failed ? " failed" : ""}`,
-          dataset: { cmid: item.client_msg_id },
-        },
-        h("div", {
-          class: "bubble",
-          text: item.text || (item.attachments?.length ? `${item.attachments.length} file(s)` : ""),
-        }),
-        h("div", { class: "meta", text: failed ? `Not sent: ${item.error?.code}` : "Sending…" }),
-      ));
-    }
-    return out;
   }
 
   /** Reports the newest client message as read while the chat is on screen. */
@@ -186,68 +135,55 @@ export class ChatView {
     const c = this.#chat;
     const client = this.#client();
     if (!c || !client || document.visibilityState !== "visible" || c.status !== "active") return;
+    if (!c.mine || c.readonly) return;
     const top = this.#store.lastIncomingSeq(c);
     if (top <= c.readByMe || client.state.status !== "open") return;
     c.readByMe = top; // optimistic; the stored `read` event confirms it
     client.request("read", { chat_id: c.id, seq: top }).catch(() => (c.readByMe = 0));
   }
 
-  /** @param {Event} e */
-  #send(e) {
-    e.preventDefault();
-    const c = this.#chat;
-    const text = this.#text.value.trim();
-    if (!c || !text) return;
-    this.#client()?.sendMessage(text, c.id);
-    this.#text.value = "";
-    this.#typing.stop();
-  }
-
-  /** The attach button: upload the picked files, then send them with the reply typed so far. */
-  #wireAttach() {
-    const error = byId("chat-attach-error");
-    wireAttachButton(
-      /** @type {HTMLButtonElement} */ (byId("chat-attach-btn")),
-      /** @type {HTMLInputElement} */ (byId("chat-attach-input")),
-      () => {
-        const c = this.#chat;
-        const token = this.#client()?.token;
-        return c && token ? { token, chatId: c.id } : null;
-      },
-      (ids, t) => {
-        show(error, false);
-        const text = this.#store.activeId === t.chatId ? this.#text.value.trim() : "";
-        if (text) this.#text.value = "";
-        this.#client()?.sendMessage(text, t.chatId, ids);
-      },
-      (message) => {
-        error.textContent = message;
-        show(error);
-      },
-    );
-  }
-
   /** Sends a request; a refusal becomes an Error with the server's message. */
   async #ask(/** @type {string} */ type, /** @type {Record<string, unknown>} */ payload) {
     const client = this.#client();
-    if (!client) throw new Error("Not connected");
+    if (!client) throw new Error("not connected");
     await client.request(type, payload);
   }
 
-  #transfer() {
+  /** The transfer dialog: a colleague from the list, or back to the queue; a reason. */
+  async transfer() {
     const c = this.#chat;
-    if (!c) return;
+    if (!c || !this.#can(c).route) return;
+    const me = this.#store.me?.user_id;
+    const staff = (await roster(0).catch(() => [])).filter((e) =>
+      e.role === "operator" && e.operator_id !== me
+    );
+    const picker = staffPicker({
+      name: "target",
+      label: t("console.transfer.to"),
+      entries: staff,
+      disabled: unavailableReason,
+    });
     openDialog({
-      title: "Transfer chat",
-      ok: "Transfer",
+      title: t("console.transfer.title"),
+      ok: t("console.transfer.ok"),
+      wide: true,
       fields: [
-        { name: "target", label: "To operator (id)", placeholder: "e.g. op-2", maxlength: 128 },
-        { name: "to_queue", label: "Back to the queue instead", type: "checkbox" },
-        { name: "reason", label: "Reason", required: true, placeholder: "e.g. billing question" },
+        { name: "target", label: t("console.transfer.to"), type: "custom", custom: picker },
+        { name: "to_queue", label: t("console.transfer.to_queue"), type: "checkbox" },
+        {
+          name: "reason",
+          label: t("console.transfer.reason"),
+          required: true,
+          placeholder: t("console.transfer.reason_placeholder"),
+        },
       ],
       onSubmit: async (v) => {
-        if (!v.to_queue && !v.target) throw new Error("Name an operator or tick “queue”.");
-        if (v.to_queue && v.target) throw new Error("Either an operator or the queue, not both.");
+        /** @type {Record<string, string>} */
+        const bad = {};
+        if (!v.to_queue && !v.target) bad.target = t("console.transfer.pick_one");
+        if (v.to_queue && v.target) bad.target = t("console.transfer.not_both");
+        if (!v.reason) bad.reason = t("console.form.required");
+        if (Object.keys(bad).length) throw new FieldErrors(bad);
         await this.#ask("transfer_chat", {
           chat_id: c.id,
           reason: v.reason,
@@ -257,14 +193,36 @@ export class ChatView {
     });
   }
 
-  #lawyer() {
+  async #lawyer() {
     const c = this.#chat;
     if (!c) return;
+    const lawyers = (await roster(0).catch(() => [])).filter((e) => e.role === "lawyer");
+    const picker = staffPicker({
+      name: "lawyer",
+      label: t("console.lawyer.who"),
+      entries: lawyers,
+    });
     openDialog({
-      title: "Assign a lawyer",
-      ok: "Assign",
-      fields: [{ name: "lawyer", label: "Lawyer (id)", required: true, maxlength: 128 }],
-      onSubmit: (v) => this.#ask("assign_lawyer", { chat_id: c.id, lawyer_id: v.lawyer }),
+      title: t("console.lawyer.title"),
+      ok: t("console.lawyer.ok"),
+      wide: true,
+      fields: [
+        { name: "lawyer", label: t("console.lawyer.who"), type: "custom", custom: picker },
+        {
+          name: "reason",
+          label: t("console.lawyer.reason"),
+          type: "textarea",
+          placeholder: t("console.lawyer.reason_placeholder"),
+        },
+      ],
+      onSubmit: async (v) => {
+        if (!v.lawyer) throw new FieldErrors({ lawyer: t("console.lawyer.pick") });
+        await this.#ask("assign_lawyer", {
+          chat_id: c.id,
+          lawyer_id: v.lawyer,
+          ...(v.reason ? { reason: v.reason } : {}),
+        });
+      },
     });
   }
 
@@ -272,10 +230,14 @@ export class ChatView {
     const c = this.#chat;
     if (!c) return;
     openDialog({
-      title: "Close this chat?",
-      ok: "Close chat",
+      title: t("console.close.title"),
+      ok: t("console.chat.close"),
       danger: true,
-      fields: [{ name: "reason", label: "Reason (optional)", placeholder: "e.g. solved" }],
+      fields: [{
+        name: "reason",
+        label: t("console.close.reason"),
+        placeholder: t("console.close.reason_placeholder"),
+      }],
       onSubmit: (v) =>
         this.#ask("close_chat", { chat_id: c.id, ...(v.reason ? { reason: v.reason } : {}) }),
     });

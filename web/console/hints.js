@@ -6,8 +6,11 @@
  * at the cursor, for the operator to edit and send. Self-contained: it adds its own elements.
  */
 import { byId, h, show } from "../dom.js";
+import { onLanguageChange, t } from "../i18n.js";
+import { errorText } from "./api.js";
 
-const SOURCE_TEXT = { canned: "Canned", knowledge: "Bot", history: "Past answer" };
+/** A hint's source as a badge. */
+const sourceText = (/** @type {string} */ source) => t(`console.hints.source_${source}`);
 
 /**
  * @typedef {{ source: "canned" | "knowledge" | "history", text: string, score: number,
@@ -24,24 +27,35 @@ export function installHints(token, activeChat) {
     type: "search",
     id: "hint-q",
     maxlength: 500,
-    placeholder: "Search answers…",
-    "aria-label": "Search suggested answers",
   }));
-  const close = h("button", { type: "button", class: "icon", title: "Close", text: "×" });
+  const close = h("button", { type: "button", class: "icon", text: "×" });
+  const heading = h("strong");
   const panel = h(
     "section",
-    { class: "hints", id: "hints", hidden: true, "aria-label": "Suggested replies" },
-    h("div", { class: "hints-head" }, h("strong", { text: "Suggestions" }), search, close),
+    { class: "hints", id: "hints", hidden: true },
+    h("div", { class: "hints-head" }, heading, search, close),
     status,
     list,
   );
-  const button = h("button", {
-    type: "button",
-    class: "small",
-    id: "suggest-btn",
-    title: "Suggest replies to the client's last question",
-    text: "Suggest",
-  });
+  const button = h("button", { type: "button", class: "small", id: "suggest-btn" });
+  /** The status line's text, redrawn after a language switch. */
+  let line = () => "";
+  /** @type {{ hints: Hint[], query: string } | null} */
+  let shownHints = null;
+  function labels() {
+    search.placeholder = t("console.hints.search");
+    search.setAttribute("aria-label", t("console.hints.search_label"));
+    close.title = t("console.dialog.close");
+    close.setAttribute("aria-label", t("console.hints.close"));
+    panel.setAttribute("aria-label", t("console.hints.title"));
+    heading.textContent = t("console.hints.title");
+    button.title = t("console.hints.button_hint");
+    button.textContent = t("console.hints.button");
+    status.textContent = line();
+    if (shownHints) render(shownHints.hints, shownHints.query);
+  }
+  labels();
+  onLanguageChange(labels);
   composer.before(panel);
   composer.querySelector("button[type=submit]")?.before(button);
 
@@ -51,36 +65,45 @@ export function installHints(token, activeChat) {
 
   async function ask(/** @type {string} */ q) {
     const chatId = activeChat();
-    const t = token();
-    if (!chatId || !t) return;
+    const tok = token();
+    if (!chatId || !tok) return;
     const mine = ++asked;
     shownFor = chatId;
     show(panel);
-    status.textContent = "Looking…";
+    line = () => t("console.hints.looking");
+    status.textContent = line();
     list.replaceChildren();
     try {
       const params = new URLSearchParams(q ? { q, limit: "5" } : { limit: "5" });
       const res = await fetch(`/api/v1/chat/chats/${encodeURIComponent(chatId)}/hints?${params}`, {
-        headers: { authorization: `Bearer ${t}` },
+        headers: { authorization: `Bearer ${tok}` },
         cache: "no-store",
       });
       const body = await res.json();
       if (mine !== asked) return; // a newer request answers instead
-      if (!res.ok) throw new Error(body?.error?.message ?? `HTTP ${res.status}`);
+      if (!res.ok) {
+        throw Object.assign(new Error(body?.error?.message ?? `HTTP ${res.status}`), {
+          code: body?.error?.code,
+        });
+      }
       render(body.hints, body.query);
     } catch (err) {
       if (mine === asked) {
-        status.textContent = `No suggestions: ${/** @type {Error} */ (err).message}`;
+        line = () => t("console.hints.failed", { reason: errorText(err) });
+        status.textContent = line();
       }
     }
   }
 
   function render(/** @type {Hint[]} */ hints, /** @type {string} */ query) {
-    status.textContent = hints.length
-      ? `For “${query}”`
-      : query
-      ? `Nothing found for “${query}”.`
-      : "The client has not asked anything yet; search instead.";
+    shownHints = { hints, query };
+    line = () =>
+      hints.length
+        ? t("console.hints.for", { query })
+        : query
+        ? t("console.hints.nothing", { query })
+        : t("console.hints.no_question");
+    status.textContent = line();
     list.replaceChildren(...hints.map((hint) =>
       h(
         "li",
@@ -91,14 +114,14 @@ export function installHints(token, activeChat) {
             type: "button",
             class: "hint",
             dataset: { source: hint.source },
-            title: "Put into the reply box",
+            title: t("console.hints.use"),
             on: { click: () => use(hint.text) },
           },
           h("span", {
             class: "badge",
             text: hint.title
-              ? `${SOURCE_TEXT[hint.source]} · ${hint.title}`
-              : SOURCE_TEXT[hint.source],
+              ? `${sourceText(hint.source)} · ${hint.title}`
+              : sourceText(hint.source),
           }),
           h("span", { class: "hint-text", text: hint.text }),
         ),
@@ -115,6 +138,7 @@ export function installHints(token, activeChat) {
 
   function hide() {
     shownFor = null;
+    shownHints = null;
     asked++;
     show(panel, false);
   }

@@ -1,63 +1,85 @@
 // @ts-check
 /**
  * The operator console (`/console`): sign in with a staff token (kept in sessionStorage), then one
- * protocol connection carries the queue, offers and every chat of this operator.
+ * protocol connection carries the queue, offers, every chat of this operator and their notes.
+ * Views (inbox, search, statistics, admin) are chosen in the URL's hash (`#view=search`,
+ * `#chat=<id>`), so the back button and reloads keep the place.
  */
 import { ChatClient } from "../chat_client.js";
 import { byId, connectionText, h, safeStorage, show } from "../dom.js";
-import { startAdmin } from "./admin.js";
+import { languages, loadI18n, localize, onLanguageChange, setLanguage, t } from "../i18n.js";
+import { api, errorText, fullHistory, setToken } from "./api.js";
+import { alertOf, installAlerts, setBaseTitle } from "./alerts.js";
 import { ChatView } from "./chat_view.js";
+import { ContextPanel } from "./context.js";
 import { installHints } from "./hints.js";
+import { installKeyboard, renderKeys } from "./keyboard.js";
 import { renderLists } from "./lists.js";
+import { onPreview } from "./previews.js";
+import { roster } from "./roster.js";
+import { installSearch } from "./search.js";
 import { Store } from "./store.js";
-import { loadI18n, localize } from "../i18n.js";
+import { onRoute, route, routed, showView } from "./views.js";
+import { clientName } from "./channel.js";
 
 /** @typedef {import("../transports.js").Frame} Frame */
 
 const TOKEN_KEY = "supportchat.console.token";
+const storage = safeStorage();
 
 const store = new Store();
 /** @type {ChatClient | null} */
 let client = null;
 /** @type {string | null} */
 let token = null;
-/** @type {(() => void) | null} */
-let stopAdmin = null;
 const view = new ChatView(store, () => client);
-installHints(() => token, () => store.activeId);
+const context = new ContextPanel(store);
 const statusSelect = /** @type {HTMLSelectElement} */ (byId("my-status"));
 
 /** A short message in the corner. */
 function toast(/** @type {string} */ text, tone = "bad") {
-  const t = h("div", { class: `toast ${tone}`, role: "alert", text });
-  document.body.append(t);
-  setTimeout(() => t.remove(), 5000);
+  const el = h("div", { class: `toast ${tone}`, role: "alert", text });
+  document.body.append(el);
+  setTimeout(() => el.remove(), 5000);
 }
 
 // ---- sign in / out ----
 
-/** Checks a token against the REST API; resolves with this operator's roster row, if any. */
-async function checkToken(/** @type {string} */ t) {
-  const res = await fetch("/api/v1/chat/chats/operators", {
-    headers: { authorization: `Bearer ${t}` },
-    cache: "no-store",
-  });
-  if (res.status === 401) throw new Error("This token was refused (wrong or expired).");
-  if (res.status === 403) throw new Error("This is not a staff token.");
-  if (!res.ok) throw new Error(`The server answered HTTP ${res.status}.`);
-  return /** @type {Array<{ operator_id: string, status: string }>} */ (await res.json());
+/** The claims of a JWT (not checked here: the server does), for the name to show. */
+function claims(/** @type {string} */ jwt) {
+  try {
+    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(
+      new TextDecoder().decode(Uint8Array.from(atob(part), (ch) => ch.charCodeAt(0))),
+    );
+  } catch {
+    return {};
+  }
+}
+
+/** Checks a token against the REST API; resolves with the staff roster. */
+async function checkToken(/** @type {string} */ t0) {
+  setToken(t0);
+  try {
+    return await api("chats/operators");
+  } catch (err) {
+    const code = /** @type {any} */ (err).code;
+    if (code === "unauthorized") throw new Error(t("console.signin.refused"));
+    if (code === "forbidden") throw new Error(t("console.signin.not_staff"));
+    throw new Error(errorText(err));
+  }
 }
 
 async function signIn(/** @type {Event} */ e) {
   e.preventDefault();
-  const t = /** @type {HTMLTextAreaElement} */ (byId("token")).value.trim();
+  const value = /** @type {HTMLTextAreaElement} */ (byId("token")).value.trim();
   const btn = /** @type {HTMLButtonElement} */ (byId("signin-btn"));
   btn.disabled = true;
   show(byId("signin-error"), false);
   try {
-    await checkToken(t);
-    sessionStorage.setItem(TOKEN_KEY, t);
-    connect(t);
+    await checkToken(value);
+    sessionStorage.setItem(TOKEN_KEY, value);
+    connect(value);
   } catch (err) {
     signInError(/** @type {Error} */ (err).message);
   } finally {
@@ -73,11 +95,10 @@ function signInError(/** @type {string} */ message) {
 function signOut(/** @type {string | null} */ message = null) {
   client?.stop();
   client = null;
-  stopAdmin?.();
-  stopAdmin = null;
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   location.hash = "";
+  showView(null);
   show(byId("app"), false);
   show(byId("signin"));
   if (message) signInError(message);
@@ -85,24 +106,37 @@ function signOut(/** @type {string | null} */ message = null) {
 
 // ---- the connection ----
 
-function connect(/** @type {string} */ t) {
-  token = t;
+/** Follows a chat's staff stream (notes, labels) from the newest note this tab has. */
+function followNotes(/** @type {string} */ chatId) {
+  const c = store.chats.get(chatId);
+  const last = c ? Math.max(0, ...c.notes.keys()) : 0;
+  client?.request("resume", { chat_id: chatId, last_seq: last, stream: "staff" }).catch(() => {});
+}
+
+function connect(/** @type {string} */ t0) {
+  token = t0;
+  setToken(t0);
   show(byId("signin"), false);
   show(byId("app"));
-  const c = new ChatClient({ token: t });
+  const me = claims(t0);
+  byId("me-name").textContent = me.name ?? me.sub ?? "";
+  const c = new ChatClient({ token: t0 });
   client = c;
   let first = true;
   c.addEventListener("frame", (e) => {
     const f = /** @type {Frame} */ (/** @type {CustomEvent} */ (e).detail);
     const adopted = store.apply(f);
-    if (adopted) c.track(adopted, 0); // a chat became mine: load its whole history
+    if (adopted) {
+      c.track(adopted, 0); // a chat became mine: load its whole history and notes
+      followNotes(adopted);
+    }
     if (f.type === "connected") {
-      // Load the history of every chat the server says is mine (a new tab knows none yet).
       for (const id of f.payload.open_chats ?? []) c.track(id, 0);
       onConnected(f, first);
       first = false;
     }
-    if (f.type === "error" && !f.ref) toast(f.payload.message);
+    if (f.type === "error" && !f.ref) toast(errorText({ code: f.payload.code }));
+    alertFor(f);
   });
   c.addEventListener("status", (e) => {
     const st = /** @type {CustomEvent} */ (e).detail;
@@ -110,47 +144,84 @@ function connect(/** @type {string} */ t) {
     const line = byId("conn-status");
     line.textContent = text;
     line.dataset.tone = tone;
-    line.title = st.transport === "sse" ? "WebSocket unavailable: using server-sent events" : "";
+    line.title = st.transport === "sse" ? t("console.conn.sse_hint") : "";
     view.markRead();
   });
   c.addEventListener("outbox", (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
     view.outbox = d.items;
     if (d.items.some((/** @type {any} */ i) => i.status === "failed")) {
-      toast("A message could not be sent.");
+      toast(t("console.msg.failed"));
     }
     render();
   });
-  c.addEventListener("fatal", () => signOut("Your token was refused (expired?). Sign in again."));
+  c.addEventListener("fatal", () => signOut(t("console.signin.expired")));
   c.start();
+  routed();
 }
 
-/** @param {Frame} f @param {boolean} first */
-function onConnected(f, first) {
+/** @param {Frame} f @param {boolean} firstTime */
+function onConnected(f, firstTime) {
   const me = f.payload;
-  byId("me-name").textContent = me.user_id;
-  byId("me-role").textContent = me.role;
-  if (first) {
+  if (!byId("me-name").textContent) byId("me-name").textContent = me.user_id;
+  byId("me-role").textContent = t(`console.role.${me.role}`);
+  byId("me-role").dataset.role = me.role;
+  document.body.dataset.role = me.role;
+  for (const el of document.querySelectorAll(".admin-only")) {
+    show(/** @type {HTMLElement} */ (el), me.role === "admin");
+  }
+  if (firstTime) {
     for (const id of store.restore(me.user_id)) {
       client?.track(id, 0)?.catch((err) => {
         // Not ours any more (transferred, or another server's data): drop it from the list.
         if (["forbidden", "not_found"].includes(err.frame?.payload.code)) store.dismiss(id);
       });
     }
-    if (me.role === "admin" && token && !stopAdmin) {
-      show(byId("admin"));
-      document.body.classList.add("is-admin");
-      let lastError = "";
-      stopAdmin = startAdmin(token, (m) => m !== lastError && toast(lastError = m));
-    }
   }
+  for (const c of store.mine()) followNotes(c.id);
   // Connecting makes an offline operator online; learn the status the queue now has.
-  if (token) {
-    checkToken(token).then((rows) => {
-      const row = rows.find((r) => r.operator_id === me.user_id);
-      if (row) store.myStatus = row.status;
-      store.changed();
-    }).catch(() => {});
+  roster(0).then((rows) => {
+    const row = rows.find((r) => r.operator_id === me.user_id);
+    if (row) store.myStatus = row.status;
+    for (const r of rows) if (r.name) store.names.set(r.operator_id, r.name);
+    store.changed();
+  }).catch(() => {});
+}
+
+/** Alerts for frames that need the operator (see alerts.js). @param {Frame} f */
+function alertFor(f) {
+  const p = f.payload ?? {};
+  const me = store.me?.user_id;
+  const fresh = Date.now() - (Date.parse(p.timestamp ?? "") || Date.now()) < 60_000;
+  const activeChat = store.activeId;
+  const chat = p.chat_id ? store.chats.get(p.chat_id) : null;
+  const who = chat ? clientName(chat) : "";
+  if (f.type === "new_chat_available" && store.me?.role !== "lawyer") {
+    alertOf("queue", { title: t("console.alert.queue"), chatId: p.chat_id });
+  } else if (f.type === "chat_offered") {
+    alertOf("offer", { title: t("console.alert.offer"), chatId: p.chat_id });
+  } else if (f.type === "chat_transferred" && p.to_operator_id === me && fresh) {
+    alertOf("transfer", {
+      title: t("console.alert.transfer"),
+      body: p.reason,
+      chatId: p.chat_id,
+      activeChat,
+    });
+  } else if (f.type === "chat_assigned" && p.operator_id === me && p.role === "lawyer" && fresh) {
+    alertOf("transfer", { title: t("console.alert.lawyer"), chatId: p.chat_id, activeChat });
+  } else if (f.type === "message" && chat?.mine && p.sender_id !== me && fresh) {
+    alertOf("message", {
+      title: t("console.alert.message", { name: who }),
+      body: p.message,
+      chatId: p.chat_id,
+      activeChat,
+    });
+  } else if (f.type === "mention") {
+    alertOf("mention", {
+      title: t("console.alert.mention", { name: store.nameOf(p.by) }),
+      body: p.text,
+      chatId: p.chat_id,
+    });
   }
 }
 
@@ -162,30 +233,51 @@ async function accept(/** @type {string} */ chatId) {
     await client.request("accept_chat", { chat_id: chatId });
     store.offers.delete(chatId);
     openChat(chatId); // its chat_assigned event makes it one of my chats (and loads its history)
+    view.composer.setMode("reply");
   } catch (err) {
-    toast(`Could not accept: ${/** @type {Error} */ (err).message}`);
+    toast(t("console.queue.accept_failed", { reason: errorText(err) }));
   }
 }
 
-function openChat(/** @type {string} */ chatId) {
-  store.activeId = chatId;
-  location.hash = `chat=${encodeURIComponent(chatId)}`;
-  store.changed();
-  /** @type {HTMLElement | null} */ (document.getElementById("chat-text"))?.focus();
+/** Opens a chat (`from`: the view to go back to). */
+function openChat(/** @type {string} */ chatId, from = "") {
+  route({ view: "inbox", chat: chatId, from });
+}
+
+const loading = new Set();
+/** A chat that is not mine, read over REST (history and notes) and shown read-only. */
+async function loadReadonly(/** @type {string} */ chatId) {
+  if (loading.has(chatId)) return;
+  loading.add(chatId);
+  try {
+    const frames = await fullHistory(chatId);
+    store.load(chatId, frames);
+    const notes = await api(`chats/${encodeURIComponent(chatId)}/notes`).catch(() => null);
+    if (notes) store.load(chatId, notes.events);
+  } catch (err) {
+    toast(t("console.chat.open_failed", { reason: errorText(err) }));
+  } finally {
+    loading.delete(chatId);
+  }
 }
 
 async function setStatus() {
   const wanted = statusSelect.value;
   const before = store.myStatus;
   try {
-    if (!client) throw new Error("Not connected");
+    if (!client) throw new Error("not connected");
     await client.request("set_status", { status: wanted });
     store.myStatus = wanted;
   } catch (err) {
     store.myStatus = before;
-    toast(`Could not change status: ${/** @type {Error} */ (err).message}`);
+    toast(t("console.status.failed", { reason: errorText(err) }));
   }
   store.changed();
+}
+
+async function setLabels(/** @type {string} */ chatId, /** @type {string[]} */ labels) {
+  if (!client) throw new Error("not connected");
+  await client.request("set_labels", { chat_id: chatId, labels });
 }
 
 // ---- rendering ----
@@ -198,20 +290,140 @@ function render() {
     queued = false;
     if (document.activeElement !== statusSelect) statusSelect.value = store.myStatus;
     statusSelect.dataset.status = store.myStatus;
-    renderLists(store, { accept, open: openChat });
+    renderLists(store, { accept, open: (id) => openChat(id), openMention: (id) => openChat(id) });
     view.render();
+    context.render();
+    const unread = store.mine().reduce((n, c) => n + store.unread(c), 0) + store.offers.size;
+    byId("inbox-count").textContent = String(unread);
+    show(byId("inbox-count"), unread > 0);
+    const labels = byId("label-options");
+    const all = store.allLabels();
+    if (labels.childElementCount !== all.length) {
+      labels.replaceChildren(...all.map((l) => h("option", { value: l })));
+    }
   });
 }
 
+view.onAccept = accept;
+view.onBack = () => back();
+context.onOpen = (/** @type {string} */ id) => openChat(id);
+context.onLabels = setLabels;
 store.addEventListener("change", render);
+onPreview(render);
 setInterval(render, 1000); // wait times, countdowns, typing timeouts
 byId("signin-form").addEventListener("submit", signIn);
 byId("signout-btn").addEventListener("click", () => signOut());
 statusSelect.addEventListener("change", setStatus);
+byId("label-filter").addEventListener("change", (e) => {
+  store.labelFilter = /** @type {HTMLSelectElement} */ (e.target).value;
+  store.changed();
+});
+addEventListener("hashchange", () => token && routed());
+onRoute(({ chat }) => {
+  store.activeId = chat;
+  if (chat && token && !store.chats.get(chat)?.mine) loadReadonly(chat);
+  store.changed();
+});
 
-const hash = new URLSearchParams(location.hash.slice(1));
-if (hash.get("chat")) store.activeId = hash.get("chat");
-await loadI18n({ storage: safeStorage() });
+/** Esc / the back button: from a chat to the list (narrow screens), or back to the search. */
+function back() {
+  if (document.body.classList.contains("context-open")) {
+    document.body.classList.remove("context-open");
+    byId("context-btn").setAttribute("aria-expanded", "false");
+    return true;
+  }
+  const from = new URLSearchParams(location.hash.slice(1)).get("from");
+  if (from === "search") {
+    route({ view: "search" });
+    return true;
+  }
+  const open = store.activeId;
+  if (open && matchMedia("(max-width: 760px)").matches) {
+    route({ view: "inbox" });
+    // Back in the list: the keyboard stays on the chat it came from.
+    requestAnimationFrame(() => {
+      const row = document.querySelector(`#sidebar li[data-chat-id="${CSS.escape(open)}"] button`);
+      /** @type {HTMLElement | null} */ (row)?.focus();
+    });
+    return true;
+  }
+  return false;
+}
+
+/** Keyboard: the chats of the list in order, the first queued chat, the boxes. */
+installKeyboard({
+  next(step) {
+    const ids = [...byId("my-chats").querySelectorAll("li[data-chat-id]")]
+      .map((li) => /** @type {HTMLElement} */ (li).dataset.chatId ?? "");
+    if (!ids.length) return;
+    const at = ids.indexOf(store.activeId ?? "");
+    const next =
+      ids[at < 0 ? (step > 0 ? 0 : ids.length - 1) : (at + step + ids.length) % ids.length];
+    openChat(next);
+  },
+  accept() {
+    const offer = [...store.offers.keys()][0];
+    const first =
+      /** @type {HTMLElement | null} */ (byId("queue").querySelector("li[data-chat-id]"));
+    const id = offer ??
+      (store.activeId && store.queue.has(store.activeId) ? store.activeId : null) ??
+      first?.dataset.chatId;
+    if (id) accept(id);
+    else toast(t("console.keys.nothing_to_accept"), "info");
+  },
+  reply() {
+    if (byId("composer-wrap").hidden || byId("chat-box").hidden) return;
+    view.composer.setMode("reply");
+  },
+  note() {
+    if (byId("composer-wrap").hidden || byId("chat-box").hidden) return;
+    view.composer.setMode("note");
+  },
+  transfer: () => view.transfer(),
+  search() {
+    route({ view: "search" });
+    /** @type {HTMLInputElement} */ (byId("search-q")).focus();
+  },
+  back,
+});
+
+installSearch({ open: (id) => openChat(id, "search") });
+
+/** The language pickers (sign-in card and top bar): every catalogue there is. */
+async function installLanguages() {
+  const list = await languages();
+  for (const el of document.querySelectorAll(".lang-picker")) {
+    const select = /** @type {HTMLSelectElement} */ (el);
+    select.replaceChildren(
+      ...list.map((l) => h("option", { value: l.code, text: l.name, lang: l.code })),
+    );
+    select.value = document.documentElement.lang;
+    select.addEventListener("change", () => setLanguage(select.value, storage));
+  }
+}
+
+onLanguageChange((code) => {
+  if (client) {
+    const { text, tone } = connectionText(client.state);
+    byId("conn-status").textContent = text;
+    byId("conn-status").dataset.tone = tone;
+  }
+  for (const el of document.querySelectorAll(".lang-picker")) {
+    /** @type {HTMLSelectElement} */ (el).value = code;
+  }
+  setBaseTitle(document.title);
+  view.composer.localize();
+  renderKeys();
+  if (store.me) byId("me-role").textContent = t(`console.role.${store.me.role}`);
+  store.changed();
+});
+
+await loadI18n({ storage });
 localize(document);
+installHints(() => token, () => store.activeId);
+view.composer.localize();
+installAlerts((id) => openChat(id));
+await installLanguages();
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) connect(saved);
+else showView(null);

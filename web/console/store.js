@@ -1,20 +1,32 @@
 // @ts-check
 /**
  * The console's state, built from protocol frames: the waiting queue, offers (auto routing), the
- * operator's chats with their events, unread counts, read and typing state. Dispatches `change`
- * after every update; the views re-render from it.
+ * operator's chats with their events, unread counts, read and typing state, and each chat's
+ * staff side (internal notes and labels, on a stream of their own) and mentions of me. Dispatches
+ * `change` after every update; the views re-render from it.
+ *
+ * The order of "my chats" follows activity: messages and routing events. A `read` is not
+ * activity (opening a chat reports it read; that must not move the row under the cursor), nor
+ * is a title found later.
  */
 
 /** @typedef {import("../transports.js").Frame} Frame */
 /**
  * @typedef {{ chat_id: string, client_id: string, priority: number, waiting_since: string,
  *   position?: number, expires_at?: string }} QueueEntry
- * @typedef {{ id: string, clientId: string, status: "active" | "waiting" | "closed" | "gone",
+ * @typedef {{ id: string, clientId: string, clientName: string,
+ *   kind: "support" | "lawyer", status: "active" | "waiting" | "closed" | "gone",
  *   operatorId: string | null, events: Map<number, Frame>, readByMe: number, peerRead: number,
  *   peerTypingUntil: number, rating: { score: number, comment?: string } | null,
- *   lastActivity: number, mine: boolean, title: string,
- *   channel: { kind: string, ref?: string, name?: string } | null }} ChatState
+ *   lastActivity: number, mine: boolean, readonly: boolean, title: string, offline: boolean,
+ *   linked: { chatId: string, by: string, reason: string } | null,
+ *   channel: { kind: string, ref?: string, name?: string } | null,
+ *   notes: Map<number, Frame>, labels: string[] }} ChatState
+ * @typedef {{ chat_id: string, by: string, note_seq: number, text: string, at: number }} Mention
  */
+
+/** Session events that are not activity: they do not move a chat up the list. */
+const QUIET = new Set(["read", "chat_title", "chat_rated"]);
 
 export class Store extends EventTarget {
   /** @type {{ user_id: string, role: string } | null} */
@@ -31,6 +43,12 @@ export class Store extends EventTarget {
   chats = new Map();
   /** @type {string | null} */
   activeId = null;
+  /** Notes that named me, newest first. @type {Mention[]} */
+  mentions = [];
+  /** Display names of staff (from events and the roster). @type {Map<string, string>} */
+  names = new Map();
+  /** Label shown in "my chats" only (empty: all). */
+  labelFilter = "";
   #storageKey = "";
 
   /** Remembers which chats this operator has open (per tab), so a reload finds them again. */
@@ -58,6 +76,18 @@ export class Store extends EventTarget {
     return [...this.chats.values()].filter((c) => c.mine);
   }
 
+  /** Every label on a chat this console knows, sorted. */
+  allLabels() {
+    const all = new Set();
+    for (const c of this.chats.values()) for (const l of c.labels) all.add(l);
+    return [...all].sort((a, b) => a.localeCompare(b));
+  }
+
+  /** A staff member's display name, or their id. */
+  nameOf(/** @type {string} */ id) {
+    return this.names.get(id) || id;
+  }
+
   /**
    * The state of a chat, created empty if new. `mine`: the chat is (or was) this operator's and
    * belongs in the list; events of other chats are kept aside until one becomes mine.
@@ -66,12 +96,15 @@ export class Store extends EventTarget {
     let c = this.chats.get(id);
     if (c && mine && !c.mine) {
       c.mine = true;
+      c.readonly = false;
       this.#save();
     }
     if (!c) {
       c = {
         id,
         clientId: "",
+        clientName: "",
+        kind: "support",
         status: "active",
         operatorId: null,
         events: new Map(),
@@ -82,7 +115,12 @@ export class Store extends EventTarget {
         lastActivity: 0,
         title: "",
         channel: null,
+        offline: false,
+        linked: null,
+        notes: new Map(),
+        labels: [],
         mine,
+        readonly: !mine,
       };
       this.chats.set(id, c);
       this.#save();
@@ -117,6 +155,40 @@ export class Store extends EventTarget {
       }
     }
     return top;
+  }
+
+  /** The newest message of a chat (the list's preview), or null. */
+  lastMessage(/** @type {ChatState} */ c) {
+    let last = null;
+    for (const f of c.events.values()) {
+      if (f.type === "message" && (!last || f.payload.seq > last.payload.seq)) last = f;
+    }
+    return last;
+  }
+
+  /** The client's first message (the queue's preview), or null. */
+  firstClientMessage(/** @type {ChatState} */ c) {
+    let first = null;
+    for (const f of c.events.values()) {
+      if (f.type !== "message" || f.payload.sender_role !== "client") continue;
+      if (!first || f.payload.seq < first.payload.seq) first = f;
+    }
+    return first;
+  }
+
+  /**
+   * Loads stored frames fetched over REST (a chat read but not followed: search results, a
+   * mention, a lawyer's linked support chat). Live chats are not touched.
+   * @param {string} chatId @param {Frame[]} frames
+   */
+  load(chatId, frames) {
+    const c = this.chat(chatId, false);
+    for (const f of frames) {
+      if (f.type === "note" || f.type === "labels") this.#staff(f);
+      else if (typeof f.payload?.seq === "number") this.#session(f);
+    }
+    this.changed();
+    return c;
   }
 
   /**
@@ -157,6 +229,15 @@ export class Store extends EventTarget {
         }
         break;
       }
+      case "note":
+      case "labels":
+        this.#staff(f);
+        break;
+      case "mention":
+        if (!this.mentions.some((m) => m.chat_id === p.chat_id && m.note_seq === p.note_seq)) {
+          this.mentions.unshift(/** @type {Mention} */ ({ ...p, at: Date.now() }));
+        }
+        break;
       default:
         if (typeof p.seq === "number" && p.chat_id && f.type !== "ack") {
           adopted = this.#session(f);
@@ -164,6 +245,18 @@ export class Store extends EventTarget {
     }
     this.changed();
     return adopted;
+  }
+
+  /** A frame of a chat's staff stream: a note, or the chat's labels now. @param {Frame} f */
+  #staff(f) {
+    const p = f.payload;
+    const c = this.chats.get(p.chat_id) ?? this.chat(p.chat_id, false);
+    if (f.type === "note") c.notes.set(p.seq, f);
+    else {
+      const newest = Math.max(0, ...[...c.notes.keys()]);
+      c.notes.set(p.seq, f);
+      if (p.seq >= newest) c.labels = [...p.labels];
+    }
   }
 
   /** @param {Frame} f */
@@ -191,20 +284,37 @@ export class Store extends EventTarget {
   #evolve(/** @type {ChatState} */ c, /** @type {Frame} */ f) {
     const p = f.payload;
     const me = this.me?.user_id;
-    c.lastActivity = Math.max(c.lastActivity, Date.parse(p.timestamp) || 0);
+    if (!QUIET.has(f.type)) c.lastActivity = Math.max(c.lastActivity, Date.parse(p.timestamp) || 0);
     if (p.client_id) c.clientId = p.client_id;
-    if (f.type === "chat_created" && p.channel) c.channel = p.channel;
+    if (p.operator_name && p.operator_id) this.names.set(p.operator_id, p.operator_name);
+    if (p.operator_name && p.to_operator_id) this.names.set(p.to_operator_id, p.operator_name);
+    if (p.lawyer_name && p.lawyer_id) this.names.set(p.lawyer_id, p.lawyer_name);
     switch (f.type) {
+      case "chat_created":
+        if (p.channel) c.channel = p.channel;
+        if (p.client_name) c.clientName = p.client_name;
+        c.kind = p.kind === "lawyer" ? "lawyer" : "support";
+        c.offline = p.offline === true;
+        if (p.linked_chat_id) {
+          c.linked = { chatId: p.linked_chat_id, by: p.assigned_by ?? "", reason: p.reason ?? "" };
+        }
+        break;
       case "chat_queued":
         c.status = "waiting";
         break;
       case "chat_assigned":
         c.operatorId = p.operator_id;
-        c.status = p.operator_id === me ? "active" : "gone";
+        c.status = p.operator_id === me ? "active" : c.mine ? "gone" : "active";
         break;
       case "chat_transferred":
         c.operatorId = p.to_queue ? null : p.to_operator_id;
-        c.status = p.to_operator_id === me ? "active" : p.to_queue ? "waiting" : "gone";
+        c.status = p.to_operator_id === me
+          ? "active"
+          : p.to_queue
+          ? "waiting"
+          : c.mine
+          ? "gone"
+          : "active";
         break;
       case "chat_closed":
         c.status = "closed";
