@@ -210,15 +210,29 @@ export class PurgeAgent {
   }
 }
 
-/** Writes purge records (in atomics of up to 100), replacing older ones for the same actor. */
+/**
+ * Writes purge records (in atomics of up to 50), replacing older ones for the same actor — except
+ * that retention never replaces a pending erasure (which also scrubs the client's id).
+ */
 export async function writePurgeRecords(
   kv: Deno.Kv,
   records: ReadonlyArray<{ type: string; id: string; record: PurgeRecord }>,
 ): Promise<void> {
-  for (let i = 0; i < records.length; i += 100) {
+  for (let i = 0; i < records.length; i += 50) {
     const op = kv.atomic();
-    for (const r of records.slice(i, i + 100)) op.set(purgeKey(r.type, r.id), r.record);
-    await op.commit();
+    for (const r of records.slice(i, i + 50)) {
+      const key = purgeKey(r.type, r.id);
+      if (r.record.mode === "retention") op.check({ key, versionstamp: null });
+      op.set(key, r.record);
+    }
+    if ((await op.commit()).ok) continue;
+    // One of them is pending already: write the others one by one.
+    for (const r of records.slice(i, i + 50)) {
+      const key = purgeKey(r.type, r.id);
+      const one = kv.atomic();
+      if (r.record.mode === "retention") one.check({ key, versionstamp: null });
+      await one.set(key, r.record).commit();
+    }
   }
 }
 

@@ -174,24 +174,25 @@ export class ChatPurger {
   /** The chat's own keys (see the file's header); snapshot headers go first. */
   async #deleteChatKeys(chatId: string, roots: readonly string[], layout: Layout) {
     const { kv } = this.#e;
-    let n = await deleteKeys(kv, [
-      ...layout.types.map((t) => [...ACTORS, "sn", t, chatId]),
+    const n = await deleteKeys(kv, layout.types.map((t) => [...ACTORS, "sn", t, chatId]));
+    // Every key under these prefixes (and each prefix key itself), deleted in few atomics.
+    const prefixes: Deno.KvKey[] = [
+      ...layout.types.flatMap((t) => ["sp", "ev", "ob"].map((p) => [...ACTORS, p, t, chatId])),
+      ...layout.families.map((f) => [f, chatId]),
       WH.cursor(chatId),
-      ...roots.map((b) => ["tg", b, "cur", chatId]),
-    ]);
-    for (const t of layout.types) {
-      for (const part of ["sp", "ev", "ob"]) {
-        n += await deletePrefix(kv, [...ACTORS, part, t, chatId]);
-      }
-    }
-    for (const f of layout.families) n += await deletePrefix(kv, [f, chatId]);
-    for (const b of roots) {
-      for (const p of ["out", "sent"]) n += await deletePrefix(kv, ["tg", b, p, chatId]);
-      n += await deletePrefix(kv, ["tg", b, "dead", "out", chatId]);
-    }
-    const audit = await listAll<AuditRecord>(kv, ["audit", "chat", chatId]);
+      ...roots.flatMap((b) => [
+        ["tg", b, "cur", chatId],
+        ["tg", b, "out", chatId],
+        ["tg", b, "sent", chatId],
+        ["tg", b, "dead", "out", chatId],
+      ]),
+    ];
     const keys: Deno.KvKey[] = [];
-    for (const e of audit) {
+    for (const prefix of prefixes) {
+      keys.push(prefix);
+      for await (const e of kv.list({ prefix })) keys.push(e.key);
+    }
+    for (const e of await listAll<AuditRecord>(kv, ["audit", "chat", chatId])) {
       const [at, source] = [e.key[3], e.key[4]] as [number, string];
       keys.push(e.key, ["audit", "all", at, source]);
       for (const op of new Set(e.value.operator_ids)) keys.push(["audit", "op", op, at, source]);
