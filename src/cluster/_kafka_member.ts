@@ -30,7 +30,7 @@ const STALE_MEMBER =
 /** Longest pause of the commit timer after such a refusal, in case no re-join is seen (ms). */
 const COMMIT_HOLD_MS = 5_000;
 /** Refused re-joins in a row a member answers with a new kafkajs consumer before it gives up. */
-const REJOIN_ATTEMPTS = 3;
+const REJOIN_ATTEMPTS = 5;
 
 /**
  * A join refused with an error kafkajs does not restart from (it crashes the consumer for good)

@@ -38,7 +38,7 @@
  * using auto.offset.reset=latest.)
  *
  * A join the group refuses with INVALID_REQUEST (kafkajs crashes the consumer for good) is tried
- * again with a new member, 3 times at most: `consume()` for the first join, the member itself for a
+ * again with a new member, 5 times at most: `consume()` for the first join, the member itself for a
  * re-join (`joinRefused` in _kafka_member.ts; librdkafka's mock answers a late SyncGroup so).
  *
  * Reachability (`reachability.ts`, docs/CLUSTER.md "Kafka outage"): every answered request
@@ -170,7 +170,7 @@ export function kafkaLogCreator(logger: Logger, health?: Reachability) {
 }
 
 /** Members `consume()` starts before it gives up on a join the group keeps refusing. */
-const JOIN_ATTEMPTS = 3;
+const JOIN_ATTEMPTS = 5;
 
 const LEVELS: Record<KafkaLogLevel, KafkaJsLevel> = {
   error: KafkaJsLevel.ERROR,

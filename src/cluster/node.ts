@@ -54,7 +54,12 @@ export interface ClusterNodeOptions {
    * (default: the broker's session timeout, else 10 s).
    */
   readonly handOverBoundMs?: number;
-  /** An old owner whose heartbeat is older than this is dead: no wait (default 2 heartbeats). */
+  /**
+   * An old owner whose heartbeat is older than this is dead: no wait. Default: the hand-over bound
+   * (the group's session timeout: a crashed owner's partitions are given away only after it, so
+   * its heartbeat is that old by then, while a busy live node's late heartbeat is not mistaken for
+   * a death), at least 2 heartbeats.
+   */
   readonly deadAfterMs?: number;
 }
 
@@ -203,7 +208,7 @@ export class ClusterNode implements ActorRouter {
       },
     };
     this.#handOverBoundMs = o.handOverBoundMs ?? o.broker.sessionTimeoutMs ?? 10_000;
-    this.#deadAfterMs = o.deadAfterMs ?? 2 * o.heartbeatMs;
+    this.#deadAfterMs = o.deadAfterMs ?? Math.max(2 * o.heartbeatMs, this.#handOverBoundMs);
     this.partitions = o.broker.partitions(TOPICS.commands);
     this.ownership = new Ownership(o.kv, o.nodeId, o.name);
     this.registry = new NodeRegistry({

@@ -10,6 +10,7 @@
  * `released` (same epoch, checked against its versionstamp). A new owner bumps the epoch only once
  * the record is released, or its owner is dead (heartbeat older than `deadAfterMs`), or it has
  * waited `boundMs` (`handOverState`); so the old owner's last writes are never fenced by a move.
+ * Heartbeats carry the writer's clock: nodes' clocks must agree to well within `deadAfterMs`.
  *
  * `["cluster", "node", id]` is each node's heartbeat, written with an expiry; the live nodes are
  * the ones whose record has not expired.
@@ -216,8 +217,13 @@ export class NodeRegistry {
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
     try {
-      const rec: NodeRecord = { ...this.#self, at: this.#clock.now() };
-      await this.#kv.set(nodeKey(this.#self.node), rec, { expireIn: this.#everyMs * 3 });
+      // A write that meets another process's lock on the KV file waits its turn, and `at` is
+      // the time of the attempt that lands (a new owner reads a stale `at` as a dead node).
+      await retryWhileLocked(() =>
+        this.#kv.set(nodeKey(this.#self.node), { ...this.#self, at: this.#clock.now() }, {
+          expireIn: this.#everyMs * 3,
+        })
+      );
       const now = this.#clock.now();
       const nodes = await listNodes(this.#kv);
       const live = nodes.filter((n) => now - n.at < this.#everyMs * 3).map((n) => n.node);

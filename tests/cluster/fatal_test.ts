@@ -92,10 +92,10 @@ Deno.test("kafka member: a re-join refused with INVALID_REQUEST (librdkafka's mo
   fake.fire(EVENTS.GROUP_JOIN, { memberId: "m-2", memberAssignment: { t: [1] } });
   await until(() => m.assignment.length === 1);
   assert.deepEqual(revoked.flat().map((p) => p.partition), [0, 1], "the crash revoked all");
-  // Refused again and again: after three new members in a row it is fatal after all.
-  for (let i = 0; i < 4; i++) {
+  // Refused again and again: after five new members in a row it is fatal after all.
+  for (let i = 0; i < 6; i++) {
     fake.fire(EVENTS.CRASH, { error: refused, groupId: "g", restart: false });
-    await until(() => made.count === Math.min(3 + i, 5) || fatal.length > 0);
+    await until(() => made.count === Math.min(3 + i, 7) || fatal.length > 0);
   }
   assert.equal(fatal.length, 1);
   await m.stop();
