@@ -4,7 +4,8 @@
  * and under the newest one its quick replies, which send their text as an ordinary message.
  * Used by the widget (with buttons) and the console (with intent and confidence for staff).
  */
-import { fmtTime, h } from "./dom.js";
+import { h } from "./dom.js";
+import { fmtPercent, fmtTime, t } from "./i18n.js";
 
 /** @typedef {import("./transports.js").Frame} Frame */
 
@@ -20,8 +21,8 @@ export function botItem(f, opts = {}) {
   const pick = opts.onQuickReply;
   const replies = pick ? /** @type {string[]} */ (m.quick_replies ?? []) : [];
   const who = opts.staff
-    ? `Bot · ${m.intent} (${Math.round((m.confidence ?? 0) * 100)}%)`
-    : "Assistant";
+    ? t("common.bot.staff", { intent: m.intent, confidence: fmtPercent(m.confidence ?? 0) })
+    : t("common.bot.assistant");
   return h(
     "li",
     { class: "msg theirs bot", dataset: { seq: String(p.seq), intent: m.intent ?? "" } },

@@ -1,14 +1,17 @@
 // @ts-check
 /**
  * Support chat for any page: `<script src="https://chat.example.com/embed.js" async></script>`
- * adds a floating chat button; it opens the widget (`/?embed=1` on the chat server) in an iframe.
- * The widget keeps its chat in its own storage, so a page reload resumes the conversation.
- * Styles are set through the CSSOM (no inline style attributes), which page CSPs allow.
+ * adds a floating chat button that opens the widget (`/?embed=1` on the chat server) in an iframe.
+ * The iframe loads at once, hidden: the widget keeps its chat in its own storage and reconnects,
+ * so the button shows the unread count even before it is first opened, and the widget names the
+ * button and the frame in the reader's language (the button appears once it has). Styles are set
+ * through the CSSOM (no inline style attributes), which page CSPs allow.
  *
  * A site that knows its user vouches for them (identity verification, docs/SECURITY.md) by
  * setting, before this script, `window.supportChatSettings = { user_id, user_hash }` (or
- * `{ identity_token }`), optionally with `name`, `email` and `attributes`; the widget sends them
- * with the chat it starts, so the same person's chats follow them across devices.
+ * `{ identity_token }`), optionally with `name`, `email`, `attributes` and `locale` ("ru", "en":
+ * the widget's language until the reader picks another); the widget sends them with the chat it
+ * starts, so the same person's chats follow them across devices.
  */
 (() => {
   const CHAT_ICON =
@@ -45,12 +48,30 @@
   const origin = new URL(script?.src ?? "/embed.js", location.href).origin;
   if (document.getElementById("supportchat-button")) return; // loaded twice
 
+  /** What the page says about its user (see the header); only plain data is passed on. */
+  const raw = /** @type {any} */ (globalThis).supportChatSettings;
+  const settings = (() => {
+    if (!raw || typeof raw !== "object") return null;
+    /** @type {Record<string, unknown>} */
+    const out = {};
+    for (const k of ["user_id", "user_hash", "identity_token", "name", "email"]) {
+      if (typeof raw[k] === "string") out[k] = raw[k];
+    }
+    if (raw.attributes && typeof raw.attributes === "object") {
+      out.attributes = { ...raw.attributes };
+    }
+    return Object.keys(out).length ? out : null;
+  })();
+  const locale = typeof raw?.locale === "string" && /^[A-Za-z-]{2,12}$/.test(raw.locale)
+    ? raw.locale
+    : null;
+
   const blue = "#2563eb";
   const button = document.createElement("button");
   button.id = "supportchat-button";
   button.type = "button";
-  button.setAttribute("aria-label", "Open support chat");
   button.setAttribute("aria-expanded", "false");
+  button.setAttribute("aria-controls", "supportchat-frame");
   const icon = svgIcon(CHAT_ICON);
   button.append(icon);
   Object.assign(button.style, {
@@ -72,6 +93,8 @@
   });
 
   const badge = document.createElement("span");
+  badge.setAttribute("aria-hidden", "true"); // the button's label says the count
+  badge.id = "supportchat-unread";
   Object.assign(badge.style, {
     position: "absolute",
     top: "-2px",
@@ -80,34 +103,38 @@
     height: "20px",
     padding: "0 5px",
     borderRadius: "10px",
-    background: "#dc2626",
+    background: "#b91c1c",
     color: "#fff",
     font: "600 12px/20px system-ui, sans-serif",
     display: "none",
   });
   button.append(badge);
 
-  /** @type {HTMLIFrameElement | null} */
-  let frame = null;
-  let loaded = false;
   let isOpen = false;
-  /** What the page says about its user (see the header); only plain data is passed on. */
-  const settings = (() => {
-    const v = /** @type {any} */ (globalThis).supportChatSettings;
-    if (!v || typeof v !== "object") return null;
-    /** @type {Record<string, unknown>} */
-    const out = {};
-    for (const k of ["user_id", "user_hash", "identity_token", "name", "email"]) {
-      if (typeof v[k] === "string") out[k] = v[k];
-    }
-    if (v.attributes && typeof v.attributes === "object") out.attributes = { ...v.attributes };
-    return Object.keys(out).length ? out : null;
-  })();
+  let unread = 0;
+  /** The widget's texts for the button and the frame (from its catalogue). */
+  const labels = { open: "", close: "", frame: "", unread: "" };
+
+  const frame = document.createElement("iframe");
+  frame.src = `${origin}/?embed=1${locale ? `&lang=${encodeURIComponent(locale)}` : ""}`;
+  frame.id = "supportchat-frame";
+  Object.assign(frame.style, {
+    position: "fixed",
+    border: "none",
+    background: "#fff",
+    boxShadow: "0 12px 40px rgba(15, 23, 42, .3)",
+    zIndex: "2147483001",
+    display: "none",
+  });
+  let loaded = false;
   const tell = () =>
-    loaded && frame?.contentWindow?.postMessage({ open: isOpen, identity: settings }, origin);
+    loaded && frame.contentWindow?.postMessage({ open: isOpen, identity: settings }, origin);
+  frame.addEventListener("load", () => {
+    loaded = true;
+    tell();
+  });
 
   function place() {
-    if (!frame) return;
     const small = innerWidth < 480;
     Object.assign(
       frame.style,
@@ -115,56 +142,61 @@
         right: "20px",
         bottom: "88px",
         width: "380px",
-        height: "min(600px, calc(100vh - 110px))",
+        height: "min(620px, calc(100vh - 110px))",
         borderRadius: "14px",
       },
     );
   }
 
+  function label() {
+    button.setAttribute(
+      "aria-label",
+      isOpen ? labels.close : unread > 0 ? labels.unread : labels.open,
+    );
+    if (labels.frame) frame.title = labels.frame;
+  }
+
   function setOpen(/** @type {boolean} */ open) {
     isOpen = open;
-    if (open && !frame) {
-      frame = document.createElement("iframe");
-      frame.src = `${origin}/?embed=1`;
-      frame.title = "Support chat";
-      frame.id = "supportchat-frame";
-      frame.addEventListener("load", () => {
-        loaded = true;
-        tell();
-      });
-      Object.assign(frame.style, {
-        position: "fixed",
-        border: "none",
-        background: "#fff",
-        boxShadow: "0 12px 40px rgba(15, 23, 42, .3)",
-        zIndex: "2147483001",
-      });
-      document.body.append(frame);
-    }
-    if (frame) {
-      place();
-      frame.style.display = open ? "block" : "none";
-      tell();
-    }
+    place();
+    frame.style.display = open ? "block" : "none";
+    tell();
     setIcon(icon, open ? CLOSE_ICON : CHAT_ICON);
-    if (open) badge.style.display = "none";
+    badge.style.display = unread > 0 && !open ? "block" : "none";
     button.setAttribute("aria-expanded", String(open));
-    button.setAttribute("aria-label", open ? "Close support chat" : "Open support chat");
+    label();
+    if (open) frame.focus();
   }
 
   button.addEventListener("click", () => setOpen(!isOpen));
   addEventListener("resize", place);
   addEventListener("message", (e) => {
-    if (e.origin !== origin || !frame || e.source !== frame.contentWindow) return;
-    if (e.data?.type === "supportchat:close") setOpen(false);
-    if (e.data?.type === "supportchat:unread") {
-      const n = Number(e.data.count) || 0;
-      badge.textContent = n > 9 ? "9+" : String(n);
-      badge.style.display = n > 0 && !isOpen ? "block" : "none";
+    if (e.origin !== origin || e.source !== frame.contentWindow) return;
+    const d = e.data;
+    if (d?.type === "supportchat:ready" && d.labels && typeof d.labels === "object") {
+      for (const k of /** @type {const} */ (["open", "close", "frame"])) {
+        if (typeof d.labels[k] === "string") labels[k] = d.labels[k];
+      }
+      label();
+      if (!button.isConnected) document.body.append(button);
+    }
+    if (d?.type === "supportchat:close" && isOpen) {
+      setOpen(false);
+      button.focus(); // Esc or the widget's close button: back where the reader came from
+    }
+    if (d?.type === "supportchat:unread") {
+      unread = Number(d.count) || 0;
+      if (typeof d.label === "string") labels.unread = d.label;
+      badge.textContent = unread > 9 ? "9+" : String(unread);
+      badge.style.display = unread > 0 && !isOpen ? "block" : "none";
+      label();
     }
   });
 
-  const mount = () => document.body.append(button);
+  const mount = () => {
+    place();
+    document.body.append(frame);
+  };
   if (document.body) mount();
   else addEventListener("DOMContentLoaded", mount);
 })();

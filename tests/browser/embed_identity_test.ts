@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 import { hmacKey } from "../../src/auth/jwt.ts";
-import { startTestServer } from "../integration/_harness.ts";
+import { startTestServer, WsClient } from "../integration/_harness.ts";
 import { launchBrowser, newPage, screenshot } from "./_browser.ts";
 
 const SITE_SECRET = "site-identity-secret-0123456789abcdef";
@@ -44,6 +44,8 @@ Deno.test({
       attributes: { plan: "pro" },
     };
     const shop = startShop(server.url, settings);
+    // An operator online: with nobody there the widget offers the offline message form instead.
+    const op = await WsClient.connect(server.wsUrl(await server.staffToken("op-1")));
     let browser: Browser | null = null;
     try {
       browser = await launchBrowser();
@@ -78,6 +80,7 @@ Deno.test({
       );
     } finally {
       await browser?.close();
+      await op.close();
       await shop.shutdown();
       await server.shutdown();
     }

@@ -189,3 +189,65 @@ Deno.test("console scripts: no English literal as a text, label, title or placeh
   }
   assert.deepEqual(offenders, [], "English literals in the console's scripts");
 });
+
+// ---- The widget (web/index.html, its scripts and the embed) ----
+
+/** The widget's scripts: what the customer reads comes from them. */
+const WIDGET_SCRIPTS = [
+  "widget.js",
+  "widget_view.js",
+  "widget_conv.js",
+  "widget_alerts.js",
+  "widget_api.js",
+  "widget_dom.js",
+  "embed.js",
+  "bot_view.js",
+  "attachments.js",
+  "errors.js",
+];
+
+Deno.test("index.html: no visible text outside data-i18n elements (but <code>), labels by data-i18n-attr", async () => {
+  const html = await Deno.readTextFile(new URL("index.html", WEB));
+  const stripped = html
+    .replace(/<(script|style|code)\b[^>]*>[\s\S]*?<\/\1>/g, "")
+    .replace(/<(\w+)(\s[^>]*\bdata-i18n="[\w.-]+"[^>]*)>[^<]*<\/\1>/g, "<$1$2></$1>")
+    .replace(/<!--[\s\S]*?-->/g, "");
+  const words = stripped.replace(/<[^>]*>/g, " ").replace(/&[a-z]+;/g, " ")
+    .match(/\p{L}{2,}[^<]*/gu) ?? [];
+  assert.deepEqual(words.map((w) => w.trim()), [], "text outside data-i18n elements");
+  for (const m of stripped.matchAll(/<\w+\s[^>]*>/g)) {
+    const translated = /data-i18n-attr="([^"]*)"/.exec(m[0])?.[1] ?? "";
+    for (const a of m[0].matchAll(/\s(aria-label|title|placeholder|alt)="([^"]*)"/g)) {
+      if (!/\p{L}{2}/u.test(a[2])) continue;
+      assert.ok(translated.includes(`${a[1]}:`), `${a[1]}="${a[2]}" without data-i18n-attr`);
+    }
+  }
+});
+
+Deno.test("widget scripts: no English literal as a text, label, title or placeholder", async () => {
+  const literal = String.raw`("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|` + "`(?:[^`\\\\]|\\\\.)*`)";
+  const patterns = [
+    new RegExp(
+      String.raw`(?:\btext|\btitle|\bbody|\bplaceholder|\balt|"aria-label")\s*:\s*` + literal,
+      "g",
+    ),
+    new RegExp(String.raw`\.(?:textContent|title|placeholder|alt)\s*=\s*` + literal, "g"),
+    new RegExp(
+      String.raw`setAttribute\(\s*"(?:aria-label|title|placeholder|alt)"\s*,\s*` + literal,
+      "g",
+    ),
+    new RegExp(String.raw`new Notification\(\s*` + literal, "g"),
+  ];
+  const offenders: string[] = [];
+  for (const name of WIDGET_SCRIPTS) {
+    const src = await Deno.readTextFile(new URL(name, WEB));
+    for (const re of patterns) {
+      for (const m of src.matchAll(re)) {
+        // What is left of the literal outside ${…}: a word of two letters is language.
+        const bare = m[1].slice(1, -1).replace(/\$\{[^}]*\}/g, "");
+        if (/[A-Za-z]{2}/.test(bare)) offenders.push(`${name}: ${m[0]}`);
+      }
+    }
+  }
+  assert.deepEqual(offenders, [], "English literals in the widget's scripts");
+});

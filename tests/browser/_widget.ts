@@ -1,0 +1,142 @@
+/**
+ * Helpers of the widget's browser tests: staff on the WebSocket (no console page needed), the
+ * widget's texts in a language, the background-tab emulation, and layout measurements.
+ */
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { type TestServer, WsClient } from "../integration/_harness.ts";
+
+// Page globals, used inside `page.evaluate` callbacks (the tests' type check has no DOM library).
+// deno-lint-ignore no-explicit-any
+declare const document: any, getComputedStyle: any;
+
+export type Lang = "en" | "ru";
+
+const LOCALES = new URL("../../web/locales/", import.meta.url);
+const catalogues = new Map<string, Record<string, string | Record<string, string>>>();
+
+/** A catalogue text as the page shows it: `{name}` filled in, a plural form picked for `count`. */
+export async function text(
+  lang: Lang,
+  key: string,
+  params: Record<string, string | number> = {},
+): Promise<string> {
+  let cat = catalogues.get(lang);
+  if (!cat) {
+    cat = JSON.parse(await Deno.readTextFile(new URL(`${lang}.json`, LOCALES)));
+    catalogues.set(lang, cat!);
+  }
+  const entry = cat![key];
+  assert.ok(entry !== undefined, `${lang}: no ${key}`);
+  const form = typeof entry === "string"
+    ? entry
+    : entry[new Intl.PluralRules(lang).select(Number(params.count ?? 0))] ?? entry.other;
+  return form.replaceAll("#", String(params.count ?? "")).replace(
+    /\{(\w+)\}/g,
+    (_, k) => String(params[k]),
+  );
+}
+
+/** A staff member on the WebSocket, with the steps the widget's tests need. */
+export class Staff {
+  private constructor(readonly ws: WsClient, readonly id: string) {}
+
+  static async connect(server: TestServer, id: string, role: "operator" | "lawyer", name: string) {
+    const ws = await WsClient.connect(server.wsUrl(await server.staffToken(id, role, name)));
+    return new Staff(ws, id);
+  }
+
+  async ok(type: string, payload: Record<string, unknown>) {
+    const reply = await this.ws.request(type, payload);
+    assert.equal(reply.type, "ack", `${this.id} ${type}: ${JSON.stringify(reply.payload)}`);
+    return reply;
+  }
+
+  say(chatId: string, text: string, attachments?: string[]) {
+    return this.ok("message", { chat_id: chatId, text, ...(attachments ? { attachments } : {}) });
+  }
+
+  /** The next message the client sends in `chatId` with this text. */
+  heard(chatId: string, text: string) {
+    return this.ws.next((f) =>
+      f.type === "message" && f.payload.chat_id === chatId && f.payload.message === text
+    );
+  }
+
+  close() {
+    return this.ws.close();
+  }
+}
+
+/** The chat the widget keeps (support, or the lawyer chat). */
+export async function storedChat(page: Page, key = "supportchat.session") {
+  return await page.evaluate(
+    (k) =>
+      JSON.parse(localStorage.getItem(k) ?? "null") as { chat_id: string; client_token: string },
+    key,
+  );
+}
+
+/** Makes the page believe its tab went to the background (or came back), as browsers tell it. */
+export async function setHidden(page: Page, hidden: boolean) {
+  await page.evaluate((h) => {
+    for (const [k, v] of [["hidden", h], ["visibilityState", h ? "hidden" : "visible"]]) {
+      Object.defineProperty(document, k as string, { configurable: true, get: () => v });
+    }
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+}
+
+/** How far a scrolled list is from its bottom (px). */
+export async function distanceFromBottom(page: Page, selector: string) {
+  return await page.locator(selector).evaluate((el) =>
+    el.scrollHeight - el.clientHeight - el.scrollTop
+  );
+}
+
+/** Whether the element is within its scrolled list's visible part. */
+export async function inListView(page: Page, list: string, item: string) {
+  return await page.evaluate(([l, i]) => {
+    const box = document.querySelector(l)!.getBoundingClientRect();
+    const el = document.querySelector(i);
+    if (!el) return false;
+    const r = el.getBoundingClientRect();
+    return r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+  }, [list, item]);
+}
+
+/**
+ * Every visible control in the widget that is smaller than 44×44 px (WCAG 2.5.5's size, and
+ * Apple's), or an input under 16 px (iOS zooms into those): `[]` when all are fine.
+ */
+export async function smallTargets(page: Page, root = "#widget") {
+  return await page.evaluate((sel) => {
+    const out: string[] = [];
+    for (
+      const el of document.querySelectorAll(
+        `${sel} button, ${sel} input, ${sel} select, ${sel} textarea, ${sel} a[href]`,
+      )
+    ) {
+      const r = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      if (r.width === 0 || r.height === 0 || style.visibility === "hidden") continue;
+      const name = `${el.tagName.toLowerCase()}#${el.id || el.className}`;
+      if (r.width < 44 || r.height < 44) {
+        out.push(`${name} ${Math.round(r.width)}×${Math.round(r.height)}`);
+      }
+      if (el.matches("input, select, textarea") && parseFloat(style.fontSize) < 16) {
+        out.push(`${name} font ${style.fontSize}`);
+      }
+    }
+    return out;
+  }, root);
+}
+
+/** Fails when the page scrolls sideways. */
+export async function assertNoSideScroll(page: Page, state: string) {
+  const [scroll, client] = await page.evaluate(() => [
+    document.documentElement.scrollWidth,
+    document.documentElement.clientWidth,
+  ]);
+  assert.ok(scroll <= client, `${state}: page is ${scroll}px wide in a ${client}px viewport`);
+}
