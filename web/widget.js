@@ -393,6 +393,7 @@ async function sendOffline(/** @type {Event} */ e) {
  */
 async function create(body, button, errorId) {
   button.disabled = true;
+  clearErrors(); // an earlier attempt's error goes while this one runs
   let retryAfter = 0;
   try {
     const created = await api.createChat({ ...identityBody(s.identity), ...body });
