@@ -4,8 +4,9 @@
  * from the server itself (`/openapi.json`, `INBOUND_TYPES`), so a new route or frame type without
  * its row here fails the test.
  *
- * Callers are fixed people; a chat under test is C (alice's support chat, owned by op-1) or L
- * (alice's lawyer chat, owned by law-1). The caller "visitor" holds the chat token of the chat
+ * Callers are fixed people; a chat under test is C (alice's support chat, owned by op-1), L
+ * (alice's lawyer chat, owned by law-1, assigned from C) or K (alice's earlier support chat, once
+ * op-1's and now closed: operators read closed support chats, nobody writes to them). The caller "visitor" holds the chat token of the chat
  * under test (or alice's visitor token where a row asks for visitor tokens); "twin" is a visitor
  * whose id equals the operator's (`op-1`). Outcomes: `ok` (answered, not refused: 2xx, an ack,
  * or a refusal for the chat's state such as `already_assigned`), `deny` (403 / `forbidden`),
@@ -16,6 +17,7 @@ import { INBOUND_TYPES, type InboundType } from "../../src/protocol/mod.ts";
 import { type CreatedChat, startTestServer, type TestServer, WsClient } from "./_harness.ts";
 import { assertAck } from "./_routing_util.ts";
 import { Sockets } from "./_util.ts";
+import { searchOf } from "../../src/integrations/search/mod.ts";
 
 const CALLERS = [
   "anonymous",
@@ -30,7 +32,7 @@ const CALLERS = [
 ] as const;
 type Caller = typeof CALLERS[number];
 type Outcome = "ok" | "deny" | "unauth";
-type Target = "C" | "L";
+type Target = "C" | "L" | "K";
 
 const STAFF: Record<Caller, [string, "operator" | "lawyer" | "admin"] | null> = {
   anonymous: null,
@@ -55,30 +57,48 @@ interface World {
   streams: ReadableStreamDefaultReader<string>[];
 }
 
-/** Alice's support chat C (owned by op-1) and lawyer chat L (law-1), bob's and the twin's chats. */
+/**
+ * Alice's support chat C (owned by op-1), lawyer chat L (law-1) and closed chat K (was op-1's),
+ * bob's and the twin's chats.
+ */
 interface Fixture {
   c: CreatedChat;
   l: { chat_id: string; client_token: string };
+  k: CreatedChat;
+  /** A file sent in K before it closed. */
+  kFile: string;
+  /** A word written in C, L and K only (search finds this fixture's chats by it). */
+  word: string;
   other: CreatedChat;
   twin: CreatedChat;
 }
 
 async function fixture(w: World): Promise<Fixture> {
   const s = w.server;
-  const c = await s.createChat("alice");
   const op = w.staffSockets.get("owner")!;
+  const word = `matrix${crypto.randomUUID().replace(/[^a-f]/g, "")}`;
+  const k = await s.createChat("alice");
+  assertAck(await op.request("accept_chat", { chat_id: k.chat_id }));
+  assertAck(await op.request("message", { chat_id: k.chat_id, text: `closing soon ${word}` }));
+  const kFile = await upload(w, k);
+  assertAck(await op.request("close_chat", { chat_id: k.chat_id }));
+  const c = await s.createChat("alice");
   assertAck(await op.request("accept_chat", { chat_id: c.chat_id }));
   const lawyer = assertAck(
     await op.request("assign_lawyer", { chat_id: c.chat_id, lawyer_id: "law-1" }),
   );
   const lId = lawyer.payload.chat_id as string;
+  assertAck(await op.request("message", { chat_id: c.chat_id, text: `hello ${word}` }));
+  assertAck(
+    await w.staffSockets.get("lawyer")!.request("message", { chat_id: lId, text: `hi ${word}` }),
+  );
   const { token } = await s.auth.issueClientToken(lId, "alice");
   const other = await s.createChat("bob");
   const twin = await s.createChat("op-1");
-  return { c, l: { chat_id: lId, client_token: token }, other, twin };
+  return { c, l: { chat_id: lId, client_token: token }, k, kFile, word, other, twin };
 }
 
-const chatOf = (fx: Fixture, t: Target) => t === "C" ? fx.c : fx.l;
+const chatOf = (fx: Fixture, t: Target) => t === "C" ? fx.c : t === "L" ? fx.l : fx.k;
 
 /** The token a caller presents, relative to the chat under test. */
 function tokenOf(
@@ -112,11 +132,32 @@ const anyToken = (who: Caller): Outcome => (who === "anonymous" ? "unauth" : "ok
 const staffOnly = only("owner", "otherOperator", "lawyer", "otherLawyer", "admin");
 const adminOnly = only("admin");
 const publicRoute = (): Outcome => "ok";
-/** Who may read the chat under test: its client, its owner (operator or lawyer), admins. */
+/**
+ * Who may write to the chat under test: its client, its owner (operator or lawyer), admins. On
+ * the closed K they are answered `chat_closed` (a refusal for the state: "ok" here), everyone
+ * else `forbidden`.
+ */
 const participants = (t: Target) =>
-  t === "C" ? only("visitor", "owner", "admin") : only("visitor", "lawyer", "admin");
-/** Staff who may read the chat. */
-const staffOfChat = (t: Target) => t === "C" ? only("owner", "admin") : only("lawyer", "admin");
+  t === "L" ? only("visitor", "lawyer", "admin") : only("visitor", "owner", "admin");
+/**
+ * Who may read it: the participants; the lawyer assigned from C reads C (read-only); any
+ * operator reads a closed support chat.
+ */
+const readers = (t: Target) =>
+  t === "C"
+    ? only("visitor", "owner", "lawyer", "admin")
+    : t === "L"
+    ? participants(t)
+    : only("visitor", "owner", "otherOperator", "admin");
+/** Staff who write the chat's staff side (notes, labels; hints for its replies). */
+const staffOfChat = (t: Target) => t === "L" ? only("lawyer", "admin") : only("owner", "admin");
+/** Staff who read the chat's client profile. */
+const staffReaders = (t: Target) =>
+  t === "C"
+    ? only("owner", "lawyer", "admin")
+    : t === "L"
+    ? only("lawyer", "admin")
+    : only("owner", "otherOperator", "admin");
 /** Only tokens that prove a visitor (chat tokens open one chat; staff have no visitor side). */
 const visitorsOnly = only("visitor", "otherVisitor", "twin");
 
@@ -166,8 +207,8 @@ const REST: Record<string, RestRow> = {
     call: () => post("/api/v1/chat/visitors"),
   },
   "GET /api/v1/chat/chats/{chat_id}/history": {
-    targets: ["C", "L"],
-    expect: participants,
+    targets: ["C", "L", "K"],
+    expect: readers,
     call: (fx, t) => get(`/api/v1/chat/chats/${id(fx, t)}/history`),
   },
   "GET /api/v1/chat/chats/queue": {
@@ -224,8 +265,8 @@ const REST: Record<string, RestRow> = {
     call: () => post("/api/v1/chat/me/token"),
   },
   "GET /api/v1/chat/chats/{chat_id}/client": {
-    targets: ["C", "L"],
-    expect: staffOfChat,
+    targets: ["C", "L", "K"],
+    expect: staffReaders,
     call: (fx, t) => get(`/api/v1/chat/chats/${id(fx, t)}/client`),
   },
   "POST /api/v1/chat/admin/transfer-chat": {
@@ -271,6 +312,47 @@ const REST: Record<string, RestRow> = {
     call: () =>
       post("/api/v1/chat/admin/erase-client", { client_id: "matrix-nobody", reason: "matrix" }),
   },
+  "GET /api/v1/chat/chats/{chat_id}/notes": {
+    targets: ["C", "L", "K"],
+    expect: staffOfChat,
+    call: (fx, t) => get(`/api/v1/chat/chats/${id(fx, t)}/notes`),
+  },
+  "GET /api/v1/chat/chats/{chat_id}/transcript": {
+    targets: ["C", "L", "K"],
+    expect: readers,
+    call: (fx, t) => get(`/api/v1/chat/chats/${id(fx, t)}/transcript`),
+  },
+  "GET /api/v1/chat/availability": {
+    targets: ["C"],
+    expect: () => publicRoute,
+    call: () => get("/api/v1/chat/availability"),
+  },
+  "GET /api/v1/chat/search": {
+    targets: ["C"],
+    expect: () => staffOnly,
+    call: async (fx, _t, w) => {
+      await searchOf(w.server.svc)!.indexer.flushed();
+      return get(`/api/v1/chat/search?q=${fx.word}`);
+    },
+    // Lawyers find their lawyer chats only; operators waiting, their own and closed chats.
+    check: (who, body, fx) => {
+      const ids = (body as { results: { chat_id: string }[] }).results.map((r) => r.chat_id);
+      assert.equal(ids.includes(fx.c.chat_id), ["owner", "admin"].includes(who), `C for ${who}`);
+      assert.equal(
+        ids.includes(fx.l.chat_id),
+        ["lawyer", "admin"].includes(who),
+        `L for ${who}`,
+      );
+      assert.equal(
+        ids.includes(fx.k.chat_id),
+        ["owner", "otherOperator", "admin"].includes(who),
+        `K for ${who}`,
+      );
+    },
+  },
+  "GET /api/v1/chat/admin/stats/range": adminGet(
+    "/api/v1/chat/admin/stats/range?from=2026-01-01&to=2026-01-31",
+  ),
   "GET /api/v1/chat/admin/queue": adminGet("/api/v1/chat/admin/queue"),
   "GET /api/v1/chat/admin/operators": adminGet("/api/v1/chat/admin/operators"),
   "GET /api/v1/chat/admin/stats": adminGet("/api/v1/chat/admin/stats"),
@@ -297,8 +379,9 @@ const REST: Record<string, RestRow> = {
     },
   },
   "POST /api/v1/chat/chats/{chat_id}/attachments": {
-    targets: ["C", "L"],
-    expect: participants,
+    // On the closed K every reader is told 409 `chat_closed` (a refusal for the state).
+    targets: ["C", "L", "K"],
+    expect: (t) => t === "K" ? readers(t) : participants(t),
     call: (fx, t) => ({
       method: "POST",
       path: `/api/v1/chat/chats/${id(fx, t)}/attachments?name=note.txt`,
@@ -307,10 +390,10 @@ const REST: Record<string, RestRow> = {
     }),
   },
   "GET /api/v1/chat/chats/{chat_id}/attachments/{id}": {
-    targets: ["C", "L"],
-    expect: participants,
+    targets: ["C", "L", "K"],
+    expect: (t) => t === "C" ? participants(t) : readers(t),
     call: async (fx, t, w) => {
-      const fileId = await upload(w, chatOf(fx, t));
+      const fileId = t === "K" ? fx.kFile : await upload(w, chatOf(fx, t));
       return get(`/api/v1/chat/chats/${id(fx, t)}/attachments/${fileId}?format=json`);
     },
   },
@@ -322,8 +405,8 @@ const REST: Record<string, RestRow> = {
       get(`/api/v1/chat/files/${await upload(w, fx.c)}?exp=${2 ** 40}&sig=${"A".repeat(43)}`),
   },
   "GET /api/v1/chat/chats/{chat_id}/hints": {
-    targets: ["C", "L"],
-    expect: staffOfChat,
+    targets: ["C", "L", "K"],
+    expect: (t) => t === "K" ? staffReaders(t) : staffOfChat(t),
     call: (fx, t) => get(`/api/v1/chat/chats/${id(fx, t)}/hints?q=refund`),
   },
   "POST /api/v1/chat/admin/canned-responses": {
@@ -494,7 +577,7 @@ interface FrameRow {
 
 const FRAMES: Record<InboundType, FrameRow> = {
   message: {
-    targets: ["C", "L"],
+    targets: ["C", "L", "K"],
     expect: participants,
     payload: (fx, t) => ({ chat_id: id(fx, t), text: "matrix" }),
   },
@@ -518,18 +601,18 @@ const FRAMES: Record<InboundType, FrameRow> = {
     payload: (fx) => ({ chat_id: fx.c.chat_id, lawyer_id: "law-2" }),
   },
   typing: {
-    targets: ["C", "L"],
+    targets: ["C", "L", "K"],
     expect: participants,
     payload: (fx, t) => ({ chat_id: id(fx, t), is_typing: true }),
   },
   read: {
-    targets: ["C", "L"],
+    targets: ["C", "L", "K"],
     expect: participants,
     payload: (fx, t) => ({ chat_id: id(fx, t), seq: 1 }),
   },
   resume: {
-    targets: ["C", "L"],
-    expect: participants,
+    targets: ["C", "L", "K"],
+    expect: (t) => t === "C" ? participants(t) : readers(t),
     payload: (fx, t) => ({ chat_id: id(fx, t), last_seq: 0 }),
   },
   close_chat: {
@@ -539,8 +622,8 @@ const FRAMES: Record<InboundType, FrameRow> = {
     payload: (fx, t) => ({ chat_id: id(fx, t) }),
   },
   rate: {
-    // The client of the chat (or an admin); the chat is still open, so they get `not_closed`.
-    targets: ["C", "L"],
+    // The client of the chat (or an admin); C and L are open (`not_closed`), K is rated.
+    targets: ["C", "L", "K"],
     expect: () => only("visitor", "admin"),
     payload: (fx, t) => ({ chat_id: id(fx, t), score: 5 }),
   },
@@ -551,6 +634,16 @@ const FRAMES: Record<InboundType, FrameRow> = {
   },
   ping: { targets: ["C"], expect: () => anyToken, payload: () => ({}) },
   pong: { targets: ["C"], expect: () => anyToken, payload: () => ({ id: "h1" }) },
+  note: {
+    targets: ["C", "L", "K"],
+    expect: staffOfChat,
+    payload: (fx, t) => ({ chat_id: id(fx, t), text: "matrix note" }),
+  },
+  set_labels: {
+    targets: ["C", "L", "K"],
+    expect: staffOfChat,
+    payload: (fx, t) => ({ chat_id: id(fx, t), labels: ["matrix"] }),
+  },
   refresh_token: {
     targets: ["C"],
     expect: () => anyToken,
