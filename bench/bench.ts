@@ -3,7 +3,7 @@
  * (fresh KV file). Drives client–operator pairs over WebSockets on 127.0.0.1 and reports
  * delivered/acked msgs/s, client-to-operator latency, server RSS per socket and errors.
  * Options: `deno task bench --help` (bench/_options.ts); scenarios and results:
- * docs/BENCHMARKS.md.
+ * docs/BENCHMARKS.md. `--surge` runs the queue surge benchmark instead (bench/surge.ts).
  */
 import { ensureFdLimit } from "./_fdlimit.ts";
 import { type LoadResult, type Pair, percentile, runLoad, setUpPair, sleep } from "./_load.ts";
@@ -23,6 +23,9 @@ import {
   waitForQuiet,
 } from "./_report.ts";
 import { type ChildServer, killChildren, type ServerStats, startChildServer } from "./_server.ts";
+
+// `--surge`: the queue surge benchmark instead (bench/surge.ts); it exits when done.
+if (Deno.args.includes("--surge")) await import("./surge.ts");
 
 const opt = parseOptions(Deno.args);
 const idle = Math.max(0, opt.sockets - 2 * opt.pairs);
