@@ -40,7 +40,12 @@ export interface Cell {
 export async function recoverCell(cell: Cell, journal: Journal, now: number): Promise<Effect[]> {
   const { type, id } = cell.address;
   const rec = await journal.recover<unknown, unknown>(type, id);
-  let state = rec.snapshot ? rec.snapshot.state : cell.entity.initialState(id);
+  const { entity } = cell;
+  let state = !rec.snapshot
+    ? entity.initialState(id)
+    : entity.fromSnapshot
+    ? entity.fromSnapshot(rec.snapshot.state, id)
+    : rec.snapshot.state;
   let seq = rec.snapshot?.header.seq ?? 0;
   for (const env of rec.events) {
     if (env.seq !== seq + 1) {

@@ -403,7 +403,9 @@ export class ActorSystem implements ActorRouter {
 
   async #snapshot(cell: Cell, clean: boolean): Promise<void> {
     if (cell.state === undefined) return;
-    await this.journal.writeSnapshot(cell.address.type, cell.address.id, cell.seq, cell.state, {
+    const { entity } = cell;
+    const stored = entity.toSnapshot ? entity.toSnapshot(cell.state) : cell.state;
+    await this.journal.writeSnapshot(cell.address.type, cell.address.id, cell.seq, stored, {
       clean,
       at: this.clock.now(),
       pruneEvents: !cell.entity.retainEvents,
