@@ -1,6 +1,6 @@
 /** Argument parsing of `deno task ops` (see scripts/ops.ts). */
 
-const VALUE_OPTIONS = ["to", "reason", "chat", "operator", "limit", "capacity"] as const;
+const VALUE_OPTIONS = ["to", "reason", "chat", "operator", "limit", "offset", "capacity"] as const;
 const FLAG_OPTIONS = ["json", "queue", "help"] as const;
 
 export class UsageError extends Error {}

@@ -6,11 +6,15 @@
 import { QUEUE, SESSION } from "../../actors/_common.ts";
 import { type BootView, operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
 import {
+  pageOf,
+  positionOf,
   type QueueCommand,
   queueEntity,
   type QueueEvent,
   type QueueReplies,
   type QueueState,
+  rosterOf,
+  statsOf,
 } from "../../actors/queue.ts";
 import {
   type Attachment,
@@ -310,10 +314,62 @@ export class ChatService {
     return envs.map((env) => ({ seq: env.seq, frame: sessionFrame(chatId, env, ctx) }));
   }
 
+  /** The whole queue as plain JSON: O(n), for tests and diagnostics (services read pages). */
   queueSnapshot(): Promise<QueueReplies["snapshot"]> {
     return this.router.ask(queueEntity, this.#o.queue, { type: "snapshot" }) as Promise<
       QueueReplies["snapshot"]
     >;
+  }
+
+  /**
+   * A page of the waiting chats (and of the taken ones, or all of `heldBy`'s) with the counts:
+   * read from the pinned queue's live state here (O(log n + page)), or asked of its node.
+   */
+  async queuePage(
+    offset: number,
+    limit: number,
+    activeOffset = 0,
+    activeLimit = 0,
+    heldBy?: string,
+  ): Promise<QueueReplies["page"]> {
+    const live = this.queueState();
+    if (live) return pageOf(live, offset, limit, activeOffset, activeLimit, heldBy);
+    return await this.router.ask(queueEntity, this.#o.queue, {
+      type: "page",
+      offset,
+      limit,
+      activeOffset,
+      activeLimit,
+      ...(heldBy === undefined ? {} : { heldBy }),
+    }) as QueueReplies["page"];
+  }
+
+  /** Counts, waits and claims of the queue (live here, or asked). */
+  async queueStats(): Promise<QueueReplies["stats"]> {
+    const live = this.queueState();
+    if (live) return statsOf(live);
+    return await this.router.ask(queueEntity, this.#o.queue, { type: "stats" }) as QueueReplies[
+      "stats"
+    ];
+  }
+
+  /** The queue's roster (live here, or asked). */
+  async queueRoster(): Promise<QueueReplies["roster"]> {
+    const live = this.queueState();
+    if (live) return rosterOf(live);
+    return await this.router.ask(queueEntity, this.#o.queue, { type: "roster" }) as QueueReplies[
+      "roster"
+    ];
+  }
+
+  /** One waiting chat's place (0 when not waiting) and the recent claims for its estimate. */
+  async queuePositionOf(chatId: string): Promise<QueueReplies["position"]> {
+    const live = this.queueState();
+    if (live) return positionOf(live, chatId);
+    return await this.router.ask(queueEntity, this.#o.queue, {
+      type: "position",
+      chatId,
+    }) as QueueReplies["position"];
   }
 
   // ---- staff presence ----
@@ -437,7 +493,7 @@ export class ChatService {
 
   /** The `queue_position` of a waiting chat, asking the queue when it lives on another node. */
   async currentPosition(chatId: string) {
-    return positionFrame(chatId, this.queueState() ?? await this.queueSnapshot());
+    return positionFrame(chatId, await this.queuePositionOf(chatId));
   }
 
   async #frameContext(chatId: string): Promise<SessionFrameContext> {

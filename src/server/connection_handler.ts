@@ -243,11 +243,11 @@ export class ConnectionHandler {
    * next to be served) and the total, read from the pinned queue actor's state without a copy.
    */
   async #sendQueueSnapshot(): Promise<void> {
-    const waiting = (this.#svc.queueState() ?? await this.#svc.queueSnapshot()).waiting;
+    const page = await this.#svc.queuePage(0, QUEUE_SNAPSHOT_MAX);
     this.conn.send(frame("queue_snapshot", {
       queue: this.#svc.queueName,
-      total: waiting.length,
-      chats: waiting.slice(0, QUEUE_SNAPSHOT_MAX).map((w) => ({
+      total: page.waitingTotal,
+      chats: page.waiting.map((w) => ({
         chat_id: w.chatId,
         client_id: w.clientId,
         priority: w.priority,

@@ -1,6 +1,12 @@
 /** Stored events as wire frames: session events for chat followers, queue events for staff. */
 import { queueCaller } from "../../actors/_common.ts";
-import type { QueueEvent, QueueState } from "../../actors/queue.ts";
+import {
+  type QueueEvent,
+  queuePosition,
+  type QueueState,
+  slotOf,
+  waitingOf,
+} from "../../actors/queue.ts";
 import type { SessionEvent } from "../../actors/session.ts";
 import { frame, type OutboundFrame } from "../protocol/mod.ts";
 import type { StaffRole } from "../auth/principal.ts";
@@ -128,7 +134,7 @@ export function queueFrames(
   after: QueueState | undefined,
 ): QueueDelivery[] {
   const e = env.event;
-  const waitingEntry = (chatId: string) => after?.waiting.find((w) => w.chatId === chatId);
+  const waitingEntry = (chatId: string) => after && waitingOf(after, chatId);
   const available = (chatId: string): QueueDelivery[] => {
     const w = waitingEntry(chatId);
     if (!w) return [];
@@ -139,7 +145,7 @@ export function queueFrames(
         client_id: w.clientId,
         priority: w.priority,
         waiting_since: iso(w.enqueuedAt),
-        position: after!.waiting.indexOf(w) + 1,
+        position: queuePosition(after!, w.chatId),
       }),
     }];
   };
@@ -192,7 +198,7 @@ export function queueFrames(
     case "status_changed":
       return status(e.operatorId, e.status);
     case "operator_connected":
-      return status(e.operatorId, after?.operators[e.operatorId]?.status ?? "online");
+      return status(e.operatorId, (after && slotOf(after, e.operatorId))?.status ?? "online");
     case "operator_expired":
       return status(e.operatorId, "offline");
     case "transferred":

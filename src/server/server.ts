@@ -224,7 +224,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     ready: async () => {
       if (closing || node?.failed) return false;
       await kv.get(["a", "ready-probe"]);
-      await svc!.queueSnapshot();
+      await svc!.queueStats();
       return true;
     },
     cluster: node,
