@@ -197,3 +197,11 @@ export function rosterOf(state: QueueState): QueueRoster {
 export function positionOf(state: QueueState, chatId: string) {
   return { position: queuePosition(state, chatId), recentClaims: [...state.recentClaims] };
 }
+
+/** Places of several chats, O(k log n). */
+export function positionsOf(state: QueueState, chatIds: readonly string[]) {
+  return {
+    positions: chatIds.map((id) => queuePosition(state, id)),
+    recentClaims: [...state.recentClaims],
+  };
+}

@@ -140,7 +140,9 @@ export type QueueCommand =
   /** Read-only: the roster (O(operators)). */
   | { type: "roster" }
   /** Read-only: one chat's place in the queue. */
-  | { type: "position"; chatId: string };
+  | { type: "position"; chatId: string }
+  /** Read-only: the places of several chats (0 for those not waiting). */
+  | { type: "positions"; chatIds: string[] };
 
 /**
  * The queue as plain JSON, waiting chats in service order, taken chats in the order they were
@@ -210,6 +212,7 @@ export interface QueueReplies {
   stats: QueueStats;
   roster: QueueRoster;
   position: { position: number; recentClaims: number[] };
+  positions: { positions: number[]; recentClaims: number[] };
 }
 
 export type QueueReply = QueueReplies[keyof QueueReplies];

@@ -31,6 +31,7 @@ import {
   initialQueueState,
   pageOf,
   positionOf,
+  positionsOf,
   rosterOf,
   statsOf,
   toSnapshot,
@@ -85,6 +86,7 @@ export {
   fromSnapshot,
   pageOf,
   positionOf,
+  positionsOf,
   publicWaiting,
   rosterOf,
   statsOf,
@@ -219,6 +221,8 @@ function decide(
       return step.done(rosterOf(state));
     case "position":
       return step.done(positionOf(state, cmd.chatId));
+    case "positions":
+      return step.done(positionsOf(state, cmd.chatIds));
   }
 }
 

@@ -6,8 +6,10 @@
 import { QUEUE, SESSION } from "../../actors/_common.ts";
 import { type BootView, operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
 import {
+  activeCount,
   pageOf,
   positionOf,
+  positionsOf,
   type QueueCommand,
   queueEntity,
   type QueueEvent,
@@ -15,6 +17,7 @@ import {
   type QueueState,
   rosterOf,
   statsOf,
+  waitingCount,
 } from "../../actors/queue.ts";
 import {
   type Attachment,
@@ -37,7 +40,14 @@ import {
   sessionFrame,
   type SessionFrameContext,
 } from "./projection.ts";
-import { PositionChanges, positionFrame } from "./_queue_positions.ts";
+import { positionFrame, PositionTracker } from "./_queue_positions.ts";
+import {
+  headOf,
+  QueueViews,
+  QueueViewSource,
+  type ViewBase,
+  type ViewSettings,
+} from "./queue_view.ts";
 
 type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 
@@ -55,6 +65,12 @@ export interface ChatServiceOptions {
   readonly hub: Hub;
   readonly queue: string;
   readonly maxTextLength: number;
+  /** Staff queue views and client positions (docs/ROUTING.md#scale-of-the-queue). */
+  readonly queueView?: {
+    readonly headSize?: number;
+    readonly intervalMs?: number;
+    readonly positionIntervalMs?: number;
+  };
 
   /** Changes on every process start; lets operators' connection counts reset after a crash. */
   readonly bootId: string;
@@ -91,7 +107,11 @@ export class ChatService {
   readonly #o: ChatServiceOptions;
   /** Counters for stats and metrics (this process's lifetime). */
   readonly counters = { messages: 0 };
-  readonly #positions = new PositionChanges();
+  /** This node's staff queue views (every node); the source runs where the queue lives. */
+  readonly queueViews: QueueViews;
+  readonly #viewSource: QueueViewSource;
+  readonly #viewSettings: ViewSettings;
+  readonly #positions: PositionTracker;
   readonly #chatListeners = new Set<(n: ChatEventNotice) => void>();
   #resolveAttachments: AttachmentResolver | null = null;
 
@@ -100,6 +120,31 @@ export class ChatService {
     this.system = o.system;
     this.router = o.router ?? o.system;
     this.hub = o.hub;
+    const view = this.#viewSettings = {
+      queue: o.queue,
+      headSize: o.queueView?.headSize ?? 50,
+      intervalMs: o.queueView?.intervalMs ?? 250,
+    };
+    const clock = o.system.clock;
+    this.#viewSource = new QueueViewSource(view, clock, () => this.queueState(), (v) => {
+      this.emit([{ op: "queue_view", view: v }], o.queue);
+    });
+    this.queueViews = new QueueViews(view, o.hub);
+    this.#positions = new PositionTracker({
+      intervalMs: o.queueView?.positionIntervalMs ?? 1000,
+      clock,
+      chats: () => o.hub.clientChatIds(),
+      lookup: async (chatIds) => {
+        const live = this.queueState();
+        if (live) return positionsOf(live, chatIds);
+        return await this.router.ask(queueEntity, o.queue, {
+          type: "positions",
+          chatIds,
+        }) as QueueReplies["positions"];
+      },
+      send: (chatId, f) => o.hub.broadcast(chatId, f),
+      onError: (err) => o.system.log.warn("queue positions failed", { err }),
+    });
     o.system.onCommitted((addr, envs) => {
       if (addr.type === SESSION) this.#onSession(addr.id, envs as Envelope<SessionEvent>[]);
       else if (addr.type === QUEUE) this.#onQueue(envs as Envelope<QueueEvent>[]);
@@ -344,6 +389,35 @@ export class ChatService {
     }) as QueueReplies["page"];
   }
 
+  /** The head and counts of the queue now, when it lives here; else null. */
+  queueViewHere(): ViewBase | null {
+    const live = this.queueState();
+    if (!live) return null;
+    return {
+      total: waitingCount(live),
+      active: activeCount(live),
+      head: headOf(live, this.#viewSettings.headSize),
+    };
+  }
+
+  /** The head and counts of the queue now (live here, or asked). */
+  async queueView(): Promise<ViewBase> {
+    const here = this.queueViewHere();
+    if (here) return here;
+    const page = await this.queuePage(0, this.#viewSettings.headSize);
+    return {
+      total: page.waitingTotal,
+      active: page.activeTotal,
+      head: page.waiting.map((w) => ({
+        chat_id: w.chatId,
+        client_id: w.clientId,
+        priority: w.priority,
+        waiting_since: new Date(w.enqueuedAt).toISOString(),
+        ...(w.requeued ? { requeued: true } : {}),
+      })),
+    };
+  }
+
   /** Counts, waits and claims of the queue (live here, or asked). */
   async queueStats(): Promise<QueueReplies["stats"]> {
     const live = this.queueState();
@@ -428,17 +502,27 @@ export class ChatService {
 
   /** Applies hub operations (this node's own, or another node's from the broker). */
   applyOps(ops: readonly HubOp[]): void {
-    applyHubOps(this.hub, ops, (operatorId) => {
-      // The queue lost this operator (restart, move or presence audit); whoever is in fact
-      // connected here stays.
-      const role = this.hub.staffRoleOf(operatorId);
-      if (!role) return;
-      try {
-        this.router.tellType(QUEUE, this.#o.queue, { type: "operator_online", operatorId, role });
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-      }
+    applyHubOps(this.hub, ops, (operatorId) => this.#reannounce(operatorId), (view) => {
+      this.queueViews.apply(view);
+      this.#positions.touch();
     });
+  }
+
+  /** Stops the queue view and position timers (server shutdown). */
+  stop(): void {
+    this.#viewSource.stop();
+    this.#positions.stop();
+  }
+
+  /** The queue lost this operator (restart, move or presence audit): if connected here, stay. */
+  #reannounce(operatorId: string): void {
+    const role = this.hub.staffRoleOf(operatorId);
+    if (!role) return;
+    try {
+      this.router.tellType(QUEUE, this.#o.queue, { type: "operator_online", operatorId, role });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+    }
   }
 
   #onSession(chatId: string, envs: Envelope<SessionEvent>[]): void {
@@ -487,8 +571,9 @@ export class ChatService {
         else ops.push({ op: "user", user: staffKey(d.userId), frame: d.frame });
       }
     }
-    if (after) this.#positions.collect(after, ops);
     this.emit(ops, this.#o.queue);
+    // The head, counts and positions: coalesced per interval (src/server/queue_view.ts).
+    this.#viewSource.onCommit(envs);
   }
 
   /** The `queue_position` of a waiting chat, asking the queue when it lives on another node. */

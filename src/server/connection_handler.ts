@@ -46,9 +46,6 @@ export interface HandlerOptions {
 /** Frames refused in a row for the budget after which the connection is closed (1008). */
 export const MAX_REFUSED_IN_A_ROW = 200;
 
-/** Waiting chats listed in a `queue_snapshot`; the frame also says how many wait in all. */
-export const QUEUE_SNAPSHOT_MAX = 500;
-
 /** What handling one inbound frame produced: its reply, and work that must follow the reply. */
 export interface Outcome {
   readonly reply: OutboundFrame | null;
@@ -63,6 +60,14 @@ export interface OpenQuery {
   readonly lastSeq?: number;
   /** Staff: more chats to catch up, each from its last seq (SSE's multi-chat `Last-Event-ID`). */
   readonly resume?: ReadonlyMap<string, number>;
+  /** Staff: the connection takes `queue_delta` frames (`features=queue_delta`). */
+  readonly queueDelta?: boolean;
+}
+
+/** The `features` query parameter: a comma list of protocol extensions the client speaks. */
+export function parseFeatures(raw: string | undefined): { queueDelta: boolean } {
+  const names = (raw ?? "").split(",").map((f) => f.trim());
+  return { queueDelta: names.includes("queue_delta") };
 }
 
 const isUnseen = (err: unknown) =>
@@ -222,7 +227,9 @@ export class ConnectionHandler {
     this.#scheduleBeat();
     this.#scheduleExpiry();
     this.#o.routing.notePeak(hub.size);
-    if ((QUEUE_WATCHERS as string[]).includes(p.role)) await this.#sendQueueSnapshot();
+    if ((QUEUE_WATCHERS as string[]).includes(p.role)) {
+      await this.#sendQueueSnapshot(query.queueDelta === true);
+    }
     await Promise.all(follow.map((f) => this.#follow(f.chatId, f.from, f.announce)));
     // A client waiting in the queue learns its place now, not only at the next change.
     const position = p.role === "client" ? await this.#svc.currentPosition(p.chatId!) : null;
@@ -239,21 +246,17 @@ export class ConnectionHandler {
   }
 
   /**
-   * The head of the queue for a staff connection: at most {@link QUEUE_SNAPSHOT_MAX} chats (the
-   * next to be served) and the total, read from the pinned queue actor's state without a copy.
+   * The head of the queue and the counts now; from then on the connection is shown the changes
+   * of the queue's views (src/server/queue_view.ts).
    */
-  async #sendQueueSnapshot(): Promise<void> {
-    const page = await this.#svc.queuePage(0, QUEUE_SNAPSHOT_MAX);
-    this.conn.send(frame("queue_snapshot", {
-      queue: this.#svc.queueName,
-      total: page.waitingTotal,
-      chats: page.waiting.map((w) => ({
-        chat_id: w.chatId,
-        client_id: w.clientId,
-        priority: w.priority,
-        waiting_since: new Date(w.enqueuedAt).toISOString(),
-      })),
-    }));
+  async #sendQueueSnapshot(delta: boolean): Promise<void> {
+    // Read and watched in one step where the queue lives, so no view can come between.
+    const view = this.#svc.queueViewHere() ?? await this.#svc.queueView();
+    if (this.#closed) return;
+    const views = this.#svc.queueViews;
+    this.conn.send(views.snapshotOf(view));
+    // Ahead of the last view this node showed (changes within the interval): noted.
+    this.#svc.hub.watchQueue(this.conn.id, delta, views.shows(view) ? null : view);
   }
 
   /** Handles one inbound WebSocket text frame and sends the reply. Never throws. */

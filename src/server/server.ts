@@ -162,6 +162,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     hub,
     queue: config.DEFAULT_QUEUE,
     maxTextLength: config.MAX_TEXT_LENGTH,
+    queueView: {
+      headSize: config.QUEUE_HEAD_SIZE,
+      intervalMs: config.QUEUE_VIEW_MS,
+      positionIntervalMs: config.QUEUE_POSITION_MS,
+    },
     bootId,
   });
   if (node) {
@@ -302,6 +307,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       // A cluster node hands its partitions over (clean snapshots) before it stops.
       await node?.stop();
       await system.shutdown();
+      svc!.stop();
       if (broker && !opts.broker) await broker.close();
       closeKv();
       log.info("stopped");
@@ -312,6 +318,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       node?.kill();
       void stopIntegrations(integrations);
       system.halt();
+      svc!.stop();
       hub.closeAll(CLOSE.goingAway, "killed");
       await stopHttp(0);
       await system.committer.flushed();

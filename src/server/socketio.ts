@@ -10,7 +10,7 @@ import { AppError } from "../errors.ts";
 import { errorFrame, frame, type OutboundFrame } from "../protocol/mod.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { RouteDeps } from "../../routes/deps.ts";
-import { CLOSE, ConnectionHandler } from "./connection_handler.ts";
+import { CLOSE, ConnectionHandler, parseFeatures } from "./connection_handler.ts";
 import { tokenKeyOf } from "./http.ts";
 import type { Connection } from "./hub.ts";
 import { MAX_EARLY_FRAMES } from "./ws_deno.ts";
@@ -53,6 +53,7 @@ interface HandshakeArgs {
   token?: string;
   chatId?: string;
   lastSeq?: number;
+  features?: string;
 }
 
 /** `auth` (which a client may recompute on each reconnect) first, then the query string. */
@@ -70,7 +71,12 @@ function handshakeOf(socket: Socket): HandshakeArgs {
   if (lastSeq !== undefined && (!Number.isInteger(lastSeq) || lastSeq < 0)) {
     throw new AppError("invalid_payload", "last_seq must be a non-negative integer");
   }
-  return { token: pick("token") ?? bearer, chatId: pick("chat_id"), lastSeq };
+  return {
+    token: pick("token") ?? bearer,
+    chatId: pick("chat_id"),
+    lastSeq,
+    features: pick("features"),
+  };
 }
 
 function emitFrame(socket: Socket, f: OutboundFrame): void {
@@ -199,7 +205,11 @@ function accept(d: RouteDeps, socket: Socket): void {
       closed,
     );
     handler = new ConnectionHandler(d.svc, conn, d.handlerOptions);
-    void handler.open({ chatId: args.chatId, lastSeq: args.lastSeq });
+    void handler.open({
+      chatId: args.chatId,
+      lastSeq: args.lastSeq,
+      ...parseFeatures(args.features),
+    });
     for (const [type, ...rest] of early.splice(0)) void dispatch(handler, type, rest);
   }, refuse);
 }

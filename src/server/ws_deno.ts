@@ -5,7 +5,7 @@
 import type { Principal } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
 import { errorFrame, type OutboundFrame } from "../protocol/mod.ts";
-import { CLOSE, type ConnectionHandler } from "./connection_handler.ts";
+import { CLOSE, type ConnectionHandler, type OpenQuery } from "./connection_handler.ts";
 import type { Connection } from "./hub.ts";
 
 /** Frames a client may send before its token is checked; more closes the socket (1008). */
@@ -105,7 +105,7 @@ export function serveWebSocket(
   socket: WebSocketLike,
   auth: AuthResult,
   makeHandler: (conn: Connection) => ConnectionHandler,
-  query: { chatId?: string; lastSeq?: number },
+  query: OpenQuery,
   o: ServeOptions,
 ): void {
   let handler: ConnectionHandler | null = null;
