@@ -34,6 +34,8 @@ export interface Cell {
   running: boolean;
   lastActive: number;
   idleWaiters: Array<() => void>;
+  /** The snapshot being written, if any: snapshots of one actor are written one at a time. */
+  snapshotting: Promise<void> | null;
 }
 
 /** Loads snapshot + later events into the cell; returns the entity's recovery effects. */

@@ -208,7 +208,7 @@ Deno.test("state and batches larger than one KV value or atomic are stored in pi
   await Promise.all(
     Array.from({ length: 60 }, () => system.ask(counter, "big", { type: "add", n: 1, note })),
   );
-  await system.ask(counter, "big", { type: "get" }); // runs after the snapshot write finished
+  await system.shutdown(); // periodic snapshots are written in the background: let them end
   const head = await kv.get<{ parts: number }>(["a", "sn", "counter", "big"]);
   assert.ok((head.value?.parts ?? 0) > 1, "snapshot split into parts");
   const again = make();
@@ -399,5 +399,28 @@ Deno.test("an entity's snapshot codec stores JSON and rebuilds its state on reco
   await third.ask(tally, "old", { type: "add", n: 1, note: "x" });
   assert.deepEqual([...(third.inspect("tally", "old")!.state as S).seen], [["x", 6]]);
   await third.shutdown();
+  kv.close();
+});
+
+Deno.test("a fresh ask starts a new actor from its initial state without reading storage", async () => {
+  const { kv, system, make } = await setup();
+  await system.ask(counter, "used", { type: "add", n: 5 });
+  await system.shutdown();
+  // Counting reads: a fresh actor makes none before its commit.
+  const again = make();
+  let reads = 0;
+  const list = kv.list.bind(kv), get = kv.get.bind(kv);
+  kv.list = ((...a: Parameters<typeof list>) => (reads++, list(...a))) as typeof kv.list;
+  kv.get = ((...a: Parameters<typeof get>) => (reads++, get(...a))) as typeof kv.get;
+  assert.deepEqual(await again.ask(counter, "new", { type: "add", n: 2 }, { fresh: true }), {
+    total: 2,
+  });
+  assert.equal(reads, 0);
+  // Without it, the same actor recovers from storage (reads), as always.
+  assert.deepEqual(await again.ask(counter, "used", { type: "add", n: 1 }), { total: 6 });
+  assert.ok(reads > 0);
+  kv.list = list;
+  kv.get = get;
+  await again.shutdown();
   kv.close();
 });
