@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { num } from "./_options.ts";
 import { percentile, sleep } from "./_load.ts";
 import { createChat, type CreatedChat, ErrorLog } from "./_peer.ts";
-import { cpuSeconds } from "./_report.ts";
+import { commitStats, cpuSeconds, machineBusySeconds, waitForQuiet } from "./_report.ts";
 import { startChildServer } from "./_server.ts";
 import {
   type AcceptOutcome,
@@ -30,6 +30,10 @@ const HELP = `deno task bench --surge [options]
                     legacy (new_chat_available / chat_removed)                 [delta]
   --connects N      fresh operator connects timed against the full queue       [10]
   --settle S        seconds to wait after the accepts before counting frames   [2]
+  --server-stats    run the server through bench/_stats_main.ts: event-loop lag and
+                    group-commit figures over the surge
+  --quiet S         first wait up to S s for the machine to be idle (other
+                    processes < 25% of a core)                                 [0]
   --env K=V         extra server environment (repeatable)
   --json            machine-readable result on stdout
 `;
@@ -44,6 +48,8 @@ const { values: a } = parseArgs({
     view: { type: "string", default: "delta" },
     connects: { type: "string", default: "10" },
     settle: { type: "string", default: "2" },
+    quiet: { type: "string", default: "0" },
+    "server-stats": { type: "boolean", default: false },
     env: { type: "string", multiple: true, default: [] },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -85,7 +91,12 @@ const summary = (xs: number[]) => {
   return { p50: percentile(s, 0.5), p99: percentile(s, 0.99), max: s[s.length - 1] ?? NaN };
 };
 
+if (Number(a.quiet) > 0) {
+  const busy = await waitForQuiet(Number(a.quiet));
+  log(`other processes use ${busy.toFixed(0)}% of a core`);
+}
 const server = await startChildServer({
+  stats: a["server-stats"],
   env: { DEFAULT_CAPACITY: String(Math.ceil(K / M) + 5), ...env },
 });
 const errors = new ErrorLog();
@@ -100,6 +111,8 @@ try {
   const t0 = performance.now();
   for (const op of ops) op.reset(t0);
   const cpu0 = cpuSeconds(server.pid);
+  const busy0 = { machine: machineBusySeconds(), bench: cpuSeconds("self") };
+  const stats0 = server.stats();
 
   // Creates.
   const createMs: number[] = [];
@@ -138,6 +151,10 @@ try {
   log(`  ${K} accepts in ${acceptS.toFixed(1)} s`);
   await sleep(Number(a.settle) * 1000);
   const windowS = (performance.now() - t0) / 1000;
+  const serverCpu = cpuSeconds(server.pid) - cpu0;
+  const benchCpu = cpuSeconds("self") - busy0.bench;
+  const otherCpu = machineBusySeconds() - busy0.machine - serverCpu - benchCpu;
+  const stats1 = server.stats();
   const rssEnd = await server.rssKb();
 
   const failed = outcomes.filter((o) => !o.ok);
@@ -179,6 +196,11 @@ try {
       queue_view_max_in_one_second: Math.max(0, ...buckets),
       by_type: types,
     },
+    cpu_pct: {
+      server: (100 * serverCpu) / windowS,
+      bench: (100 * benchCpu) / windowS,
+      other: Math.max(0, (100 * otherCpu) / windowS),
+    },
     rss_mb: {
       start: rssStart / 1024,
       operators_online: rssOps / 1024,
@@ -186,9 +208,26 @@ try {
       end: rssEnd / 1024,
     },
     socket_errors: Object.fromEntries(errors.byCode),
+    ...(stats0 && stats1
+      ? { server_stats: commitStats(stats0, stats1), lag_max_ms: stats1.lag.maxMs }
+      : {}),
   };
   if (a.json) console.log(JSON.stringify(result, null, 2));
-  else console.log(format(result));
+  else {
+    console.log(format(result));
+    const k = result.server_stats;
+    if (k) {
+      console.log(
+        `  server: ${k.commits_per_s.toFixed(0)} commits/s, mean ${
+          k.mean_commit_ms.toFixed(1)
+        } ms; ` +
+          `10 ms ticks late by >5/20/50 ms: ${k.loop_late_share.over5}/` +
+          `${k.loop_late_share.over20}/${k.loop_late_share.over50}, worst ${
+            result.lag_max_ms?.toFixed(0)
+          } ms (whole run); heap ${k.heap_used_mb.toFixed(0)} MB`,
+      );
+    }
+  }
   if (failed.length > 0 || errors.total > 0) code = 1;
 } catch (err) {
   log(`failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
@@ -211,6 +250,7 @@ function format(r: {
   admin_queue: { ms: number; bytes: number };
   frames: Record<string, number | object>;
   rss_mb: Record<string, number>;
+  cpu_pct: Record<string, number>;
 }): string {
   const n = (v: number) => Math.round(v).toLocaleString("en-US");
   const ms = (s: ReturnType<typeof summary>) =>
@@ -236,6 +276,9 @@ function format(r: {
       f.queue_view_per_operator_per_s.toFixed(2)
     }/s, at most ${f.queue_view_max_in_one_second} in one second`,
     `  frame types: ${JSON.stringify(r.frames.by_type)}`,
+    `  cpu over the surge (% of one core): ${
+      Object.entries(r.cpu_pct).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(", ")
+    }`,
     `  server RSS: ${
       Object.entries(r.rss_mb).map(([k, v]) => `${k} ${v.toFixed(0)} MB`).join(", ")
     }`,

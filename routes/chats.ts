@@ -167,6 +167,7 @@ export function chatRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
       // BOT_MODE=all: the chat starts with the bot (status `bot`) and joins the queue on escalation.
       const hold = botHoldsNewChats(d.config);
       const { view, position } = await d.svc.createChat(visitor.visitorId, chatId, {
+        fresh: true,
         ...(hold ? { hold } : {}),
         ...(body.name ? { clientName: body.name } : {}),
       });

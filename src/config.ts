@@ -46,7 +46,7 @@ export const ConfigSchema = z.object({
   ACCEPT_TIMEOUT_S: int(30, 1),
   PRESENCE_GRACE_S: int(30, 0),
   QUEUE_VIEW_MS: int(250, 1),
-  QUEUE_HEAD_SIZE: int(50, 1),
+  QUEUE_HEAD_SIZE: int(20, 1),
   QUEUE_POSITION_MS: int(1000, 1),
   PUBLIC_URL: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),

@@ -11,7 +11,7 @@ import type { Logger } from "../log.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { KvCheck } from "../runtime/committer.ts";
 import type { ActorAddress, AnyEntity, CommandOf, ReplyOf } from "../runtime/entity.ts";
-import type { ActorRouter, ActorSystem } from "../runtime/system.ts";
+import type { ActorRouter, ActorSystem, AskOptions } from "../runtime/system.ts";
 import type { HubOp } from "../server/hub_ops.ts";
 import type { Broker, Consumer, InRecord, TopicPartition } from "./broker.ts";
 import { AuditFeed } from "./audit_feed.ts";
@@ -181,7 +181,7 @@ export class ClusterNode implements ActorRouter {
     entity: T,
     id: string,
     command: CommandOf<T>,
-    opts?: { timeoutMs?: number },
+    opts?: AskOptions,
   ): Promise<ReplyOf<T>> {
     return this.askType(entity.type, id, command, opts) as Promise<ReplyOf<T>>;
   }
@@ -190,7 +190,7 @@ export class ClusterNode implements ActorRouter {
     type: string,
     id: string,
     command: unknown,
-    opts: { timeoutMs?: number } = {},
+    opts: AskOptions = {},
   ): Promise<unknown> {
     const app = this.#app;
     if (!app) return Promise.reject(new AppError("unavailable", "Cluster node is not started"));

@@ -98,6 +98,8 @@ export interface CreateChatOptions {
   readonly hold?: boolean;
   /** The name the client gave (shown to staff). */
   readonly clientName?: string;
+  /** The caller has just made `chatId` (a random UUID): no stored chat to recover first. */
+  readonly fresh?: boolean;
 }
 
 export class ChatService {
@@ -122,7 +124,7 @@ export class ChatService {
     this.hub = o.hub;
     const view = this.#viewSettings = {
       queue: o.queue,
-      headSize: o.queueView?.headSize ?? 50,
+      headSize: o.queueView?.headSize ?? 20,
       intervalMs: o.queueView?.intervalMs ?? 250,
     };
     const clock = o.system.clock;
@@ -169,7 +171,7 @@ export class ChatService {
       ...(opts.channel ? { channel: opts.channel } : {}),
       ...(opts.hold ? { hold: true } : {}),
       ...(opts.clientName ? { clientName: opts.clientName } : {}),
-    }) as SessionReplies["create"];
+    }, { fresh: opts.fresh === true }) as SessionReplies["create"];
     if (view.status === "bot") return { view, position: 0 };
     // The session also tells the queue; asking here makes the 201 mean "in the queue".
     const { position } = await this.router.ask(queueEntity, view.queue, {
