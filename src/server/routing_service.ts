@@ -7,7 +7,7 @@
 import { AUDIT_PREFIX, type AuditRecord } from "../../actors/_audit.ts";
 import { OPERATOR_COUNTERS, type OperatorCounter, statsKeys } from "../../actors/_stats.ts";
 import { clientEntity, type ClientListReply } from "../../actors/client.ts";
-import { operatorEntity, type OperatorState } from "../../actors/operator.ts";
+import { operatorEntity, type OperatorView } from "../../actors/operator.ts";
 import {
   capacityOf,
   estimatedWaitSeconds,
@@ -76,7 +76,7 @@ export class RoutingService {
     const support = await this.#supportChat(p, o.chatId, o.clientId);
     const lawyer = await this.#system.ask(operatorEntity, o.lawyerId, {
       type: "get",
-    }) as OperatorState;
+    }) as OperatorView;
     if (lawyer.role !== null && lawyer.role !== "lawyer") {
       throw new AppError("invalid_payload", `User ${o.lawyerId} is not a lawyer`);
     }
