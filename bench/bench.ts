@@ -10,7 +10,7 @@ import { type LoadResult, type Pair, percentile, runLoad, setUpPair, sleep } fro
 import { createChat, ErrorLog, Peer, pool } from "./_peer.ts";
 import { parseOptions } from "./_options.ts";
 import { HookReceiver } from "./_hooks.ts";
-import { Inspector } from "./_prof.ts";
+import { Inspector, summarizeHeap } from "./_prof.ts";
 import {
   busiestThreads,
   commitStats,
@@ -57,7 +57,7 @@ async function runOnce(run: number): Promise<RunResult> {
     log(`run ${run}: other processes use ${busy.toFixed(0)}% of a core`);
   }
   const server = current = await startChildServer({
-    inspect: !!opt.prof || opt.gc,
+    inspect: !!opt.prof || opt.gc || !!opt.heap,
     stats: opt.stats,
     nullRelay: opt.nullRelay,
     env: opt.env,
@@ -123,6 +123,15 @@ async function runOnce(run: number): Promise<RunResult> {
     const socketsS = (performance.now() - t) / 1000;
     const sockets = idlePeers.length + 2 * pairs.length;
     const rssAfter = await rss(1500);
+    if (opt.heap) {
+      const heap = await Inspector.connect(server.inspectorUrl!);
+      log(
+        `server heap snapshot written to ${opt.heap}\n${
+          summarizeHeap(await heap.heapSnapshot(opt.heap))
+        }`,
+      );
+      heap.close();
+    }
     log(
       `  ${sockets} sockets open (clients: ${opt.transport}); measuring for ${
         opt.durationMs / 1000
