@@ -6,18 +6,11 @@
 import { QUEUE, SESSION } from "../../actors/_common.ts";
 import { type BootView, operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
 import {
-  activeCount,
-  pageOf,
-  positionOf,
-  positionsOf,
   type QueueCommand,
   queueEntity,
   type QueueEvent,
   type QueueReplies,
   type QueueState,
-  rosterOf,
-  statsOf,
-  waitingCount,
 } from "../../actors/queue.ts";
 import {
   type Attachment,
@@ -41,13 +34,8 @@ import {
   type SessionFrameContext,
 } from "./projection.ts";
 import { positionFrame, PositionTracker } from "./_queue_positions.ts";
-import {
-  headOf,
-  QueueViews,
-  QueueViewSource,
-  type ViewBase,
-  type ViewSettings,
-} from "./queue_view.ts";
+import { QueueViews, QueueViewSource } from "./queue_view.ts";
+import { QueueReads } from "./queue_reads.ts";
 
 type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 
@@ -109,10 +97,11 @@ export class ChatService {
   readonly #o: ChatServiceOptions;
   /** Counters for stats and metrics (this process's lifetime). */
   readonly counters = { messages: 0 };
+  /** Reads of the queue (pages, counts, places), live here or asked (src/server/queue_reads.ts). */
+  readonly queueReads: QueueReads;
   /** This node's staff queue views (every node); the source runs where the queue lives. */
   readonly queueViews: QueueViews;
   readonly #viewSource: QueueViewSource;
-  readonly #viewSettings: ViewSettings;
   readonly #positions: PositionTracker;
   readonly #chatListeners = new Set<(n: ChatEventNotice) => void>();
   #resolveAttachments: AttachmentResolver | null = null;
@@ -122,12 +111,13 @@ export class ChatService {
     this.system = o.system;
     this.router = o.router ?? o.system;
     this.hub = o.hub;
-    const view = this.#viewSettings = {
+    const view = {
       queue: o.queue,
       headSize: o.queueView?.headSize ?? 20,
       intervalMs: o.queueView?.intervalMs ?? 250,
     };
     const clock = o.system.clock;
+    this.queueReads = new QueueReads(this.router, o.queue, view.headSize, () => this.queueState());
     this.#viewSource = new QueueViewSource(view, clock, () => this.queueState(), (v) => {
       this.emit([{ op: "queue_view", view: v }], o.queue);
     });
@@ -136,14 +126,7 @@ export class ChatService {
       intervalMs: o.queueView?.positionIntervalMs ?? 1000,
       clock,
       chats: () => o.hub.clientChatIds(),
-      lookup: async (chatIds) => {
-        const live = this.queueState();
-        if (live) return positionsOf(live, chatIds);
-        return await this.router.ask(queueEntity, o.queue, {
-          type: "positions",
-          chatIds,
-        }) as QueueReplies["positions"];
-      },
+      lookup: (chatIds) => this.queueReads.positions(chatIds),
       send: (chatId, f) => o.hub.broadcast(chatId, f),
       onError: (err) => o.system.log.warn("queue positions failed", { err }),
     });
@@ -368,86 +351,6 @@ export class ChatService {
     >;
   }
 
-  /**
-   * A page of the waiting chats (and of the taken ones, or all of `heldBy`'s) with the counts:
-   * read from the pinned queue's live state here (O(log n + page)), or asked of its node.
-   */
-  async queuePage(
-    offset: number,
-    limit: number,
-    activeOffset = 0,
-    activeLimit = 0,
-    heldBy?: string,
-  ): Promise<QueueReplies["page"]> {
-    const live = this.queueState();
-    if (live) return pageOf(live, offset, limit, activeOffset, activeLimit, heldBy);
-    return await this.router.ask(queueEntity, this.#o.queue, {
-      type: "page",
-      offset,
-      limit,
-      activeOffset,
-      activeLimit,
-      ...(heldBy === undefined ? {} : { heldBy }),
-    }) as QueueReplies["page"];
-  }
-
-  /** The head and counts of the queue now, when it lives here; else null. */
-  queueViewHere(): ViewBase | null {
-    const live = this.queueState();
-    if (!live) return null;
-    return {
-      total: waitingCount(live),
-      active: activeCount(live),
-      head: headOf(live, this.#viewSettings.headSize),
-    };
-  }
-
-  /** The head and counts of the queue now (live here, or asked). */
-  async queueView(): Promise<ViewBase> {
-    const here = this.queueViewHere();
-    if (here) return here;
-    const page = await this.queuePage(0, this.#viewSettings.headSize);
-    return {
-      total: page.waitingTotal,
-      active: page.activeTotal,
-      head: page.waiting.map((w) => ({
-        chat_id: w.chatId,
-        client_id: w.clientId,
-        priority: w.priority,
-        waiting_since: new Date(w.enqueuedAt).toISOString(),
-        ...(w.requeued ? { requeued: true } : {}),
-      })),
-    };
-  }
-
-  /** Counts, waits and claims of the queue (live here, or asked). */
-  async queueStats(): Promise<QueueReplies["stats"]> {
-    const live = this.queueState();
-    if (live) return statsOf(live);
-    return await this.router.ask(queueEntity, this.#o.queue, { type: "stats" }) as QueueReplies[
-      "stats"
-    ];
-  }
-
-  /** The queue's roster (live here, or asked). */
-  async queueRoster(): Promise<QueueReplies["roster"]> {
-    const live = this.queueState();
-    if (live) return rosterOf(live);
-    return await this.router.ask(queueEntity, this.#o.queue, { type: "roster" }) as QueueReplies[
-      "roster"
-    ];
-  }
-
-  /** One waiting chat's place (0 when not waiting) and the recent claims for its estimate. */
-  async queuePositionOf(chatId: string): Promise<QueueReplies["position"]> {
-    const live = this.queueState();
-    if (live) return positionOf(live, chatId);
-    return await this.router.ask(queueEntity, this.#o.queue, {
-      type: "position",
-      chatId,
-    }) as QueueReplies["position"];
-  }
-
   // ---- staff presence ----
 
   /** A staff connection opened: count it, and make sure the queue sees the operator present. */
@@ -580,7 +483,7 @@ export class ChatService {
 
   /** The `queue_position` of a waiting chat, asking the queue when it lives on another node. */
   async currentPosition(chatId: string) {
-    return positionFrame(chatId, await this.queuePositionOf(chatId));
+    return positionFrame(chatId, await this.queueReads.position(chatId));
   }
 
   async #frameContext(chatId: string): Promise<SessionFrameContext> {

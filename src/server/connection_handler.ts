@@ -251,7 +251,7 @@ export class ConnectionHandler {
    */
   async #sendQueueSnapshot(delta: boolean): Promise<void> {
     // Read and watched in one step where the queue lives, so no view can come between.
-    const view = this.#svc.queueViewHere() ?? await this.#svc.queueView();
+    const view = this.#svc.queueReads.viewHere() ?? await this.#svc.queueReads.view();
     if (this.#closed) return;
     const views = this.#svc.queueViews;
     this.conn.send(views.snapshotOf(view));

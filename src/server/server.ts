@@ -229,7 +229,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     ready: async () => {
       if (closing || node?.failed) return false;
       await kv.get(["a", "ready-probe"]);
-      await svc!.queueStats();
+      await svc!.queueReads.stats();
       return true;
     },
     cluster: node,
