@@ -33,9 +33,7 @@ import {
   sessionFrame,
   type SessionFrameContext,
 } from "./projection.ts";
-import { positionFrame, PositionTracker } from "./_queue_positions.ts";
-import { QueueViews, QueueViewSource } from "./queue_view.ts";
-import { QueueReads } from "./queue_reads.ts";
+import { QueueLive } from "./queue_live.ts";
 
 type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 
@@ -97,12 +95,8 @@ export class ChatService {
   readonly #o: ChatServiceOptions;
   /** Counters for stats and metrics (this process's lifetime). */
   readonly counters = { messages: 0 };
-  /** Reads of the queue (pages, counts, places), live here or asked (src/server/queue_reads.ts). */
-  readonly queueReads: QueueReads;
-  /** This node's staff queue views (every node); the source runs where the queue lives. */
-  readonly queueViews: QueueViews;
-  readonly #viewSource: QueueViewSource;
-  readonly #positions: PositionTracker;
+  /** The queue as connections see it: reads, staff views, client places (queue_live.ts). */
+  readonly queueLive: QueueLive;
   readonly #chatListeners = new Set<(n: ChatEventNotice) => void>();
   #resolveAttachments: AttachmentResolver | null = null;
 
@@ -111,24 +105,15 @@ export class ChatService {
     this.system = o.system;
     this.router = o.router ?? o.system;
     this.hub = o.hub;
-    const view = {
+    this.queueLive = new QueueLive({
       queue: o.queue,
-      headSize: o.queueView?.headSize ?? 20,
-      intervalMs: o.queueView?.intervalMs ?? 250,
-    };
-    const clock = o.system.clock;
-    this.queueReads = new QueueReads(this.router, o.queue, view.headSize, () => this.queueState());
-    this.#viewSource = new QueueViewSource(view, clock, () => this.queueState(), (v) => {
-      this.emit([{ op: "queue_view", view: v }], o.queue);
-    });
-    this.queueViews = new QueueViews(view, o.hub);
-    this.#positions = new PositionTracker({
-      intervalMs: o.queueView?.positionIntervalMs ?? 1000,
-      clock,
-      chats: () => o.hub.clientChatIds(),
-      lookup: (chatIds) => this.queueReads.positions(chatIds),
-      send: (chatId, f) => o.hub.broadcast(chatId, f),
-      onError: (err) => o.system.log.warn("queue positions failed", { err }),
+      router: this.router,
+      hub: o.hub,
+      clock: o.system.clock,
+      log: o.system.log,
+      state: () => this.queueState(),
+      publish: (view) => this.emit([{ op: "queue_view", view }], o.queue),
+      ...o.queueView,
     });
     o.system.onCommitted((addr, envs) => {
       if (addr.type === SESSION) this.#onSession(addr.id, envs as Envelope<SessionEvent>[]);
@@ -407,16 +392,17 @@ export class ChatService {
 
   /** Applies hub operations (this node's own, or another node's from the broker). */
   applyOps(ops: readonly HubOp[]): void {
-    applyHubOps(this.hub, ops, (operatorId) => this.#reannounce(operatorId), (view) => {
-      this.queueViews.apply(view);
-      this.#positions.touch();
-    });
+    applyHubOps(
+      this.hub,
+      ops,
+      (operatorId) => this.#reannounce(operatorId),
+      (view) => this.queueLive.applyView(view),
+    );
   }
 
   /** Stops the queue view and position timers (server shutdown). */
   stop(): void {
-    this.#viewSource.stop();
-    this.#positions.stop();
+    this.queueLive.stop();
   }
 
   /** The queue lost this operator (restart, move or presence audit): if connected here, stay. */
@@ -477,13 +463,8 @@ export class ChatService {
       }
     }
     this.emit(ops, this.#o.queue);
-    // The head, counts and positions: coalesced per interval (src/server/queue_view.ts).
-    this.#viewSource.onCommit(envs);
-  }
-
-  /** The `queue_position` of a waiting chat, asking the queue when it lives on another node. */
-  async currentPosition(chatId: string) {
-    return positionFrame(chatId, await this.queueReads.position(chatId));
+    // The head, counts and positions: coalesced per interval (src/server/queue_live.ts).
+    this.queueLive.onCommit(envs);
   }
 
   async #frameContext(chatId: string): Promise<SessionFrameContext> {

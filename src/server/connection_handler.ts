@@ -232,7 +232,9 @@ export class ConnectionHandler {
     }
     await Promise.all(follow.map((f) => this.#follow(f.chatId, f.from, f.announce)));
     // A client waiting in the queue learns its place now, not only at the next change.
-    const position = p.role === "client" ? await this.#svc.currentPosition(p.chatId!) : null;
+    const position = p.role === "client"
+      ? await this.#svc.queueLive.currentPosition(p.chatId!)
+      : null;
     if (position && !this.#closed) this.conn.send(position);
     return true;
   }
@@ -251,9 +253,9 @@ export class ConnectionHandler {
    */
   async #sendQueueSnapshot(delta: boolean): Promise<void> {
     // Read and watched in one step where the queue lives, so no view can come between.
-    const view = this.#svc.queueReads.viewHere() ?? await this.#svc.queueReads.view();
+    const view = this.#svc.queueLive.reads.viewHere() ?? await this.#svc.queueLive.reads.view();
     if (this.#closed) return;
-    const views = this.#svc.queueViews;
+    const views = this.#svc.queueLive.views;
     this.conn.send(views.snapshotOf(view));
     // Ahead of the last view this node showed (changes within the interval): noted.
     this.#svc.hub.watchQueue(this.conn.id, delta, views.shows(view) ? null : view);

@@ -169,7 +169,7 @@ export class RoutingService {
     const limit = page.limit ?? QUEUE_PAGE_DEFAULT;
     const activeOffset = page.activeOffset ?? 0;
     const activeLimit = page.activeLimit ?? QUEUE_PAGE_DEFAULT;
-    const q = await this.#chat.queueReads.page(offset, limit, activeOffset, activeLimit);
+    const q = await this.#chat.queueLive.reads.page(offset, limit, activeOffset, activeLimit);
     const now = this.#chat.system.clock.now();
     const rate = serviceRate(q.recentClaims);
     return {
@@ -206,7 +206,7 @@ export class RoutingService {
 
   /** The roster: status, capacity, load, presence and counters of every known operator. */
   async operators() {
-    const roster = await this.#chat.queueReads.roster();
+    const roster = await this.#chat.queueLive.reads.roster();
     const counters = await this.#operatorCounters();
     return Object.entries(roster.operators).map(([id, slot]) => ({
       operator_id: id,
@@ -223,7 +223,7 @@ export class RoutingService {
 
   /** Global and per-operator statistics (see docs/ROUTING.md for where each comes from). */
   async stats() {
-    const q = await this.#chat.queueReads.stats();
+    const q = await this.#chat.queueLive.reads.stats();
     const sums = async (key: Deno.KvKey) =>
       Number((await this.#kv.get<Deno.KvU64>(key)).value?.value ?? 0n);
     const [messages, created, closed, peak, counters] = await Promise.all([

@@ -229,7 +229,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     ready: async () => {
       if (closing || node?.failed) return false;
       await kv.get(["a", "ready-probe"]);
-      await svc!.queueReads.stats();
+      await svc!.queueLive.reads.stats();
       return true;
     },
     cluster: node,

@@ -113,7 +113,7 @@ export class BotResponder {
     const v = await this.#o.svc.peek(chatId);
     if (!botMayAnswer(v)) return false;
     if (v.status === "bot" || !askQueue) return true;
-    return !(await this.#o.svc.queueReads.stats()).operatorFree;
+    return !(await this.#o.svc.queueLive.reads.stats()).operatorFree;
   }
 
   /** The client asked for a person: the escalating intent's answer, then the hand-over. */

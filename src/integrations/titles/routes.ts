@@ -45,8 +45,8 @@ export function titleRoutes(api: OpenAPIHono<ApiEnv>, svc: ChatService, auth: Au
     // Waiting chats are open to operators and admins; taken ones to their owner (all to admins).
     const seesWaiting = p.role === "admin" || p.role === "operator";
     const q = p.role === "admin"
-      ? await svc.queueReads.page(0, limit, 0, limit)
-      : await svc.queueReads.page(0, seesWaiting ? limit : 0, 0, 0, p.id);
+      ? await svc.queueLive.reads.page(0, limit, 0, limit)
+      : await svc.queueLive.reads.page(0, seesWaiting ? limit : 0, 0, 0, p.id);
     const waitingTotal = seesWaiting ? q.waitingTotal : 0;
     const activeTotal = p.role === "admin" ? q.activeTotal : q.active.length;
     const all = [
