@@ -27,7 +27,9 @@ import {
   type ActiveChat,
   DEFAULT_ROUTING,
   type OperatorSlot,
+  type QueueCommand,
   type QueuePage,
+  type QueueReply,
   type QueueRoster,
   type QueueSnapshot,
   type QueueState,
@@ -204,4 +206,42 @@ export function positionsOf(state: QueueState, chatIds: readonly string[]) {
     positions: chatIds.map((id) => queuePosition(state, id)),
     recentClaims: [...state.recentClaims],
   };
+}
+
+/** Most waiting (or taken) chats one `page` answers. */
+export const PAGE_MAX = 1000;
+
+type Read = Extract<
+  QueueCommand,
+  { type: "snapshot" | "activeFor" | "page" | "stats" | "roster" | "position" | "positions" }
+>;
+
+/** The reply of a read-only command (no event): the state as it is, as plain JSON. */
+export function readQueue(state: QueueState, cmd: Read): QueueReply {
+  switch (cmd.type) {
+    case "snapshot":
+      return toSnapshot(state);
+    case "activeFor":
+      return activeChatsOf(state, cmd.operatorId);
+    case "page": {
+      const at = (n: number | undefined, max: number) =>
+        Math.max(0, Math.min(max, Math.floor(Number.isFinite(n) ? n! : 0)));
+      return pageOf(
+        state,
+        at(cmd.offset, Number.MAX_SAFE_INTEGER),
+        at(cmd.limit, PAGE_MAX),
+        at(cmd.activeOffset, Number.MAX_SAFE_INTEGER),
+        at(cmd.activeLimit, PAGE_MAX),
+        cmd.heldBy,
+      );
+    }
+    case "stats":
+      return statsOf(state);
+    case "roster":
+      return rosterOf(state);
+    case "position":
+      return positionOf(state, cmd.chatId);
+    case "positions":
+      return positionsOf(state, cmd.chatIds);
+  }
 }

@@ -19,23 +19,8 @@ import { QUEUE, queueCaller, SESSION } from "./_common.ts";
 import { queueAuditWrites } from "./_queue_audit.ts";
 import { evolve } from "./_queue_evolve.ts";
 import { activeOf, canTakeMore, capacityOf, queuePosition, slotOf } from "./_queue_routing.ts";
-import {
-  activeChats,
-  activeChatsOf,
-  operatorSlots,
-  waitingChats,
-  waitingOf,
-} from "./_queue_state.ts";
-import {
-  fromSnapshot,
-  initialQueueState,
-  pageOf,
-  positionOf,
-  positionsOf,
-  rosterOf,
-  statsOf,
-  toSnapshot,
-} from "./_queue_codec.ts";
+import { activeChats, operatorSlots, waitingChats, waitingOf } from "./_queue_state.ts";
+import { fromSnapshot, initialQueueState, readQueue, toSnapshot } from "./_queue_codec.ts";
 import {
   type QueueCommand,
   type QueueEvent,
@@ -84,6 +69,7 @@ export {
 } from "./_queue_state.ts";
 export {
   fromSnapshot,
+  PAGE_MAX,
   pageOf,
   positionOf,
   positionsOf,
@@ -92,9 +78,6 @@ export {
   statsOf,
   toSnapshot,
 } from "./_queue_codec.ts";
-
-/** Most waiting (or taken) chats one `page` answers. */
-export const PAGE_MAX = 1000;
 
 type Cmd<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 type Decided<K extends keyof QueueReplies> = Decision<QueueEvent, QueueReplies[K]>;
@@ -200,29 +183,14 @@ function decide(
       return step.done({ expired: true });
     }
     case "snapshot":
-      return step.done(toSnapshot(state));
     case "activeFor":
-      return step.done(activeChatsOf(state, cmd.operatorId));
-    case "page": {
-      const at = (n: number | undefined, max: number) =>
-        Math.max(0, Math.min(max, Math.floor(Number.isFinite(n) ? n! : 0)));
-      return step.done(pageOf(
-        state,
-        at(cmd.offset, Number.MAX_SAFE_INTEGER),
-        at(cmd.limit, PAGE_MAX),
-        at(cmd.activeOffset, Number.MAX_SAFE_INTEGER),
-        at(cmd.activeLimit, PAGE_MAX),
-        cmd.heldBy,
-      ));
-    }
+    case "page":
     case "stats":
-      return step.done(statsOf(state));
     case "roster":
-      return step.done(rosterOf(state));
     case "position":
-      return step.done(positionOf(state, cmd.chatId));
     case "positions":
-      return step.done(positionsOf(state, cmd.chatIds));
+      // Reads: no event, the state as it is (actors/_queue_codec.ts).
+      return step.done(readQueue(state, cmd));
   }
 }
 
