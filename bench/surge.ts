@@ -193,7 +193,7 @@ try {
       per_operator_per_s: sum((o) => o.frames) / M / windowS,
       bytes_per_operator_per_s: sum((o) => o.bytes) / M / windowS,
       queue_view_per_operator_per_s: sum((o) => o.queueFrames) / M / windowS,
-      queue_view_max_in_one_second: Math.max(0, ...buckets),
+      queue_view_max_in_one_second: buckets.reduce((m, n) => Math.max(m, n), 0),
       by_type: types,
     },
     cpu_pct: {
