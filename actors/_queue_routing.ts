@@ -1,71 +1,28 @@
-/** Pure routing policy of the queue: ordering, eligibility, choice of operator, estimates. */
-import type { ActiveChat, OperatorSlot, QueueState, WaitingChat } from "./_queue_types.ts";
+/** Pure routing policy of the queue: eligibility, choice of operator, estimates. */
+import { freeOperators } from "./_queue_state.ts";
+import type { QueueState, WaitingChat } from "./_queue_types.ts";
 
-/** True when `a` should be served before `b`. */
-export function servedBefore(a: WaitingChat, b: WaitingChat): boolean {
-  if (a.priority !== b.priority) return a.priority > b.priority;
-  if (a.requeued !== b.requeued) return a.requeued;
-  return a.enqueuedAt < b.enqueuedAt;
-}
-
-export function insertOrdered(
-  list: readonly WaitingChat[],
-  entry: WaitingChat,
-): WaitingChat[] {
-  const rest = list.filter((w) => w.chatId !== entry.chatId);
-  const at = rest.findIndex((w) => servedBefore(entry, w));
-  return at < 0 ? [...rest, entry] : [...rest.slice(0, at), entry, ...rest.slice(at)];
-}
-
-/** The roster entry of an operator; safe for any id (own properties only). */
-export function slotOf(state: QueueState, operatorId: string): OperatorSlot | undefined {
-  return Object.hasOwn(state.operators, operatorId) ? state.operators[operatorId] : undefined;
-}
-
-/** The owner record of a taken chat; safe for any id (own properties only). */
-export function activeOf(state: QueueState, chatId: string): ActiveChat | undefined {
-  return Object.hasOwn(state.active, chatId) ? state.active[chatId] : undefined;
-}
-
-export function capacityOf(state: QueueState, slot: OperatorSlot): number {
-  return slot.capacity ?? state.config.defaultCapacity;
-}
-
-/** Online, connected, with room for one more chat. */
-export function canTakeMore(state: QueueState, slot: OperatorSlot | undefined): boolean {
-  return slot !== undefined && slot.status === "online" && slot.connected &&
-    slot.load < capacityOf(state, slot);
-}
+export {
+  activeOf,
+  canTakeMore,
+  capacityOf,
+  compareWaiting,
+  queuePosition,
+  slotOf,
+} from "./_queue_state.ts";
 
 /**
  * The operator to offer `chat` to: the fewest open chats, then the longest idle, then the
- * smallest id (for determinism). Operators who let this chat's offer expire come last.
+ * smallest id (for determinism). Operators who let this chat's offer expire come last. The
+ * `free` index is in exactly that order, so this reads O(1 + declined) entries of it.
  */
 export function pickOperator(state: QueueState, chat: WaitingChat): string | null {
-  let best: { id: string; slot: OperatorSlot; declined: boolean } | null = null;
-  for (const [id, slot] of Object.entries(state.operators)) {
-    // Offers go to operators only; admins and lawyers take chats by hand if at all.
-    if (slot.role !== "operator" || !canTakeMore(state, slot)) continue;
-    const declined = chat.declined.includes(id);
-    if (
-      best === null ||
-      (declined !== best.declined
-        ? !declined
-        : slot.load !== best.slot.load
-        ? slot.load < best.slot.load
-        : slot.idleSince !== best.slot.idleSince
-        ? slot.idleSince < best.slot.idleSince
-        : id < best.id)
-    ) {
-      best = { id, slot, declined };
-    }
+  let firstDeclined: string | null = null;
+  for (const id of freeOperators(state)) {
+    if (!chat.declined.includes(id)) return id;
+    firstDeclined ??= id;
   }
-  return best?.id ?? null;
-}
-
-/** 1-based place of a waiting chat, or 0 when it is not waiting. */
-export function queuePosition(state: QueueState, chatId: string): number {
-  return state.waiting.findIndex((w) => w.chatId === chatId) + 1;
+  return firstDeclined;
 }
 
 /** Chats taken per second over the recent claims, or null with too little data. */

@@ -14,6 +14,7 @@ import {
 import { type Caller, queueCaller, SESSION } from "./_common.ts";
 import { evolve } from "./_queue_evolve.ts";
 import { activeOf, pickOperator, slotOf } from "./_queue_routing.ts";
+import { activeChatsOf, anyOperatorFree, offersOf } from "./_queue_state.ts";
 import type { QueueEvent, QueueState } from "./_queue_types.ts";
 
 /** Events and effects of one decision, with the state evolving as events are added. */
@@ -46,16 +47,17 @@ export function isStaffCaller(by: Caller): boolean {
 /** Every chat and offer of an operator goes back to the front of the queue. */
 export function returnChatsOf(step: Step, operatorId: string, reason: string, by: Caller): void {
   withdrawOffers(step, operatorId);
-  for (const [chatId, a] of Object.entries(step.state.active)) {
-    if (a.operatorId === operatorId) returnChat(step, chatId, reason, by);
+  // In the order they were taken.
+  for (const chatId of activeChatsOf(step.state, operatorId)) {
+    returnChat(step, chatId, reason, by);
   }
 }
 
+/** Withdraws the operator's open offers, in service order. */
 export function withdrawOffers(step: Step, operatorId: string): void {
-  for (const w of step.state.waiting) {
-    if (w.offer?.operatorId !== operatorId) continue;
-    step.emit({ type: "offer_expired", chatId: w.chatId, operatorId, at: step.ctx.now });
-    step.effects.push(cancelTimer(offerKey(w.chatId)));
+  for (const chatId of offersOf(step.state, operatorId)) {
+    step.emit({ type: "offer_expired", chatId, operatorId, at: step.ctx.now });
+    step.effects.push(cancelTimer(offerKey(chatId)));
   }
 }
 
@@ -79,13 +81,17 @@ export function returnChat(step: Step, chatId: string, reason: string, by: Calle
   }));
 }
 
-/** Auto mode: offer each waiting chat without an offer to the best available operator. */
+/**
+ * Auto mode: offer each waiting chat without an offer, in order, to the best available operator,
+ * while there is one. Each offer reads the first unoffered chat and the first free operators:
+ * O(log n) per offer made, nothing per chat that stays waiting.
+ */
 export function dispatch(step: Step): void {
   if (step.state.config.mode !== "auto") return;
-  for (const chat of step.state.waiting) {
-    if (chat.offer) continue;
-    const operatorId = pickOperator(step.state, chat);
-    if (operatorId === null) continue;
+  while (anyOperatorFree(step.state)) {
+    const chat = step.state.unoffered.first()?.[0];
+    if (chat === undefined) return;
+    const operatorId = pickOperator(step.state, chat)!;
     const until = step.ctx.now + step.state.config.acceptTimeoutMs;
     step.emit({ type: "offered", chatId: chat.chatId, operatorId, until, at: step.ctx.now });
     step.effects.push(offerTimer(chat.chatId, operatorId, until, step.ctx.now));

@@ -1,6 +1,8 @@
 /** State, commands and events of the queue actor (see `queue.ts` and docs/ROUTING.md). */
 import type { StaffRole } from "../src/auth/principal.ts";
 import type { Caller } from "./_common.ts";
+import type { SortedMap } from "./_sorted_map.ts";
+import type { ActiveEntry, FreeKey, RecentWindow, WaitingEntry } from "./_queue_state.ts";
 
 export type OperatorStatus = "online" | "away" | "busy" | "offline";
 export type RoutingMode = "manual" | "auto";
@@ -63,17 +65,38 @@ export interface OperatorSlot {
   readonly idleSince: number;
 }
 
+/**
+ * The queue's state: indexed by persistent sorted maps (see `_queue_state.ts`, which also has the
+ * accessors everything outside the actor reads it with). Not JSON: snapshots go through
+ * `_queue_codec.ts`, whose stored shape is {@link QueueSnapshot}.
+ */
 export interface QueueState {
   readonly name: string;
   readonly config: RoutingConfig;
-  /** Priority first (higher first), then requeued chats, then oldest first. */
-  readonly waiting: readonly WaitingChat[];
-  readonly active: Readonly<Record<string, ActiveChat>>;
-  readonly operators: Readonly<Record<string, OperatorSlot>>;
+  /** Waiting chats by chat id. */
+  readonly waitingById: SortedMap<string, WaitingEntry>;
+  /** Waiting chats in service order: priority (higher first), then requeued, then oldest. */
+  readonly waitingOrder: SortedMap<WaitingEntry, string>;
+  /** Waiting chats without an open offer, in service order. */
+  readonly unoffered: SortedMap<WaitingEntry, string>;
+  /** Open offers by (operator id, chat id). */
+  readonly offers: SortedMap<readonly [string, string], true>;
+  /** Taken chats by chat id. */
+  readonly active: SortedMap<string, ActiveEntry>;
+  /** Taken chats in the order they were taken (`since` → chat id). */
+  readonly activeOrder: SortedMap<number, string>;
+  /** Taken chats by (operator id, `since`) → chat id. */
+  readonly activeByOperator: SortedMap<readonly [string, number], string>;
+  /** The roster by operator id. */
+  readonly operators: SortedMap<string, OperatorSlot>;
+  /** Operators an offer may go to now, best first (fewest open chats, longest idle, id). */
+  readonly free: SortedMap<FreeKey, true>;
+  /** The next `order` of a waiting chat or `since` of a taken one (both only grow). */
+  readonly counter: number;
   readonly servedCount: number;
   readonly waitSumMs: number;
   /** The last {@link RECENT_WAITS_LIMIT} waits in ms, oldest first (for the p90). */
-  readonly recentWaits: readonly number[];
+  readonly recentWaits: RecentWindow;
   /** Times of the last {@link RECENT_CLAIMS_LIMIT} claims (for the service rate). */
   readonly recentClaims: readonly number[];
 }
@@ -97,10 +120,37 @@ export type QueueCommand =
   /** Cluster: nodes changed; every connected operator is lost until a node re-announces them. */
   | { type: "audit_presence" }
   | { type: "grace_expired"; operatorId: string; lostAt: number }
+  /** Read-only, O(n): the whole queue as plain JSON (tests and diagnostics). */
   | { type: "snapshot" }
-  | { type: "activeFor"; operatorId: string };
+  | { type: "activeFor"; operatorId: string }
+  /**
+   * Read-only: a page of the waiting list and one of the taken chats, with the counts; with
+   * `heldBy`, the taken chats are that operator's (all of them).
+   */
+  | {
+    type: "page";
+    offset: number;
+    limit: number;
+    activeOffset?: number;
+    activeLimit?: number;
+    heldBy?: string;
+  }
+  /** Read-only: counts, waits and claims (statistics). */
+  | { type: "stats" }
+  /** Read-only: the roster (O(operators)). */
+  | { type: "roster" }
+  /** Read-only: one chat's place in the queue. */
+  | { type: "position"; chatId: string }
+  /** Read-only: the places of several chats (0 for those not waiting). */
+  | { type: "positions"; chatIds: string[] };
 
+/**
+ * The queue as plain JSON, waiting chats in service order, taken chats in the order they were
+ * taken: what a snapshot stores (the shape every version has stored) and what the `snapshot`
+ * command answers (O(n): tests and diagnostics; services read pages, see `page`).
+ */
 export interface QueueSnapshot {
+  name?: string;
   waiting: WaitingChat[];
   active: Record<string, ActiveChat>;
   operators: Record<string, OperatorSlot>;
@@ -109,6 +159,35 @@ export interface QueueSnapshot {
   waitSumMs: number;
   recentWaits: number[];
   recentClaims: number[];
+}
+
+/** A page of the waiting list (from `offset`, in service order) and of the taken chats. */
+export interface QueuePage {
+  config: RoutingConfig;
+  waitingTotal: number;
+  activeTotal: number;
+  offset: number;
+  waiting: WaitingChat[];
+  activeOffset: number;
+  /** In the order they were taken. */
+  active: Array<ActiveChat & { chatId: string }>;
+  recentClaims: number[];
+}
+
+export interface QueueStats {
+  waiting: number;
+  active: number;
+  servedCount: number;
+  waitSumMs: number;
+  recentWaits: number[];
+  recentClaims: number[];
+  /** Some operator could be offered a chat now. */
+  operatorFree: boolean;
+}
+
+export interface QueueRoster {
+  config: RoutingConfig;
+  operators: Record<string, OperatorSlot>;
 }
 
 /** Reply of each command, by command type. */
@@ -129,6 +208,11 @@ export interface QueueReplies {
   grace_expired: { expired: boolean };
   snapshot: QueueSnapshot;
   activeFor: string[];
+  page: QueuePage;
+  stats: QueueStats;
+  roster: QueueRoster;
+  position: { position: number; recentClaims: number[] };
+  positions: { positions: number[]; recentClaims: number[] };
 }
 
 export type QueueReply = QueueReplies[keyof QueueReplies];

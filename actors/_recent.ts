@@ -43,18 +43,22 @@ export function appendRecent(
   return drop > 0 ? next.slice(drop) : next;
 }
 
+/**
+ * Retry lookups go through an index per full block: client-made id → place in the block, keyed
+ * by the entry's own string (no new strings); the rare block where two senders used the same id
+ * is searched whole. Cached by identity (full blocks never change), outside the state.
+ */
 const indexes = new WeakMap<readonly RecentMessage[], Map<string, number>>();
-/** Index key of an entry: its participant key, or `?` + the bare id for entries without one. */
-const entryKey = (m: RecentMessage, clientMsgId: string) =>
-  `${m.by ?? `?${m.senderId}`}\u0000${clientMsgId}`;
+const CLASH = -1;
 
 function indexOf(block: readonly RecentMessage[]): Map<string, number> {
   let index = indexes.get(block);
   if (!index) {
     index = new Map();
-    for (const m of block) {
-      if (m.clientMsgId !== undefined) index.set(entryKey(m, m.clientMsgId), m.seq);
-    }
+    block.forEach((m, i) => {
+      if (m.clientMsgId === undefined) return;
+      index!.set(m.clientMsgId, index!.has(m.clientMsgId) ? CLASH : i);
+    });
     indexes.set(block, index);
   }
   return index;
@@ -62,6 +66,14 @@ function indexOf(block: readonly RecentMessage[]): Map<string, number> {
 
 const sentBy = (m: RecentMessage, s: Sender) =>
   m.by === undefined ? m.senderId === s.id : m.by === s.key;
+
+function scan(block: readonly RecentMessage[], sender: Sender, clientMsgId: string) {
+  for (let i = block.length - 1; i >= 0; i--) {
+    const m = block[i];
+    if (m.clientMsgId === clientMsgId && sentBy(m, sender)) return m.seq;
+  }
+  return undefined;
+}
 
 /** The seq of an earlier message of `sender` with this client-made id, if the window holds it. */
 export function findRecent(
@@ -72,20 +84,51 @@ export function findRecent(
   let b = blocks.length - 1;
   const open = blocks[b];
   if (open && open.length < BLOCK) {
-    for (let i = open.length - 1; i >= 0; i--) {
-      const m = open[i];
-      if (m.clientMsgId === clientMsgId && sentBy(m, sender)) return m.seq;
-    }
+    const seq = scan(open, sender, clientMsgId);
+    if (seq !== undefined) return seq;
     b--;
   }
-  const key = `${sender.key}\u0000${clientMsgId}`;
-  const legacy = `?${sender.id}\u0000${clientMsgId}`;
   for (; b >= 0; b--) {
-    const index = indexOf(blocks[b]);
-    const seq = index.get(key) ?? index.get(legacy);
+    const at = indexOf(blocks[b]).get(clientMsgId);
+    if (at === undefined) continue;
+    const seq = at === CLASH
+      ? scan(blocks[b], sender, clientMsgId)
+      : sentBy(blocks[b][at], sender)
+      ? blocks[b][at].seq
+      : undefined;
     if (seq !== undefined) return seq;
   }
   return undefined;
+}
+
+/**
+ * A window entry whose sender strings are those of an earlier entry of the same sender, when the
+ * last few entries have one: a chat's messages share two or three senders, so each entry then
+ * costs its seq and client-made id only.
+ */
+export function recentEntry(
+  blocks: RecentBlocks,
+  seq: number,
+  senderId: string,
+  by: string,
+  clientMsgId: string | undefined,
+): RecentMessage {
+  let shared: RecentMessage | undefined;
+  for (let b = blocks.length - 1, seen = 0; b >= 0 && seen < 8 && !shared; b--) {
+    const block = blocks[b];
+    for (let i = block.length - 1; i >= 0 && seen < 8; i--, seen++) {
+      if (block[i].by === by && block[i].senderId === senderId) {
+        shared = block[i];
+        break;
+      }
+    }
+  }
+  return {
+    seq,
+    senderId: shared?.senderId ?? senderId,
+    by: shared?.by ?? by,
+    ...(clientMsgId === undefined ? {} : { clientMsgId }),
+  };
 }
 
 /** Messages with seq > `afterSeq` in the window that `reader` did not send. */

@@ -1,5 +1,8 @@
 /**
  * Operator: one staff member (id = JWT `sub`): role, name, live connections and open chats.
+ * Open chats are indexed (persistent sorted maps: by id and in the order they were opened), so
+ * opening or closing one costs O(log k) even for a lawyer who holds thousands; snapshots store
+ * the plain list (`OperatorView`), the shape every version stored.
  * Connections are counted per node boot (a cluster has several nodes). `connect` and `disconnect`
  * say which boots' counts are void, since a restarted or dead node's sockets are gone: either the
  * boots alive (`live`: one node knows only itself, so any other boot is over) or, in a cluster,
@@ -8,6 +11,7 @@
 import { accept, type DecideContext, type Decision, type Entity } from "../src/runtime/entity.ts";
 import type { StaffRole } from "../src/auth/principal.ts";
 import { OPERATOR } from "./_common.ts";
+import { compareStrings, SortedMap } from "./_sorted_map.ts";
 
 // ---------------------------------------------------------------------------------------------
 // State
@@ -22,8 +26,25 @@ export interface OperatorState {
   readonly boots: Readonly<Record<string, number>>;
   /** Open connections over all live boots. */
   readonly connections: number;
+  /** Chats this operator owns, by chat id → the order they were opened in. */
+  readonly openChats: SortedMap<string, number>;
+  /** The same chats in the order they were opened. */
+  readonly openOrder: SortedMap<number, string>;
+  /** The next order number. */
+  readonly opened: number;
+  readonly lastActiveAt: number | null;
+}
+
+/** The operator as plain JSON: the `get` reply and the stored snapshot. */
+export interface OperatorView {
+  readonly id: string;
+  readonly role: StaffRole | null;
+  readonly name?: string;
+  readonly registeredAt: number | null;
+  readonly boots: Readonly<Record<string, number>>;
+  readonly connections: number;
   /** Chats this operator owns, in the order they were opened. */
-  readonly openChats: readonly string[];
+  readonly openChats: string[];
   readonly lastActiveAt: number | null;
 }
 
@@ -50,7 +71,7 @@ export interface OperatorReplies {
   disconnect: { connections: number };
   chat_opened: { openChats: string[] };
   chat_closed: { openChats: string[] };
-  get: OperatorState;
+  get: OperatorView;
 }
 
 export type OperatorReply = OperatorReplies[keyof OperatorReplies];
@@ -96,7 +117,7 @@ function decide(
     case "chat_closed":
       return openOrClose(state, cmd);
     case "get":
-      return accept([], { ...state, openChats: [...state.openChats] });
+      return accept([], toView(state));
   }
 }
 
@@ -122,7 +143,7 @@ function connect(
     ...bootView(cmd),
   });
   const after = events.reduce(evolve, state);
-  return accept(events, { openChats: [...after.openChats], connections: after.connections });
+  return accept(events, { openChats: openList(after), connections: after.connections });
 }
 
 /** Idempotent: no event when the chat is already open (or already closed). */
@@ -130,12 +151,12 @@ function openOrClose(
   state: OperatorState,
   cmd: Cmd<"chat_opened" | "chat_closed">,
 ): Decided<"chat_opened" | "chat_closed"> {
-  const isOpen = state.openChats.includes(cmd.chatId);
+  const isOpen = state.openChats.has(cmd.chatId);
   if (isOpen === (cmd.type === "chat_opened")) {
-    return accept([], { openChats: [...state.openChats] });
+    return accept([], { openChats: openList(state) });
   }
   const event: OperatorEvent = { type: cmd.type, chatId: cmd.chatId };
-  return accept([event], { openChats: [...evolve(state, event).openChats] });
+  return accept([event], { openChats: openList(evolve(state, event)) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,11 +181,50 @@ function evolve(state: OperatorState, event: OperatorEvent): OperatorState {
       return { ...state, boots, connections: total(boots), lastActiveAt: event.at };
     }
     case "chat_opened":
-      if (state.openChats.includes(event.chatId)) return state;
-      return { ...state, openChats: [...state.openChats, event.chatId] };
-    case "chat_closed":
-      return { ...state, openChats: state.openChats.filter((id) => id !== event.chatId) };
+      if (state.openChats.has(event.chatId)) return state;
+      return {
+        ...state,
+        openChats: state.openChats.set(event.chatId, state.opened),
+        openOrder: state.openOrder.set(state.opened, event.chatId),
+        opened: state.opened + 1,
+      };
+    case "chat_closed": {
+      const at = state.openChats.get(event.chatId);
+      if (at === undefined) return state;
+      return {
+        ...state,
+        openChats: state.openChats.delete(event.chatId),
+        openOrder: state.openOrder.delete(at),
+      };
+    }
   }
+}
+
+/** The open chats in the order they were opened. */
+export function openList(state: OperatorState): string[] {
+  return [...state.openOrder.values()];
+}
+
+const compareNumbers = (a: number, b: number) => a - b;
+
+/** The operator as plain JSON (the `get` reply, and what a snapshot stores). */
+export function toView(state: OperatorState): OperatorView {
+  const { openChats: _i, openOrder: _o, opened: _n, ...rest } = state;
+  return { ...rest, boots: { ...state.boots }, openChats: openList(state) };
+}
+
+/** The operator from a stored snapshot (the plain view; its open chats a list in order). */
+export function fromView(stored: unknown, id: string): OperatorState {
+  const v = stored as Partial<OperatorView>;
+  const list = Array.isArray(v.openChats) ? [...new Set(v.openChats)] : [];
+  const { openChats: _l, ...rest } = v;
+  return {
+    ...initialState(id),
+    ...rest,
+    openChats: SortedMap.from(compareStrings, list.map((chatId, i) => [chatId, i] as const)),
+    openOrder: SortedMap.fromSorted(compareNumbers, list.map((chatId, i) => [i, chatId] as const)),
+    opened: list.length,
+  };
 }
 
 /** The counts of the boots that still stand (a copy). */
@@ -196,11 +256,20 @@ function initialState(id: string): OperatorState {
     registeredAt: null,
     boots: {},
     connections: 0,
-    openChats: [],
+    openChats: SortedMap.empty(compareStrings),
+    openOrder: SortedMap.empty(compareNumbers),
+    opened: 0,
     lastActiveAt: null,
   };
 }
 
 export type OperatorEntity = Entity<OperatorState, OperatorCommand, OperatorEvent, OperatorReply>;
 
-export const operatorEntity: OperatorEntity = { type: OPERATOR, initialState, decide, evolve };
+export const operatorEntity: OperatorEntity = {
+  type: OPERATOR,
+  initialState,
+  decide,
+  evolve,
+  toSnapshot: toView,
+  fromSnapshot: fromView,
+};

@@ -19,8 +19,9 @@ import { QUEUE, queueCaller, SESSION } from "./_common.ts";
 import { queueAuditWrites } from "./_queue_audit.ts";
 import { evolve } from "./_queue_evolve.ts";
 import { activeOf, canTakeMore, capacityOf, queuePosition, slotOf } from "./_queue_routing.ts";
+import { activeChats, operatorSlots, waitingChats, waitingOf } from "./_queue_state.ts";
+import { fromSnapshot, initialQueueState, readQueue, toSnapshot } from "./_queue_codec.ts";
 import {
-  DEFAULT_ROUTING,
   type QueueCommand,
   type QueueEvent,
   type QueueReplies,
@@ -44,12 +45,39 @@ import {
   withdrawOffers,
 } from "./_queue_steps.ts";
 export {
+  canTakeMore,
   capacityOf,
   estimatedWaitSeconds,
   percentile,
   queuePosition,
   serviceRate,
 } from "./_queue_routing.ts";
+export {
+  activeChats,
+  activeChatsOf,
+  activeCount,
+  activeOf,
+  anyOperatorFree,
+  offersOf,
+  operatorSlots,
+  recentValues,
+  slotOf,
+  waitingChats,
+  waitingCount,
+  waitingOf,
+  waitingPage,
+} from "./_queue_state.ts";
+export {
+  fromSnapshot,
+  PAGE_MAX,
+  pageOf,
+  positionOf,
+  positionsOf,
+  publicWaiting,
+  rosterOf,
+  statsOf,
+  toSnapshot,
+} from "./_queue_codec.ts";
 
 type Cmd<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 type Decided<K extends keyof QueueReplies> = Decision<QueueEvent, QueueReplies[K]>;
@@ -77,7 +105,7 @@ function decide(
     case "release":
       return release(step, cmd);
     case "offer_expired": {
-      const w = state.waiting.find((c) => c.chatId === cmd.chatId);
+      const w = waitingOf(state, cmd.chatId);
       const live = w?.offer?.operatorId === cmd.operatorId && w.offer.until === cmd.until;
       if (!live) return step.done({ expired: false });
       step.emit({
@@ -135,7 +163,7 @@ function decide(
     }
     case "audit_presence": {
       // Each one's grace period starts; the nodes holding their sockets answer `operator_online`.
-      const connected = Object.entries(state.operators).filter(([, s]) => s.connected);
+      const connected = [...operatorSlots(state)].filter(([, s]) => s.connected);
       for (const [operatorId] of connected) {
         step.emit({ type: "operator_lost", operatorId, at: ctx.now });
         step.effects.push(graceTimer(state, operatorId, ctx.now, ctx.now));
@@ -155,22 +183,14 @@ function decide(
       return step.done({ expired: true });
     }
     case "snapshot":
-      return step.done(structuredClone({
-        waiting: [...state.waiting],
-        active: { ...state.active },
-        operators: { ...state.operators },
-        config: state.config,
-        servedCount: state.servedCount,
-        waitSumMs: state.waitSumMs,
-        recentWaits: [...state.recentWaits],
-        recentClaims: [...state.recentClaims],
-      }));
     case "activeFor":
-      return step.done(
-        Object.entries(state.active).filter(([, a]) => a.operatorId === cmd.operatorId).map((
-          [id],
-        ) => id),
-      );
+    case "page":
+    case "stats":
+    case "roster":
+    case "position":
+    case "positions":
+      // Reads: no event, the state as it is (actors/_queue_codec.ts).
+      return step.done(readQueue(state, cmd));
   }
 }
 
@@ -178,7 +198,7 @@ function enqueue(step: Step, cmd: Cmd<"enqueue">): Decided<"enqueue"> {
   const state = step.state;
   const position = queuePosition(state, cmd.chatId);
   if (position > 0) return step.done({ position });
-  if (Object.hasOwn(state.active, cmd.chatId)) {
+  if (activeOf(state, cmd.chatId)) {
     // The session still thinks it is queued, so our `assign` to it was lost: send it again.
     step.effects.push(
       assignEffect(state, cmd.chatId, activeOf(state, cmd.chatId)!.operatorId, "reconcile"),
@@ -194,7 +214,7 @@ function enqueue(step: Step, cmd: Cmd<"enqueue">): Decided<"enqueue"> {
 function claim(step: Step, cmd: Cmd<"claim">): Decided<"claim"> {
   const { state, ctx } = step;
   const { chatId, operatorId } = cmd;
-  if (Object.hasOwn(state.active, chatId)) {
+  if (activeOf(state, chatId)) {
     if (activeOf(state, chatId)!.operatorId !== operatorId) {
       return reject("already_assigned", `Chat ${chatId} is already taken by another operator`);
     }
@@ -202,7 +222,7 @@ function claim(step: Step, cmd: Cmd<"claim">): Decided<"claim"> {
     step.effects.push(assignEffect(state, chatId, operatorId, "accepted"));
     return step.done({ chatId, operatorId });
   }
-  const waiting = state.waiting.find((w) => w.chatId === chatId);
+  const waiting = waitingOf(state, chatId);
   if (waiting === undefined) {
     return reject("not_in_queue", `Chat ${chatId} is not waiting in queue ${state.name}`);
   }
@@ -233,7 +253,7 @@ function claim(step: Step, cmd: Cmd<"claim">): Decided<"claim"> {
 function release(step: Step, cmd: Cmd<"release">): Decided<"release"> {
   const state = step.state;
   const waiting = queuePosition(state, cmd.chatId) > 0;
-  if (!waiting && !Object.hasOwn(state.active, cmd.chatId)) return step.done({ released: false });
+  if (!waiting && !activeOf(state, cmd.chatId)) return step.done({ released: false });
   step.emit({
     type: "released",
     chatId: cmd.chatId,
@@ -330,7 +350,7 @@ function setPriority(step: Step, cmd: Cmd<"set_priority">): Decided<"set_priorit
   if (!Number.isInteger(cmd.priority)) {
     return reject("invalid_payload", `Priority ${cmd.priority} is not a whole number`);
   }
-  const known = queuePosition(state, cmd.chatId) > 0 || Object.hasOwn(state.active, cmd.chatId);
+  const known = waitingOf(state, cmd.chatId) !== undefined || !!activeOf(state, cmd.chatId);
   if (!known) return reject("not_found", `Chat ${cmd.chatId} is not in queue ${state.name}`);
   step.emit({
     type: "priority_changed",
@@ -346,20 +366,6 @@ function setPriority(step: Step, cmd: Cmd<"set_priority">): Decided<"set_priorit
 // ---------------------------------------------------------------------------------------------
 // Recovery and entity
 
-function initialState(name: string): QueueState {
-  return {
-    name,
-    config: DEFAULT_ROUTING,
-    waiting: [],
-    active: {},
-    operators: {},
-    servedCount: 0,
-    waitSumMs: 0,
-    recentWaits: [],
-    recentClaims: [],
-  };
-}
-
 /**
  * Timers live in memory, so re-arm open offers and running grace periods. A start-up after any
  * stop dropped every socket: operators believed connected start their grace period now (the
@@ -369,19 +375,19 @@ function initialState(name: string): QueueState {
  */
 function onRecover(state: QueueState, ctx: RecoverContext): Effect[] {
   const effects: Effect[] = [];
-  for (const w of state.waiting) {
+  for (const w of waitingChats(state)) {
     if (w.offer) effects.push(offerTimer(w.chatId, w.offer.operatorId, w.offer.until, ctx.now));
   }
-  for (const [id, slot] of Object.entries(state.operators)) {
+  for (const [id, slot] of operatorSlots(state)) {
     if (slot.connected) {
       effects.push(tell(QUEUE, state.name, { type: "operator_lost", operatorId: id }));
     } else if (slot.lostAt !== null) effects.push(graceTimer(state, id, slot.lostAt, ctx.now));
   }
   if (!ctx.cleanStop) {
-    for (const [chatId, a] of Object.entries(state.active)) {
+    for (const [chatId, a] of activeChats(state)) {
       effects.push(assignEffect(state, chatId, a.operatorId, "reconcile"));
     }
-    for (const w of state.waiting) {
+    for (const w of waitingChats(state)) {
       if (!w.requeued) continue;
       effects.push(tell(SESSION, w.chatId, {
         type: "requeue",
@@ -399,9 +405,11 @@ export type QueueEntity = Entity<QueueState, QueueCommand, QueueEvent, QueueRepl
 
 export const queueEntity: QueueEntity = {
   type: QUEUE,
-  initialState,
+  initialState: initialQueueState,
   decide,
   evolve,
+  toSnapshot,
+  fromSnapshot,
   onRecover,
   retainEvents: true,
   passivate: false,

@@ -18,7 +18,7 @@ import {
   type Rejected,
 } from "../src/runtime/entity.ts";
 import { type Caller, participantKey, queueCaller, SESSION } from "./_common.ts";
-import { appendRecent } from "./_recent.ts";
+import { appendRecent, recentEntry } from "./_recent.ts";
 import {
   closedAtOperatorEffect,
   closeEffects,
@@ -371,12 +371,8 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
     case "message": {
       // `clientMsgId` of a recent entry is its dedup key (the client's id or the request id).
       const key = dedupKey(event);
-      const entry = {
-        seq: s.seq,
-        senderId: event.senderId,
-        by: participantKey({ id: event.senderId, role: event.senderRole }),
-        ...(key === undefined ? {} : { clientMsgId: key }),
-      };
+      const by = participantKey({ id: event.senderId, role: event.senderRole });
+      const entry = recentEntry(s.recentMessages, s.seq, event.senderId, by, key);
       return {
         ...s,
         recentMessages: appendRecent(s.recentMessages, entry, RECENT_MESSAGES_LIMIT),

@@ -31,6 +31,8 @@ export const HELP = `deno task bench [options]
                     figures, thread CPU, event-loop lag, V8 heap
   --server-prof F   CPU profile of the server over the window, written to F
                     (the attached inspector itself slows the server down)
+  --server-heap F   heap snapshot of the server once all sockets are open, written to
+                    F (.heapsnapshot) and summarised by constructor
   --server-gc       force a full GC in the server before each RSS reading
                     (the inspector is attached only for those moments)
   --env K=V         extra server environment (repeatable), e.g. SNAPSHOT_EVERY=1000
@@ -53,6 +55,7 @@ export interface Options {
   json: boolean;
   env: Record<string, string>;
   prof: string | undefined;
+  heap: string | undefined;
   stats: boolean;
   gc: boolean;
   nullRelay: boolean;
@@ -78,6 +81,7 @@ export function parseOptions(args: string[]): Options {
       concurrency: { type: "string", default: "64" },
       json: { type: "boolean", default: false },
       "server-prof": { type: "string" },
+      "server-heap": { type: "string" },
       "server-stats": { type: "boolean", default: false },
       "server-gc": { type: "boolean", default: false },
       server: { type: "string", default: "real" },
@@ -111,6 +115,7 @@ export function parseOptions(args: string[]): Options {
     json: a.json,
     env: Object.fromEntries(a.env.map((kv) => [kv.split("=")[0], kv.slice(kv.indexOf("=") + 1)])),
     prof: a["server-prof"],
+    heap: a["server-heap"],
     stats: a["server-stats"],
     gc: a["server-gc"],
     nullRelay: oneOf("server", a.server, ["real", "null"]) === "null",

@@ -63,16 +63,17 @@ export class Peer extends FramePeer {
 
   #onClose: ((code: number) => void) | null = null;
 
-  /** Opens a socket and waits for the server's `connected` frame. */
+  /** Opens a socket and waits for the server's `connected` frame (or the frame `until`). */
   static async open(
     url: string,
     errors: ErrorLog,
     kind: ClientKind = "raw",
     timeoutMs = 30_000,
+    until = "connected",
   ): Promise<Peer> {
     const ws = kind === "raw" ? await RawWs.connect(url, timeoutMs) : await stdSocket(url);
     const peer = new Peer(ws, errors);
-    const connected = peer.waitFor("connected", () => true, timeoutMs);
+    const connected = peer.waitFor(until, () => true, timeoutMs);
     const closed = new Promise<never>((_, reject) => {
       peer.#onClose = (code) => reject(new Error(`socket closed (${code}) before connected`));
     });

@@ -3,14 +3,14 @@
  * (fresh KV file). Drives client–operator pairs over WebSockets on 127.0.0.1 and reports
  * delivered/acked msgs/s, client-to-operator latency, server RSS per socket and errors.
  * Options: `deno task bench --help` (bench/_options.ts); scenarios and results:
- * docs/BENCHMARKS.md.
+ * docs/BENCHMARKS.md. `--surge` runs the queue surge benchmark instead (bench/surge.ts).
  */
 import { ensureFdLimit } from "./_fdlimit.ts";
 import { type LoadResult, type Pair, percentile, runLoad, setUpPair, sleep } from "./_load.ts";
 import { createChat, ErrorLog, Peer, pool } from "./_peer.ts";
 import { parseOptions } from "./_options.ts";
 import { HookReceiver } from "./_hooks.ts";
-import { Inspector } from "./_prof.ts";
+import { Inspector, summarizeHeap } from "./_prof.ts";
 import {
   busiestThreads,
   commitStats,
@@ -23,6 +23,9 @@ import {
   waitForQuiet,
 } from "./_report.ts";
 import { type ChildServer, killChildren, type ServerStats, startChildServer } from "./_server.ts";
+
+// `--surge`: the queue surge benchmark instead (bench/surge.ts); it exits when done.
+if (Deno.args.includes("--surge")) await import("./surge.ts");
 
 const opt = parseOptions(Deno.args);
 const idle = Math.max(0, opt.sockets - 2 * opt.pairs);
@@ -54,7 +57,7 @@ async function runOnce(run: number): Promise<RunResult> {
     log(`run ${run}: other processes use ${busy.toFixed(0)}% of a core`);
   }
   const server = current = await startChildServer({
-    inspect: !!opt.prof || opt.gc,
+    inspect: !!opt.prof || opt.gc || !!opt.heap,
     stats: opt.stats,
     nullRelay: opt.nullRelay,
     env: opt.env,
@@ -120,6 +123,15 @@ async function runOnce(run: number): Promise<RunResult> {
     const socketsS = (performance.now() - t) / 1000;
     const sockets = idlePeers.length + 2 * pairs.length;
     const rssAfter = await rss(1500);
+    if (opt.heap) {
+      const heap = await Inspector.connect(server.inspectorUrl!);
+      log(
+        `server heap snapshot written to ${opt.heap}\n${
+          summarizeHeap(await heap.heapSnapshot(opt.heap))
+        }`,
+      );
+      heap.close();
+    }
     log(
       `  ${sockets} sockets open (clients: ${opt.transport}); measuring for ${
         opt.durationMs / 1000

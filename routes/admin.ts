@@ -25,6 +25,7 @@ import {
 } from "../src/server/openapi.ts";
 import { listNodes, listOwners } from "../src/cluster/ownership.ts";
 import { lifecycleOf } from "../src/ops/mod.ts";
+import { QUEUE_PAGE_DEFAULT, QUEUE_PAGE_MAX } from "../src/server/routing_service.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const Reason = z.string().trim().min(1).max(500);
@@ -69,6 +70,15 @@ const PriorityBody = z.object({
   chat_id: WireIdSchema,
   priority: z.number().int().openapi({ description: "Higher goes first" }),
 }).openapi("UpdateQueuePriorityBody");
+
+const pageSize = z.coerce.number().int().min(0).max(QUEUE_PAGE_MAX).default(QUEUE_PAGE_DEFAULT);
+const QueuePageQuerySchema = z.object({
+  offset: z.coerce.number().int().min(0).default(0)
+    .openapi({ description: "Place (0-based) of the first waiting chat listed" }),
+  limit: pageSize.openapi({ description: `Waiting chats listed (at most ${QUEUE_PAGE_MAX})` }),
+  active_offset: z.coerce.number().int().min(0).default(0),
+  active_limit: pageSize.openapi({ description: "Taken chats listed" }),
+});
 
 const AuditQuery = z.object({
   chat_id: z.string().min(1).optional(),
@@ -290,10 +300,27 @@ export function adminRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
     return c.json({ chat_id: r.chatId, priority: r.priority }, 200);
   });
 
-  app.openapi(
-    get("/queue", "Waiting chats in order with wait times and estimates", QueueDetailSchema),
-    async (c) => c.json(await d.routing.queueDetail(), 200),
-  );
+  const queue = createRoute({
+    method: "get",
+    path: "/queue",
+    summary: "A page of the waiting chats in order (wait times, estimates) and of the taken ones",
+    tags,
+    security: SECURITY,
+    request: { query: QueuePageQuerySchema },
+    responses: { 200: json(QueueDetailSchema, "OK"), ...ERRORS },
+  });
+  app.openapi(queue, async (c) => {
+    const q = c.req.valid("query");
+    return c.json(
+      await d.routing.queueDetail({
+        offset: q.offset,
+        limit: q.limit,
+        activeOffset: q.active_offset,
+        activeLimit: q.active_limit,
+      }),
+      200,
+    );
+  });
   app.openapi(
     get(
       "/operators",

@@ -1,7 +1,10 @@
-/** The WebSocket endpoint of seed 000: `/api/v1/chat/ws/chat?token=…&chat_id=…[&last_seq=N]`. */
+/**
+ * The WebSocket endpoint of seed 000: `/api/v1/chat/ws/chat?token=…&chat_id=…[&last_seq=N]`
+ * (`&features=queue_delta`: staff take queue deltas, docs/PROTOCOL.md).
+ */
 import { Hono } from "hono";
 import { AppError, toAppError } from "../src/errors.ts";
-import { ConnectionHandler } from "../src/server/connection_handler.ts";
+import { ConnectionHandler, parseFeatures } from "../src/server/connection_handler.ts";
 import { tokenKeyOf, tokenOf } from "../src/server/http.ts";
 import { upgradeWebSocket } from "../src/server/edge/upgrade.ts";
 import { serveWebSocket } from "../src/server/ws_deno.ts";
@@ -52,7 +55,12 @@ export function chatWsRoutes(d: RouteDeps): Hono {
       upgraded.socket,
       auth,
       (conn) => new ConnectionHandler(d.svc, conn, d.handlerOptions),
-      { chatId, lastSeq, ...(cursor && "chats" in cursor ? { resume: cursor.chats } : {}) },
+      {
+        chatId,
+        lastSeq,
+        ...(cursor && "chats" in cursor ? { resume: cursor.chats } : {}),
+        ...parseFeatures(c.req.query("features")),
+      },
       { tokenKey: tokenKeyOf(token), maxBufferedBytes: d.config.SEND_QUEUE_MAX_BYTES },
     );
     return upgraded.response;

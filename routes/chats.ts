@@ -185,6 +185,7 @@ export function chatRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
       // escalation; an offline message goes to the queue for staff to answer later.
       const hold = botHoldsNewChats(d.config) && !body.offline;
       const { view, position } = await d.svc.createChat(visitor.visitorId, chatId, {
+        fresh: true,
         ...(hold ? { hold } : {}),
         ...(body.name ? { clientName: body.name } : {}),
         ...(body.offline ? { offline: true } : {}),

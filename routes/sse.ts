@@ -22,7 +22,7 @@ import {
   StreamQuery,
 } from "../src/server/openapi.ts";
 import type { Principal } from "../src/auth/principal.ts";
-import type { OpenQuery } from "../src/server/connection_handler.ts";
+import { type OpenQuery, parseFeatures } from "../src/server/connection_handler.ts";
 import { type EventCursor, parseCursor, SseStreams } from "../src/server/sse.ts";
 import type { RouteDeps } from "./deps.ts";
 
@@ -51,7 +51,10 @@ export function sseRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
     const cursor = eventId.trim() === "" ? null : parseCursor(eventId);
     const token = tokenOf(c);
     const principal = await d.auth.authenticate(token);
-    const query = openQueryOf(principal, { chatId, lastSeq }, cursor);
+    const query = {
+      ...openQueryOf(principal, { chatId, lastSeq }, cursor),
+      ...parseFeatures(c.req.query("features")),
+    };
     const conn = await streams.open(principal, tokenKeyOf(token), query);
     return new Response(conn.stream, { headers: SSE_HEADERS });
   });

@@ -6,6 +6,7 @@ const VALUE_OPTIONS = [
   "chat",
   "operator",
   "limit",
+  "offset",
   "capacity",
   "kv",
   "attachments",

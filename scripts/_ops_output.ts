@@ -48,9 +48,14 @@ export function renderQueue(q: Row): string {
   const rate = q.service_rate_per_min === null
     ? "no service rate yet"
     : `${q.service_rate_per_min}/min`;
+  // Paged answers carry the totals; older servers listed everything.
+  const waitingTotal = (q.length ?? waiting.length) as number;
+  const activeTotal = (q.active_total ?? active.length) as number;
   const out = [
-    `Queue ${q.queue} (${q.mode}): ${waiting.length} waiting, ${active.length} active, ${rate}`,
+    `Queue ${q.queue} (${q.mode}): ${waitingTotal} waiting, ${activeTotal} active, ${rate}`,
   ];
+  const more = (shown: number, total: number, what: string) =>
+    total > shown ? [`(${shown} of ${total} ${what} listed; --offset/--limit for more)`] : [];
   if (waiting.length) {
     out.push(
       "",
@@ -68,6 +73,7 @@ export function renderQueue(q: Row): string {
           w.requeued ? "requeued" : "",
         ]),
       ),
+      ...more(waiting.length, waitingTotal, "waiting chats"),
     );
   }
   if (active.length) {

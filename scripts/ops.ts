@@ -20,7 +20,7 @@ import { LOCAL_COMMANDS, runLocal } from "./_ops_backup.ts";
 const USAGE = `Usage: deno task ops <command> [args] [--json]
 
 Commands:
-  queue                                          waiting and active chats
+  queue [--offset N] [--limit N]                 waiting (a page, 100 by default) and active chats
   operators                                      operators: status, load, capacity, counters
   stats                                          global and per-operator statistics
   audit [--chat ID | --operator ID] [--limit N]  audit records, newest first (limit 1..1000)
@@ -68,8 +68,13 @@ type Row = Record<string, unknown>;
 const COMMANDS: Record<string, Command> = {
   queue: {
     positionals: 0,
-    options: [],
-    request: () => ({ method: "GET", path: "queue" }),
+    options: ["offset", "limit"],
+    request: (_, opt) => {
+      const q = new URLSearchParams();
+      if (opt("offset")) q.set("offset", String(integer("--offset", opt("offset")!, 0)));
+      if (opt("limit")) q.set("limit", String(integer("--limit", opt("limit")!, 0)));
+      return { method: "GET", path: `queue${q.size ? `?${q}` : ""}` };
+    },
     render: (d) => renderQueue(d as Row),
   },
   operators: {

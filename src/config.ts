@@ -47,6 +47,9 @@ export const ConfigSchema = z.object({
   ACCEPT_TIMEOUT_S: int(30, 1),
   PRESENCE_GRACE_S: int(30, 0),
   OFFLINE_REPLY_PROMISE_H: int(24, 1),
+  QUEUE_VIEW_MS: int(250, 1),
+  QUEUE_HEAD_SIZE: int(20, 1),
+  QUEUE_POSITION_MS: int(1000, 1),
   PUBLIC_URL: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   KAFKA_BROKERS: z.string().default(""),
@@ -193,6 +196,10 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   PRESENCE_GRACE_S: "Seconds a disconnected operator keeps their chats before they are requeued",
   OFFLINE_REPLY_PROMISE_H:
     "Hours within which offline messages are answered (the widget shows it when nobody is online)",
+  QUEUE_VIEW_MS:
+    "Staff queue views: changes are sent at most once per this many ms (one queue_delta, or a few legacy frames)",
+  QUEUE_HEAD_SIZE: "Staff queue views: the waiting chats listed (the head of the queue)",
+  QUEUE_POSITION_MS: "Waiting clients: queue_position frames at most once per this many ms",
   PUBLIC_URL: "Base URL clients use (for ws_url in responses); default from the request",
   LOG_LEVEL: "debug | info | warn | error",
   KAFKA_BROKERS:

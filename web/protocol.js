@@ -51,6 +51,8 @@ export function endpointUrl(baseUrl, which, token, chat, cursor = null) {
   const u = new URL(path, baseUrl);
   if (which === "ws") u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
   u.searchParams.set("token", token);
+  // Staff take the queue's changes as one `queue_delta` per interval (docs/PROTOCOL.md).
+  if (which !== "send") u.searchParams.set("features", "queue_delta");
   if (chat && which !== "send") {
     u.searchParams.set("chat_id", chat.chatId);
     u.searchParams.set("last_seq", String(chat.lastSeq));

@@ -19,7 +19,7 @@ import type { Logger } from "../log.ts";
 import type { Clock, TimerId } from "../runtime/clock.ts";
 import { isFenced, type KvCheck } from "../runtime/committer.ts";
 import type { ActorAddress, AnyEntity, CommandOf, ReplyOf } from "../runtime/entity.ts";
-import type { ActorRouter, ActorSystem, TellOptions } from "../runtime/system.ts";
+import type { ActorRouter, ActorSystem, AskOptions, TellOptions } from "../runtime/system.ts";
 import type { HubOp } from "../server/hub_ops.ts";
 import type { Broker, Consumer, InRecord, TopicPartition } from "./broker.ts";
 import { AuditFeed } from "./audit_feed.ts";
@@ -341,7 +341,7 @@ export class ClusterNode implements ActorRouter {
     entity: T,
     id: string,
     command: CommandOf<T>,
-    opts?: { timeoutMs?: number },
+    opts?: AskOptions,
   ): Promise<ReplyOf<T>> {
     return this.askType(entity.type, id, command, opts) as Promise<ReplyOf<T>>;
   }
@@ -350,7 +350,7 @@ export class ClusterNode implements ActorRouter {
     type: string,
     id: string,
     command: unknown,
-    opts: { timeoutMs?: number } = {},
+    opts: AskOptions = {},
   ): Promise<unknown> {
     if (!this.#app) {
       return Promise.reject(new AppError("unavailable", "Cluster node is not started"));

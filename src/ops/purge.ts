@@ -20,7 +20,7 @@
  * Every step is idempotent, so a purge cut off by a crash is run again from its record.
  */
 import { CLIENT, OPERATOR, QUEUE, SESSION } from "../../actors/_common.ts";
-import type { OperatorState } from "../../actors/operator.ts";
+import type { OperatorView } from "../../actors/operator.ts";
 import type { QueueReplies } from "../../actors/_queue_types.ts";
 import type { AuditRecord } from "../../actors/_audit.ts";
 import type { Logger } from "../log.ts";
@@ -322,7 +322,7 @@ export class ChatPurger {
       }
     }
     for (const op of staff) {
-      const s = await router.askType(OPERATOR, op, { type: "get" }) as OperatorState;
+      const s = await router.askType(OPERATOR, op, { type: "get" }) as OperatorView;
       for (const chatId of s.openChats.filter((id) => ids.has(id))) {
         await router.askType(OPERATOR, op, { type: "chat_closed", chatId });
       }

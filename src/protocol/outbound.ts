@@ -244,10 +244,38 @@ export const NewChatAvailableOut = z.object({
 
 export const QueueSnapshotOut = z.object({
   queue: z.string().min(1),
-  /** The first chats to be served (at most 500), in order. */
-  chats: z.array(z.object(queueEntry)),
+  /** The head of the queue: the first chats to be served (at most `head_size`), in order. */
+  chats: z.array(z.object(queueEntry).extend({ requeued: z.boolean().optional() })),
   /** How many chats wait in all (may be more than `chats` lists). */
   total: z.number().int().nonnegative().optional(),
+  /** Chats assigned to operators in all. */
+  active: z.number().int().nonnegative().optional(),
+  /** The most chats the head lists (`QUEUE_HEAD_SIZE`). */
+  head_size: z.number().int().positive().optional(),
+});
+
+/**
+ * Changes of the queue's head and counts over one interval (`QUEUE_VIEW_MS`), for connections
+ * that asked for it (`features=queue_delta`). Applied in order to the last `queue_snapshot`: see
+ * docs/PROTOCOL.md#queue_delta.
+ */
+export const QueueDeltaOut = z.object({
+  queue: z.string().min(1),
+  total: z.number().int().nonnegative(),
+  active: z.number().int().nonnegative(),
+  head_size: z.number().int().positive(),
+  /** The head is listed whole in `added`: drop the list first. */
+  reset: z.boolean().optional(),
+  removed: z.array(z.object({
+    chat_id: Id,
+    reason: z.enum(["assigned", "closed", "transferred", "expired", "moved"]),
+    operator_id: Id.optional(),
+  })),
+  added: z.array(z.object({
+    ...queueEntry,
+    position: z.number().int().min(1),
+    requeued: z.boolean().optional(),
+  })),
 });
 
 /** Auto routing: a chat offered to this operator, to accept before `expires_at`. */
@@ -258,7 +286,8 @@ export const ChatOfferedOut = z.object({
 
 export const ChatRemovedOut = z.object({
   chat_id: Id,
-  reason: z.enum(["assigned", "closed", "transferred", "expired"]),
+  /** `moved`: still waiting, but no longer in the head of the queue (others went ahead). */
+  reason: z.enum(["assigned", "closed", "transferred", "expired", "moved"]),
   operator_id: Id.optional(),
 });
 
@@ -313,6 +342,7 @@ export const OUTBOUND_FRAMES = {
   resumed: outbound("resumed", ResumedOut),
   new_chat_available: outbound("new_chat_available", NewChatAvailableOut),
   queue_snapshot: outbound("queue_snapshot", QueueSnapshotOut),
+  queue_delta: outbound("queue_delta", QueueDeltaOut),
   chat_offered: outbound("chat_offered", ChatOfferedOut),
   chat_removed: outbound("chat_removed", ChatRemovedOut),
   queue_position: outbound("queue_position", QueuePositionOut),

@@ -40,13 +40,20 @@ export interface Cell {
   running: boolean;
   lastActive: number;
   idleWaiters: Array<() => void>;
+  /** The snapshot being written, if any: snapshots of one actor are written one at a time. */
+  snapshotting: Promise<void> | null;
 }
 
 /** Loads snapshot + later events into the cell; returns the entity's recovery effects. */
 export async function recoverCell(cell: Cell, journal: Journal, now: number): Promise<Effect[]> {
   const { type, id } = cell.address;
   const rec = await journal.recover<unknown, unknown>(type, id);
-  let state = rec.snapshot ? rec.snapshot.state : cell.entity.initialState(id);
+  const { entity } = cell;
+  let state = !rec.snapshot
+    ? entity.initialState(id)
+    : entity.fromSnapshot
+    ? entity.fromSnapshot(rec.snapshot.state, id)
+    : rec.snapshot.state;
   let seq = rec.snapshot?.header.seq ?? 0;
   for (const env of rec.events) {
     if (env.seq !== seq + 1) {

@@ -113,6 +113,14 @@ export interface Entity<S, C, E, R> {
   readonly retainEvents?: boolean;
   /** False keeps the actor in memory while the process lives (e.g. a hot singleton). */
   readonly passivate?: boolean;
+  /**
+   * The snapshot codec, for a state that holds structures JSON cannot carry (e.g. a persistent
+   * sorted map): `toSnapshot` gives the JSON-ready value a snapshot stores, `fromSnapshot` rebuilds
+   * the state from a stored value. `fromSnapshot` must read every shape older versions stored
+   * (a snapshot outlives the code that wrote it). Without them the state itself is stored.
+   */
+  toSnapshot?(state: S): unknown;
+  fromSnapshot?(stored: unknown, id: string): S;
   /** KV writes that must be stored atomically with an event (see {@link KvWrite}). */
   writes?(before: S, envelope: Envelope<E>, after: S): readonly KvWrite[];
   /**

@@ -158,13 +158,16 @@ export class Journal {
   ): Promise<Envelope<E>[]> {
     const out: Envelope<E>[] = [];
     const base = [...this.#prefix, "ev", type, id];
-    // The chunk holding afterSeq+1 may start before it: find it with one reverse read.
+    // The chunk holding afterSeq+1 may start before it: find it with one reverse read (from the
+    // start there is nothing before: one read less for every actor without a snapshot).
     let start = afterSeq + 1;
-    const before = this.kv.list<Uint8Array>(
-      { start: [...base, 0], end: [...base, afterSeq + 2] },
-      { reverse: true, limit: 1 },
-    );
-    for await (const e of before) start = e.key[e.key.length - 1] as number;
+    if (afterSeq > 0) {
+      const before = this.kv.list<Uint8Array>(
+        { start: [...base, 0], end: [...base, afterSeq + 2] },
+        { reverse: true, limit: 1 },
+      );
+      for await (const e of before) start = e.key[e.key.length - 1] as number;
+    }
     const iter = this.kv.list<Uint8Array>({ start: [...base, start], end: [...base, Infinity] });
     for await (const e of iter) {
       for (const env of JSON.parse(decoder.decode(e.value)) as Envelope<E>[]) {

@@ -10,6 +10,7 @@ export { Journal, type SnapshotHeader } from "./journal.ts";
 export {
   ActorSystem,
   type ActorSystemOptions,
+  type AskOptions,
   type CommitListener,
   type SystemStats,
 } from "./system.ts";

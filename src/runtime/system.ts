@@ -57,19 +57,29 @@ export interface ActorSystemOptions {
   readonly owedSweepMs?: number;
 }
 
+/**
+ * Options of an ask. `fresh`: the caller has just made the actor's id (a random UUID), so nothing
+ * can be stored under it: the actor starts from its initial state without reading storage (a
+ * brand-new chat then costs its commit, not three KV reads first). Never for ids that may exist.
+ */
+export interface AskOptions {
+  readonly timeoutMs?: number;
+  readonly fresh?: boolean;
+}
+
 /** What the services need to reach actors: the local system, or the cluster's router. */
 export interface ActorRouter {
   ask<T extends AnyEntity>(
     entity: T,
     id: string,
     command: CommandOf<T>,
-    opts?: { timeoutMs?: number },
+    opts?: AskOptions,
   ): Promise<ReplyOf<T>>;
   askType(
     type: string,
     id: string,
     command: unknown,
-    opts?: { timeoutMs?: number },
+    opts?: AskOptions,
   ): Promise<unknown>;
   tellType(type: string, id: string, command: unknown, opts?: TellOptions): void;
 }
@@ -162,7 +172,7 @@ export class ActorSystem implements ActorRouter {
     entity: T,
     id: string,
     command: CommandOf<T>,
-    opts: { timeoutMs?: number } = {},
+    opts: AskOptions = {},
   ): Promise<ReplyOf<T>> {
     return this.askType(entity.type, id, command, opts) as Promise<ReplyOf<T>>;
   }
@@ -171,7 +181,7 @@ export class ActorSystem implements ActorRouter {
     type: string,
     id: string,
     command: unknown,
-    opts: { timeoutMs?: number } = {},
+    opts: AskOptions = {},
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? this.#opts.askTimeoutMs;
@@ -188,7 +198,7 @@ export class ActorSystem implements ActorRouter {
           reject(e);
         },
       };
-      this.#enqueue(type, id, msg, 0);
+      this.#enqueue(type, id, msg, 0, opts.fresh === true);
       if (!msg.settled) {
         msg.timeout = () =>
           new AppError("timeout", `No reply from ${type} ${id} within ${timeoutMs} ms`);
@@ -335,7 +345,7 @@ export class ActorSystem implements ActorRouter {
 
   // ---- internals ----
 
-  #enqueue(type: string, id: string, msg: Message, overflow: number): void {
+  #enqueue(type: string, id: string, msg: Message, overflow: number, fresh = false): void {
     if (this.#closing) {
       this.#fail(msg, new AppError("unavailable", "Server is shutting down"));
       return;
@@ -352,13 +362,15 @@ export class ActorSystem implements ActorRouter {
         address: { type, id },
         entity,
         mailbox: new Mailbox<Message>(this.#opts.mailboxCapacity),
-        state: undefined,
+        // A fresh id has nothing stored: no recovery to wait for.
+        state: fresh ? entity.initialState(id) : undefined,
         seq: 0,
         snapshotSeq: 0,
         cleanSeq: -1,
         running: false,
         lastActive: this.clock.now(),
         idleWaiters: [],
+        snapshotting: null,
       };
       this.#cells.set(key, cell);
     }
@@ -439,8 +451,13 @@ export class ActorSystem implements ActorRouter {
         err: outcome.restarted,
       });
     }
-    if (cell.state !== undefined && cell.seq - cell.snapshotSeq >= this.#opts.snapshotEvery) {
-      await this.#snapshot(cell, false).catch((err) =>
+    // Periodic snapshots are written while the actor goes on (its state is never changed in
+    // place, so the one taken stays as it was); the next waits for this one.
+    if (
+      cell.state !== undefined && cell.snapshotting === null &&
+      cell.seq - cell.snapshotSeq >= this.#opts.snapshotEvery
+    ) {
+      void this.#snapshot(cell, false).catch((err) =>
         this.log.warn("snapshot failed", { ...cell.address, err })
       );
     }
@@ -457,16 +474,29 @@ export class ActorSystem implements ActorRouter {
     }
   }
 
-  async #snapshot(cell: Cell, clean: boolean): Promise<void> {
-    if (cell.state === undefined) return;
-    await this.journal.writeSnapshot(cell.address.type, cell.address.id, cell.seq, cell.state, {
-      clean,
-      at: this.clock.now(),
-      pruneEvents: !cell.entity.retainEvents,
-      checks: this.#fence?.(cell.address),
+  /** Writes a snapshot of the actor as it is when the write starts, after any under way. */
+  #snapshot(cell: Cell, clean: boolean): Promise<void> {
+    const write = async () => {
+      if (cell.state === undefined) return;
+      const { entity } = cell;
+      const seq = cell.seq;
+      const stored = entity.toSnapshot ? entity.toSnapshot(cell.state) : cell.state;
+      await this.journal.writeSnapshot(cell.address.type, cell.address.id, seq, stored, {
+        clean,
+        at: this.clock.now(),
+        pruneEvents: !entity.retainEvents,
+        checks: this.#fence?.(cell.address),
+      });
+      cell.snapshotSeq = Math.max(cell.snapshotSeq, seq);
+      cell.cleanSeq = clean ? seq : -1;
+    };
+    // `snapshotting` only orders the writes (it never fails); the caller gets the outcome.
+    const run = (cell.snapshotting ?? Promise.resolve()).then(write);
+    const mine: Promise<void> = run.catch(() => {}).then(() => {
+      if (cell.snapshotting === mine) cell.snapshotting = null;
     });
-    cell.snapshotSeq = cell.seq;
-    cell.cleanSeq = clean ? cell.seq : -1;
+    cell.snapshotting = mine;
+    return run;
   }
 
   async #passivate(cell: Cell): Promise<void> {

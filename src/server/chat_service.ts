@@ -36,11 +36,11 @@ import {
   sessionFrame,
   type SessionFrameContext,
 } from "./projection.ts";
-import { PositionChanges, positionFrame } from "./_queue_positions.ts";
 import { StaffNames } from "./staff_names.ts";
 import { StaffSide } from "./staff_side.ts";
 import { isStaffStream, streamOf } from "./streams.ts";
 import type { OperatorEvent } from "../../actors/operator.ts";
+import { QueueLive } from "./queue_live.ts";
 
 type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 
@@ -58,6 +58,12 @@ export interface ChatServiceOptions {
   readonly hub: Hub;
   readonly queue: string;
   readonly maxTextLength: number;
+  /** Staff queue views and client positions (docs/ROUTING.md#scale-of-the-queue). */
+  readonly queueView?: {
+    readonly headSize?: number;
+    readonly intervalMs?: number;
+    readonly positionIntervalMs?: number;
+  };
 
   /** Changes on every process start; lets operators' connection counts reset after a crash. */
   readonly bootId: string;
@@ -87,6 +93,8 @@ export interface CreateChatOptions {
   readonly clientName?: string;
   /** An offline message (left while nobody was online). */
   readonly offline?: boolean;
+  /** The caller has just made `chatId` (a random UUID): no stored chat to recover first. */
+  readonly fresh?: boolean;
 }
 
 export class ChatService {
@@ -96,7 +104,8 @@ export class ChatService {
   readonly #o: ChatServiceOptions;
   /** Counters for stats and metrics (this process's lifetime). */
   readonly counters = { messages: 0 };
-  readonly #positions = new PositionChanges();
+  /** The queue as connections see it: reads, staff views, client places (queue_live.ts). */
+  readonly queueLive: QueueLive;
   readonly #chatListeners = new Set<(n: ChatEventNotice) => void>();
   #resolveAttachments: AttachmentResolver | null = null;
   /** Staff display names (`operator_name` of frames). */
@@ -112,6 +121,16 @@ export class ChatService {
     this.router = o.router ?? o.system;
     this.hub = o.hub;
     this.names = new StaffNames(this.router);
+    this.queueLive = new QueueLive({
+      queue: o.queue,
+      router: this.router,
+      hub: o.hub,
+      clock: o.system.clock,
+      log: o.system.log,
+      state: () => this.queueState(),
+      publish: (view) => this.emit([{ op: "queue_view", view }], o.queue),
+      ...o.queueView,
+    });
     o.system.onCommitted((addr, envs) => {
       if (addr.type === SESSION) this.#onSession(addr.id, envs as Envelope<SessionEvent>[]);
       else if (addr.type === QUEUE) this.#onQueue(envs as Envelope<QueueEvent>[]);
@@ -143,7 +162,7 @@ export class ChatService {
       ...(opts.hold ? { hold: true } : {}),
       ...(opts.clientName ? { clientName: opts.clientName } : {}),
       ...(opts.offline ? { offline: true } : {}),
-    }) as SessionReplies["create"];
+    }, { fresh: opts.fresh === true }) as SessionReplies["create"];
     if (view.status === "bot") return { view, position: 0 };
     // The session also tells the queue; asking here makes the 201 mean "in the queue".
     const { position } = await this.router.ask(queueEntity, view.queue, {
@@ -375,6 +394,7 @@ export class ChatService {
     return envs.map((env) => ({ seq: env.seq, frame: sessionFrame(chatId, env, ctx) }));
   }
 
+  /** The whole queue as plain JSON: O(n), for tests and diagnostics (services read pages). */
   queueSnapshot(): Promise<QueueReplies["snapshot"]> {
     return this.router.ask(queueEntity, this.#o.queue, { type: "snapshot" }) as Promise<
       QueueReplies["snapshot"]
@@ -465,17 +485,28 @@ export class ChatService {
 
   /** Applies hub operations (this node's own, or another node's from the broker). */
   applyOps(ops: readonly HubOp[]): void {
-    applyHubOps(this.hub, ops, (operatorId) => {
-      // The queue lost this operator (restart, move or presence audit); whoever is in fact
-      // connected here stays.
-      const role = this.hub.staffRoleOf(operatorId);
-      if (!role) return;
-      try {
-        this.router.tellType(QUEUE, this.#o.queue, { type: "operator_online", operatorId, role });
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-      }
-    });
+    applyHubOps(
+      this.hub,
+      ops,
+      (operatorId) => this.#reannounce(operatorId),
+      (view) => this.queueLive.applyView(view),
+    );
+  }
+
+  /** Stops the queue view and position timers (server shutdown). */
+  stop(): void {
+    this.queueLive.stop();
+  }
+
+  /** The queue lost this operator (restart, move or presence audit): if connected here, stay. */
+  #reannounce(operatorId: string): void {
+    const role = this.hub.staffRoleOf(operatorId);
+    if (!role) return;
+    try {
+      this.router.tellType(QUEUE, this.#o.queue, { type: "operator_online", operatorId, role });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+    }
   }
 
   #onSession(chatId: string, envs: Envelope<SessionEvent>[]): void {
@@ -551,13 +582,9 @@ export class ChatService {
         else ops.push({ op: "user", user: staffKey(d.userId), frame: d.frame });
       }
     }
-    if (after) this.#positions.collect(after, ops);
     this.emit(ops, this.#o.queue);
-  }
-
-  /** The `queue_position` of a waiting chat, asking the queue when it lives on another node. */
-  async currentPosition(chatId: string) {
-    return positionFrame(chatId, this.queueState() ?? await this.queueSnapshot());
+    // The head, counts and positions: coalesced per interval (src/server/queue_live.ts).
+    this.queueLive.onCommit(envs);
   }
 
   async #frameContext(chatId: string): Promise<SessionFrameContext> {

@@ -19,6 +19,7 @@ import {
   parseInboundValue,
 } from "../protocol/mod.ts";
 import { inboundRef } from "../protocol/inbound.ts";
+import { offersOf } from "../../actors/queue.ts";
 import type { ChatService } from "./chat_service.ts";
 import type { Connection } from "./hub.ts";
 import type { Budget, UserLimits } from "./limits.ts";
@@ -54,10 +55,6 @@ export const MAX_REFUSED_IN_A_ROW = 200;
  */
 export const LOOKUP_PATIENCE_MS = 15_000;
 const LOOKUP_BACKOFF_MS = [100, 250, 500, 1000, 2000];
-
-/** Waiting chats listed in a `queue_snapshot`; the frame also says how many wait in all. */
-export const QUEUE_SNAPSHOT_MAX = 500;
-
 /** What handling one inbound frame produced: its reply, and work that must follow the reply. */
 export interface Outcome {
   readonly reply: OutboundFrame | null;
@@ -72,6 +69,14 @@ export interface OpenQuery {
   readonly lastSeq?: number;
   /** Staff: more chats to catch up, each from its last seq (SSE's multi-chat `Last-Event-ID`). */
   readonly resume?: ReadonlyMap<string, number>;
+  /** Staff: the connection takes `queue_delta` frames (`features=queue_delta`). */
+  readonly queueDelta?: boolean;
+}
+
+/** The `features` query parameter: a comma list of protocol extensions the client speaks. */
+export function parseFeatures(raw: string | undefined): { queueDelta: boolean } {
+  const names = (raw ?? "").split(",").map((f) => f.trim());
+  return { queueDelta: names.includes("queue_delta") };
 }
 
 const isUnseen = (err: unknown) =>
@@ -277,11 +282,15 @@ export class ConnectionHandler {
     this.#scheduleBeat();
     this.#scheduleExpiry();
     this.#o.routing.notePeak(hub.size);
-    if ((QUEUE_WATCHERS as string[]).includes(p.role)) await this.#sendQueueSnapshot();
+    if ((QUEUE_WATCHERS as string[]).includes(p.role)) {
+      await this.#sendQueueSnapshot(query.queueDelta === true);
+    }
     if (p.role === "operator") await this.#sendOpenOffers();
     await Promise.all(follow.map((f) => this.#follow(f.chatId, f.from, f.announce)));
     // A client waiting in the queue learns its place now, not only at the next change.
-    const position = p.role === "client" ? await this.#svc.currentPosition(p.chatId!) : null;
+    const position = p.role === "client"
+      ? await this.#svc.queueLive.currentPosition(p.chatId!)
+      : null;
     if (position && !this.#closed) this.conn.send(position);
     return true;
   }
@@ -302,21 +311,17 @@ export class ConnectionHandler {
   }
 
   /**
-   * The head of the queue for a staff connection: at most {@link QUEUE_SNAPSHOT_MAX} chats (the
-   * next to be served) and the total, read from the pinned queue actor's state without a copy.
+   * The head of the queue and the counts now; from then on the connection is shown the changes
+   * of the queue's views (src/server/queue_view.ts).
    */
-  async #sendQueueSnapshot(): Promise<void> {
-    const waiting = (this.#svc.queueState() ?? await this.#svc.queueSnapshot()).waiting;
-    this.conn.send(frame("queue_snapshot", {
-      queue: this.#svc.queueName,
-      total: waiting.length,
-      chats: waiting.slice(0, QUEUE_SNAPSHOT_MAX).map((w) => ({
-        chat_id: w.chatId,
-        client_id: w.clientId,
-        priority: w.priority,
-        waiting_since: new Date(w.enqueuedAt).toISOString(),
-      })),
-    }));
+  async #sendQueueSnapshot(delta: boolean): Promise<void> {
+    // Read and watched in one step where the queue lives, so no view can come between.
+    const view = this.#svc.queueLive.reads.viewHere() ?? await this.#svc.queueLive.reads.view();
+    if (this.#closed) return;
+    const views = this.#svc.queueLive.views;
+    this.conn.send(views.snapshotOf(view));
+    // Ahead of the last view this node showed (changes within the interval): noted.
+    this.#svc.hub.watchQueue(this.conn.id, delta, views.shows(view) ? null : view);
   }
 
   /**
@@ -325,7 +330,12 @@ export class ConnectionHandler {
    * `chat_offered` sent then reached no one, so the open offers are told now.
    */
   async #sendOpenOffers(): Promise<void> {
-    const waiting = (this.#svc.queueState() ?? await this.#svc.queueSnapshot()).waiting;
+    const live = this.#svc.queueState();
+    const id = this.principal.id;
+    // The live queue has its offers indexed by operator; elsewhere one snapshot is read.
+    const waiting = live
+      ? offersOf(live, id).flatMap((chatId) => live.waitingById.get(chatId) ?? [])
+      : (await this.#svc.queueSnapshot()).waiting;
     for (const w of waiting) {
       if (w.offer?.operatorId !== this.principal.id || this.#closed) continue;
       this.conn.send(frame("chat_offered", {

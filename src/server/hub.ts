@@ -18,6 +18,13 @@ import {
 import type { OutboundFrame } from "../protocol/mod.ts";
 import { isStaffStream } from "./streams.ts";
 
+/** A view of the queue (head and counts) a connection holds (src/server/_queue_view_diff.ts). */
+export interface QueueViewBase {
+  readonly total: number;
+  readonly active: number;
+  readonly head: readonly { readonly chat_id: string }[];
+}
+
 export interface Connection {
   readonly id: string;
   readonly principal: Principal;
@@ -75,6 +82,10 @@ export class Hub {
   readonly #byUser = new Map<UserKey, Set<string>>();
   /** Staff connections and their role. */
   readonly #staff = new Map<string, StaffRole>();
+  /** Client connections per chat (their queue places are tracked). */
+  readonly #clientChats = new Map<string, number>();
+  /** Connections shown the queue, and how (see `watchQueue`). */
+  readonly #queueWatchers = new Map<string, { delta: boolean; since: QueueViewBase | null }>();
   peakConnections = 0;
 
   constructor(read: FrameReader) {
@@ -85,6 +96,8 @@ export class Hub {
     this.#conns.set(conn.id, { conn, subs: new Map(), closed: false });
     addTo(this.#byUser, keyOf(conn.principal), conn.id);
     if (isStaff(conn.principal.role)) this.#staff.set(conn.id, conn.principal.role);
+    const chat = clientChat(conn.principal);
+    if (chat) this.#clientChats.set(chat, (this.#clientChats.get(chat) ?? 0) + 1);
     this.peakConnections = Math.max(this.peakConnections, this.#conns.size);
   }
 
@@ -97,6 +110,13 @@ export class Hub {
     for (const chatId of st.subs.keys()) removeFrom(this.#byChat, chatId, connId);
     removeFrom(this.#byUser, keyOf(st.conn.principal), connId);
     this.#staff.delete(connId);
+    this.#queueWatchers.delete(connId);
+    const chat = clientChat(st.conn.principal);
+    if (chat) {
+      const n = (this.#clientChats.get(chat) ?? 1) - 1;
+      if (n > 0) this.#clientChats.set(chat, n);
+      else this.#clientChats.delete(chat);
+    }
     return true;
   }
 
@@ -107,6 +127,11 @@ export class Hub {
       if (role) return role;
     }
     return undefined;
+  }
+
+  /** The chats that have a client connected to this node. */
+  clientChatIds(): string[] {
+    return [...this.#clientChats.keys()];
   }
 
   /** Open connections of one user on this node. */
@@ -232,6 +257,45 @@ export class Hub {
     }
   }
 
+  /**
+   * From now on the connection is shown the queue (it was just sent a `queue_snapshot`): its
+   * changes, as `queue_delta` frames when `delta`, else legacy frames. `since`: the view its
+   * snapshot showed, when that is not the view this node showed last (the next changes are
+   * then worked out for it alone, once).
+   */
+  watchQueue(connId: string, delta: boolean, since: QueueViewBase | null): void {
+    if (this.#conns.has(connId)) this.#queueWatchers.set(connId, { delta, since });
+  }
+
+  /**
+   * One new view of the queue: `delta` to connections that take it, `legacy` to the rest, each
+   * serialized once; connections whose snapshot was another view get `from(their view)`.
+   */
+  toQueueWatchers(
+    delta: OutboundFrame | null,
+    legacy: readonly OutboundFrame[],
+    from: (since: QueueViewBase) => { delta: OutboundFrame | null; legacy: OutboundFrame[] },
+  ): void {
+    let deltaText: string | undefined;
+    let legacyTexts: string[] | undefined;
+    for (const [connId, w] of this.#queueWatchers) {
+      const conn = this.#conns.get(connId)?.conn;
+      if (!conn) continue;
+      if (w.since) {
+        const own = from(w.since);
+        w.since = null;
+        if (w.delta) {
+          if (own.delta) conn.send(own.delta);
+        } else for (const f of own.legacy) conn.send(f);
+      } else if (w.delta) {
+        if (delta) conn.send(delta, deltaText ??= JSON.stringify(delta));
+      } else if (legacy.length) {
+        legacyTexts ??= legacy.map((f) => JSON.stringify(f));
+        legacy.forEach((f, i) => conn.send(f, legacyTexts![i]));
+      }
+    }
+  }
+
   toUser(user: UserKey, frame: OutboundFrame): void {
     for (const connId of this.#byUser.get(user) ?? []) this.#conns.get(connId)?.conn.send(frame);
   }
@@ -308,6 +372,7 @@ export class Hub {
 function mayFollow(conn: Connection, key: string): boolean {
   return !isStaffStream(key) || isStaff(conn.principal.role);
 }
+const clientChat = (p: Principal) => (p.role === "client" ? p.chatId : undefined);
 
 function addTo<K>(map: Map<K, Set<string>>, key: K, value: string): void {
   let set = map.get(key);

@@ -13,6 +13,7 @@ import {
 import type { OutboundFrame } from "../protocol/mod.ts";
 import type { Hub } from "./hub.ts";
 import { staffStream } from "./streams.ts";
+import type { QueueView } from "./_queue_view_diff.ts";
 
 export type HubOp =
   /** A stored session event for the chat's followers (gap repair and dedup by `seq`). */
@@ -31,7 +32,9 @@ export type HubOp =
   /** To every connection of one user (kind and id: `s:op-1`, `c:v-…`). */
   | { op: "user"; user: UserKey; frame: OutboundFrame }
   /** The queue lost this operator: a node holding their connection re-announces them. */
-  | { op: "presence"; operatorId: string };
+  | { op: "presence"; operatorId: string }
+  /** The queue's head and counts, once per interval (src/server/queue_view.ts). */
+  | { op: "queue_view"; view: QueueView };
 
 /** Staff who do not own the chat (admins keep following whatever they look at). */
 const otherStaff = (owner: string | null) => (p: Principal) =>
@@ -41,6 +44,7 @@ export function applyHubOps(
   hub: Hub,
   ops: readonly HubOp[],
   onPresence: (operatorId: string) => void,
+  onQueueView: (view: QueueView) => void = () => {},
 ): void {
   for (const o of ops) {
     switch (o.op) {
@@ -74,6 +78,9 @@ export function applyHubOps(
         break;
       case "presence":
         onPresence(o.operatorId);
+        break;
+      case "queue_view":
+        onQueueView(o.view);
         break;
     }
   }

@@ -3,6 +3,7 @@
  * mailboxes, KV commit latency, dispatch errors, WebSocket ping latency, and what integrations
  * add (webhook and Telegram catch-ups).
  */
+import { activeCount, waitingCount } from "../../actors/queue.ts";
 import { unhandledErrors } from "./last_resort.ts";
 import { LATENCY_BUCKETS_MS } from "../runtime/committer.ts";
 import type { ActorSystem } from "../runtime/system.ts";
@@ -147,13 +148,13 @@ export function renderMetrics(
     "chat_queue_waiting",
     "gauge",
     "Chats waiting in the queue",
-    queue ? [[{ queue: svc.queueName }, queue.waiting.length]] : [],
+    queue ? [[{ queue: svc.queueName }, waitingCount(queue)]] : [],
   );
   x.metric(
     "chat_queue_active",
     "gauge",
     "Chats assigned to an operator",
-    queue ? [[{ queue: svc.queueName }, Object.keys(queue.active).length]] : [],
+    queue ? [[{ queue: svc.queueName }, activeCount(queue)]] : [],
   );
   if (cluster) clusterMetrics(x, cluster);
   x.single("chat_actors", "gauge", "Actors in memory", s.actors);

@@ -173,9 +173,15 @@ export const WaitingChatSchema = z.object({
 export const QueueDetailSchema = z.object({
   queue: z.string(),
   mode: z.enum(["manual", "auto"]),
-  length: z.number().int(),
+  length: z.number().int().openapi({ description: "Chats waiting in all" }),
+  offset: z.number().int().openapi({ description: "Place (0-based) of the first listed chat" }),
+  limit: z.number().int(),
   service_rate_per_min: seconds,
-  waiting: z.array(WaitingChatSchema),
+  waiting: z.array(WaitingChatSchema)
+    .openapi({ description: "At most `limit` waiting chats in order from `offset`" }),
+  active_total: z.number().int().openapi({ description: "Chats assigned in all" }),
+  active_offset: z.number().int(),
+  active_limit: z.number().int(),
   active: z.array(z.object({
     chat_id: z.string(),
     client_id: z.string(),

@@ -1,6 +1,6 @@
 /** Stored events as wire frames: session events for chat followers, queue events for staff. */
 import { queueCaller } from "../../actors/_common.ts";
-import type { QueueEvent, QueueState } from "../../actors/queue.ts";
+import { type QueueEvent, type QueueState, slotOf, waitingOf } from "../../actors/queue.ts";
 import type { SessionEvent } from "../../actors/session.ts";
 import { frame, type OutboundFrame } from "../protocol/mod.ts";
 import type { StaffRole } from "../auth/principal.ts";
@@ -148,27 +148,17 @@ export type QueueDelivery = { to: "staff"; frame: OutboundFrame } | {
 /** Who watches the queue live: operators and admins, never lawyers. */
 export const QUEUE_WATCHERS: StaffRole[] = ["operator", "admin"];
 
-/** Queue events as the staff's live queue view. `after` is the queue state after the event. */
+/**
+ * Queue events as frames sent at once: offers to their operator, and operator statuses. The
+ * waiting list itself (chats arriving and leaving) is not sent per event: staff get views of the
+ * head of the queue, at most one per interval (src/server/queue_view.ts). `after` is the queue
+ * state after the event.
+ */
 export function queueFrames(
   env: Envelope<QueueEvent>,
   after: QueueState | undefined,
 ): QueueDelivery[] {
   const e = env.event;
-  const waitingEntry = (chatId: string) => after?.waiting.find((w) => w.chatId === chatId);
-  const available = (chatId: string): QueueDelivery[] => {
-    const w = waitingEntry(chatId);
-    if (!w) return [];
-    return [{
-      to: "staff",
-      frame: frame("new_chat_available", {
-        chat_id: w.chatId,
-        client_id: w.clientId,
-        priority: w.priority,
-        waiting_since: iso(w.enqueuedAt),
-        position: after!.waiting.indexOf(w) + 1,
-      }),
-    }];
-  };
   const status = (
     operatorId: string,
     s: "online" | "away" | "busy" | "offline",
@@ -176,12 +166,8 @@ export function queueFrames(
     { to: "staff", frame: frame("operator_status", { operator_id: operatorId, status: s }) },
   ];
   switch (e.type) {
-    case "enqueued":
-    case "requeued":
-    case "priority_changed":
-      return available(e.chatId);
     case "offered": {
-      const w = waitingEntry(e.chatId);
+      const w = after && waitingOf(after, e.chatId);
       if (!w) return [];
       return [{
         to: "user",
@@ -201,26 +187,17 @@ export function queueFrames(
         userId: e.operatorId,
         frame: frame("chat_removed", { chat_id: e.chatId, reason: "expired" }),
       }];
-    case "claimed":
-      return [{
-        to: "staff",
-        frame: frame("chat_removed", {
-          chat_id: e.chatId,
-          reason: "assigned",
-          operator_id: e.operatorId,
-        }),
-      }];
-    case "released":
-      // A chat leaving the waiting list; releasing an active chat changes no queue view.
-      return e.from === "waiting"
-        ? [{ to: "staff", frame: frame("chat_removed", { chat_id: e.chatId, reason: "closed" }) }]
-        : [];
     case "status_changed":
       return status(e.operatorId, e.status);
     case "operator_connected":
-      return status(e.operatorId, after?.operators[e.operatorId]?.status ?? "online");
+      return status(e.operatorId, (after && slotOf(after, e.operatorId))?.status ?? "online");
     case "operator_expired":
       return status(e.operatorId, "offline");
+    case "enqueued":
+    case "requeued":
+    case "priority_changed":
+    case "claimed":
+    case "released":
     case "transferred":
     case "operator_registered":
     case "operator_lost":

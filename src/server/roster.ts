@@ -5,12 +5,12 @@
  * already expose. Admins are listed as admins and lawyers as lawyers: neither counts as an
  * operator online, whatever role the queue recorded for them, and neither has a capacity.
  */
-import { operatorEntity, type OperatorState } from "../../actors/operator.ts";
+import { operatorEntity, type OperatorView } from "../../actors/operator.ts";
 import {
   capacityOf,
   estimatedWaitSeconds,
   type OperatorStatus,
-  type QueueSnapshot,
+  type QueueRoster,
   serviceRate,
 } from "../../actors/queue.ts";
 import type { StaffRole } from "../auth/principal.ts";
@@ -44,15 +44,15 @@ export interface Availability {
 
 /** Every staff member the queue knows, with the name and role their operator actor keeps. */
 export async function staffRoster(svc: ChatService): Promise<RosterEntry[]> {
-  const snap = await svc.queueSnapshot();
-  return await rosterOf(svc, snap);
+  return await rosterOf(svc, await svc.queueLive.reads.roster());
 }
 
-async function rosterOf(svc: ChatService, snap: QueueSnapshot): Promise<RosterEntry[]> {
+/** The roster and its config only: O(operators), never the waiting chats. */
+async function rosterOf(svc: ChatService, snap: QueueRoster): Promise<RosterEntry[]> {
   const ids = Object.keys(snap.operators).sort();
   const states = await Promise.all(
     ids.map((id) =>
-      (svc.router.ask(operatorEntity, id, { type: "get" }) as Promise<OperatorState>)
+      (svc.router.ask(operatorEntity, id, { type: "get" }) as Promise<OperatorView>)
         .catch(() => null)
     ),
   );
@@ -81,19 +81,22 @@ async function rosterOf(svc: ChatService, snap: QueueSnapshot): Promise<RosterEn
 
 /** Operators online (with room), the queue and a wait estimate for the widget. */
 export async function availability(svc: ChatService, replyPromiseH: number): Promise<Availability> {
-  const snap = await svc.queueSnapshot();
+  const [snap, stats] = await Promise.all([
+    svc.queueLive.reads.roster(),
+    svc.queueLive.reads.stats(),
+  ]);
   const roster = await rosterOf(svc, snap);
   const operators = roster.filter((r) => r.role === "operator");
   const online = operators.filter((r) => r.available).length;
   const present = operators.filter((r) => r.status === "online" && r.connected).length;
-  const waiting = snap.waiting.length;
+  const waiting = stats.waiting;
   return {
     online,
     operators_online: present,
     waiting,
     estimated_wait_s: present === 0
       ? null
-      : estimatedWaitSeconds(waiting + 1, serviceRate(snap.recentClaims)),
+      : estimatedWaitSeconds(waiting + 1, serviceRate(stats.recentClaims)),
     reply_promise_h: replyPromiseH,
   };
 }

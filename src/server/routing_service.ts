@@ -7,7 +7,7 @@
 import { AUDIT_PREFIX, type AuditRecord } from "../../actors/_audit.ts";
 import { OPERATOR_COUNTERS, type OperatorCounter, statsKeys } from "../../actors/_stats.ts";
 import { clientEntity, type ClientListReply } from "../../actors/client.ts";
-import { operatorEntity, type OperatorState } from "../../actors/operator.ts";
+import { operatorEntity, type OperatorView } from "../../actors/operator.ts";
 import {
   capacityOf,
   estimatedWaitSeconds,
@@ -18,6 +18,17 @@ import {
   serviceRate,
 } from "../../actors/queue.ts";
 import { sessionEntity, type SessionView } from "../../actors/session.ts";
+
+/** Pages of `GET …/admin/queue`: chats per page unless asked, and at most. */
+export const QUEUE_PAGE_DEFAULT = 100;
+export const QUEUE_PAGE_MAX = 1000;
+
+export interface QueuePageQuery {
+  readonly offset?: number;
+  readonly limit?: number;
+  readonly activeOffset?: number;
+  readonly activeLimit?: number;
+}
 import { type Principal, staffKey } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
 import type { ChatService } from "./chat_service.ts";
@@ -69,7 +80,7 @@ export class RoutingService {
     const support = await this.#supportChat(p, o.chatId, o.clientId);
     const lawyer = await this.#system.ask(operatorEntity, o.lawyerId, {
       type: "get",
-    }) as OperatorState;
+    }) as OperatorView;
     if (lawyer.role !== null && lawyer.role !== "lawyer") {
       throw new AppError("invalid_payload", `User ${o.lawyerId} is not a lawyer`);
     }
@@ -154,30 +165,43 @@ export class RoutingService {
     }) as QueueReplies["set_priority"];
   }
 
-  /** The waiting chats in order, with wait times and estimates, plus the active ones. */
-  async queueDetail() {
-    const snap = await this.#chat.queueSnapshot();
+  /**
+   * A page of the waiting chats in order (from `offset`, at most `limit`), with wait times and
+   * estimates, and a page of the taken chats (in the order they were taken), with the totals.
+   * O(log n + page) on the queue whatever its length.
+   */
+  async queueDetail(page: QueuePageQuery = {}) {
+    const offset = page.offset ?? 0;
+    const limit = page.limit ?? QUEUE_PAGE_DEFAULT;
+    const activeOffset = page.activeOffset ?? 0;
+    const activeLimit = page.activeLimit ?? QUEUE_PAGE_DEFAULT;
+    const q = await this.#chat.queueLive.reads.page(offset, limit, activeOffset, activeLimit);
     const now = this.#chat.system.clock.now();
-    const rate = serviceRate(snap.recentClaims);
+    const rate = serviceRate(q.recentClaims);
     return {
       queue: this.#queue,
-      mode: snap.config.mode,
-      length: snap.waiting.length,
+      mode: q.config.mode,
+      length: q.waitingTotal,
+      offset,
+      limit,
       service_rate_per_min: rate === null ? null : Math.round(rate * 600) / 10,
-      waiting: snap.waiting.map((w, i) => ({
+      waiting: q.waiting.map((w, i) => ({
         chat_id: w.chatId,
         client_id: w.clientId,
         priority: w.priority,
-        position: i + 1,
+        position: offset + i + 1,
         waiting_since: iso(w.enqueuedAt),
         waited_s: Math.round((now - w.enqueuedAt) / 1000),
-        estimated_wait_s: estimatedWaitSeconds(i + 1, rate),
+        estimated_wait_s: estimatedWaitSeconds(offset + i + 1, rate),
         requeued: w.requeued,
         offered_to: w.offer?.operatorId ?? null,
         offer_expires_at: iso(w.offer?.until ?? null),
       })),
-      active: Object.entries(snap.active).map(([chatId, a]) => ({
-        chat_id: chatId,
+      active_total: q.activeTotal,
+      active_offset: activeOffset,
+      active_limit: activeLimit,
+      active: q.active.map((a) => ({
+        chat_id: a.chatId,
         client_id: a.clientId,
         operator_id: a.operatorId,
         priority: a.priority,
@@ -188,16 +212,16 @@ export class RoutingService {
 
   /** The roster: status, capacity, load, presence and counters of every known operator. */
   async operators() {
-    const snap = await this.#chat.queueSnapshot();
+    const roster = await this.#chat.queueLive.reads.roster();
     const counters = await this.#operatorCounters();
-    return Object.entries(snap.operators).map(([id, slot]) => ({
+    return Object.entries(roster.operators).map(([id, slot]) => ({
       operator_id: id,
       role: slot.role,
       status: slot.status,
       connected: slot.connected,
       connections: this.#chat.hub.connectionsOf(staffKey(id)),
       presence_lost_at: iso(slot.lostAt),
-      capacity: capacityOf({ ...snap, name: this.#queue }, slot),
+      capacity: capacityOf(roster, slot),
       open_chats: slot.load,
       stats: operatorStats(counters.get(id)),
     }));
@@ -213,7 +237,7 @@ export class RoutingService {
 
   /** Global and per-operator statistics (see docs/ROUTING.md for where each comes from). */
   async stats() {
-    const snap = await this.#chat.queueSnapshot();
+    const q = await this.#chat.queueLive.reads.stats();
     const sums = async (key: Deno.KvKey) =>
       Number((await this.#kv.get<Deno.KvU64>(key)).value?.value ?? 0n);
     const [messages, created, closed, peak, counters] = await Promise.all([
@@ -225,13 +249,13 @@ export class RoutingService {
     ]);
     const byRole = this.#chat.hub.countByRole();
     return {
-      queue_length: snap.waiting.length,
-      active_chats: Object.keys(snap.active).length,
+      queue_length: q.waiting,
+      active_chats: q.active,
       chats_created: created,
       chats_closed: closed,
-      wait_avg_s: snap.servedCount ? round1(snap.waitSumMs / snap.servedCount / 1000) : null,
-      wait_p90_s: msToS(percentile(snap.recentWaits, 90)),
-      served: snap.servedCount,
+      wait_avg_s: q.servedCount ? round1(q.waitSumMs / q.servedCount / 1000) : null,
+      wait_p90_s: msToS(percentile(q.recentWaits, 90)),
+      served: q.servedCount,
       connections: byRole,
       connections_total: this.#chat.hub.size,
       peak_connections: Math.max(peak, this.#chat.hub.peakConnections),

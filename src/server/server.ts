@@ -164,6 +164,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     hub,
     queue: config.DEFAULT_QUEUE,
     maxTextLength: config.MAX_TEXT_LENGTH,
+    queueView: {
+      headSize: config.QUEUE_HEAD_SIZE,
+      intervalMs: config.QUEUE_VIEW_MS,
+      positionIntervalMs: config.QUEUE_POSITION_MS,
+    },
     bootId,
   });
   if (node) {
@@ -230,7 +235,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     ready: async () => {
       if (closing || node?.failed) return false;
       await kv.get(["a", "ready-probe"]);
-      await svc!.queueSnapshot();
+      await svc!.queueLive.reads.stats();
       return true;
     },
     cluster: node,
@@ -308,6 +313,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       // A cluster node hands its partitions over (clean snapshots) before it stops.
       await node?.stop();
       await system.shutdown();
+      svc!.stop();
       if (broker && !opts.broker) await broker.close();
       closeKv();
       log.info("stopped");
@@ -318,6 +324,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       node?.kill();
       void stopIntegrations(integrations);
       system.halt();
+      svc!.stop();
       hub.closeAll(CLOSE.goingAway, "killed");
       await stopHttp(0);
       await system.committer.flushed();

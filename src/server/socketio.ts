@@ -10,7 +10,7 @@ import { AppError } from "../errors.ts";
 import { errorFrame, frame, type OutboundFrame } from "../protocol/mod.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { RouteDeps } from "../../routes/deps.ts";
-import { CLOSE, ConnectionHandler } from "./connection_handler.ts";
+import { CLOSE, ConnectionHandler, parseFeatures } from "./connection_handler.ts";
 import { tokenKeyOf } from "./http.ts";
 import type { Connection } from "./hub.ts";
 import { MAX_EARLY_FRAMES } from "./ws_deno.ts";
@@ -56,6 +56,7 @@ interface HandshakeArgs {
   lastSeq?: number;
   /** Staff: `chat:seq,…`, each chat caught up from its seq before anything live. */
   resume?: Map<string, number>;
+  features?: string;
 }
 
 /** `auth` (which a client may recompute on each reconnect) first, then the query string. */
@@ -83,6 +84,7 @@ function handshakeOf(socket: Socket): HandshakeArgs {
     chatId: pick("chat_id"),
     lastSeq,
     ...(cursor && "chats" in cursor ? { resume: cursor.chats } : {}),
+    features: pick("features"),
   };
 }
 
@@ -216,6 +218,7 @@ function accept(d: RouteDeps, socket: Socket): void {
       chatId: args.chatId,
       lastSeq: args.lastSeq,
       ...(args.resume ? { resume: args.resume } : {}),
+      ...parseFeatures(args.features),
     });
     for (const [type, ...rest] of early.splice(0)) void dispatch(handler, type, rest);
   }, refuse);

@@ -24,7 +24,9 @@ import {
   type QueueState,
   type RoutingConfig,
 } from "../../actors/mod.ts";
-import { capacityOf } from "../../actors/_queue_routing.ts";
+import { canTakeMore, capacityOf } from "../../actors/_queue_routing.ts";
+import { toSnapshot } from "../../actors/_queue_codec.ts";
+import { checkTree } from "../../actors/_sorted_map.ts";
 import { ActorTestKit } from "../../src/runtime/testkit.ts";
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -124,11 +126,14 @@ export const autoConfig = (over: Partial<RoutingConfig> = {}): RoutingConfig => 
 export const configure = (s: QueueState, config: RoutingConfig, now = T0) =>
   send(s, { type: "configure", config }, now);
 
-export const ids = (s: QueueState) => s.waiting.map((w) => w.chatId);
+/** The queue as plain JSON (waiting in order, taken chats and roster as records). */
+export const view = (s: QueueState) => toSnapshot(s);
+
+export const ids = (s: QueueState) => view(s).waiting.map((w) => w.chatId);
 export const offerOf = (s: QueueState, chatId: string) =>
-  s.waiting.find((w) => w.chatId === chatId)?.offer ?? null;
+  view(s).waiting.find((w) => w.chatId === chatId)?.offer ?? null;
 export const loads = (s: QueueState) =>
-  Object.fromEntries(Object.entries(s.operators).map(([id, o]) => [id, o.load]));
+  Object.fromEntries(Object.entries(view(s).operators).map(([id, o]) => [id, o.load]));
 
 const sessionTell = (chatId: string, command: unknown): TellEffect => ({
   kind: "tell",
@@ -142,23 +147,62 @@ export const requeueTell = (chatId: string, from: string, reason: string, actor:
 
 /** Active chats plus open offers of an operator, counted from scratch. */
 export function recountLoad(s: QueueState, operatorId: string): number {
-  const active = Object.values(s.active).filter((a) => a.operatorId === operatorId).length;
-  return active + s.waiting.filter((w) => w.offer?.operatorId === operatorId).length;
+  const active = Object.values(view(s).active).filter((a) => a.operatorId === operatorId).length;
+  return active + view(s).waiting.filter((w) => w.offer?.operatorId === operatorId).length;
+}
+
+/** Every index holds what the others say, and every tree is ordered, sized and balanced. */
+export function assertIndexes(s: QueueState, where = ""): void {
+  for (const [name, m] of Object.entries(s)) {
+    if (m && typeof m === "object" && "root" in m) {
+      assert.equal(checkTree(m as Parameters<typeof checkTree>[0]), null, `${name} ${where}`);
+    }
+  }
+  const byId = [...s.waitingById.values()];
+  const ordered = [...s.waitingOrder.keys()];
+  assert.equal(ordered.length, byId.length, `waiting indexes differ ${where}`);
+  for (const w of ordered) assert.equal(s.waitingById.get(w.chatId), w, `stale entry ${where}`);
+  assert.deepEqual(
+    [...s.unoffered.keys()].map((w) => w.chatId),
+    ordered.filter((w) => !w.offer).map((w) => w.chatId),
+    `unoffered ${where}`,
+  );
+  assert.deepEqual(
+    [...s.offers.keys()].map(([op, chat]) => `${op}/${chat}`).sort(),
+    ordered.filter((w) => w.offer).map((w) => `${w.offer!.operatorId}/${w.chatId}`).sort(),
+    `offers ${where}`,
+  );
+  const active = [...s.active.entries()];
+  assert.equal(s.activeOrder.size, active.length, `activeOrder ${where}`);
+  assert.equal(s.activeByOperator.size, active.length, `activeByOperator ${where}`);
+  for (const [chatId, a] of active) {
+    assert.equal(s.activeOrder.get(a.since), chatId, `activeOrder of ${chatId} ${where}`);
+    assert.equal(s.activeByOperator.get([a.operatorId, a.since]), chatId, `byOp ${where}`);
+  }
+  const free = [...s.operators.entries()]
+    .filter(([, o]) => o.role === "operator" && canTakeMore(s, o))
+    .map(([id]) => id).sort();
+  assert.deepEqual([...s.free.keys()].map((k) => k.id).sort(), free, `free ${where}`);
+  for (const k of s.free.keys()) {
+    const o = s.operators.get(k.id)!;
+    assert.deepEqual([k.load, k.idleSince], [o.load, o.idleSince], `free key ${where}`);
+  }
 }
 
 /** The single-writer invariants: one place per chat, true loads, never over capacity. */
 export function assertInvariants(s: QueueState, where = ""): void {
+  assertIndexes(s, where);
   const waitingIds = ids(s);
   assert.equal(new Set(waitingIds).size, waitingIds.length, `duplicate waiting chat ${where}`);
   for (const id of waitingIds) {
-    assert.ok(!Object.hasOwn(s.active, id), `chat ${id} both waiting and active ${where}`);
+    assert.ok(!Object.hasOwn(view(s).active, id), `chat ${id} both waiting and active ${where}`);
   }
-  for (const [id, slot] of Object.entries(s.operators)) {
+  for (const [id, slot] of Object.entries(view(s).operators)) {
     assert.equal(slot.load, recountLoad(s, id), `load of ${id} ${where}`);
     assert.ok(slot.load <= capacityOf(s, slot), `${id} over capacity (${slot.load}) ${where}`);
   }
-  for (const w of s.waiting) {
-    if (w.offer) assert.ok(s.operators[w.offer.operatorId], `offer to unknown op ${where}`);
+  for (const w of view(s).waiting) {
+    if (w.offer) assert.ok(view(s).operators[w.offer.operatorId], `offer to unknown op ${where}`);
   }
 }
 

@@ -34,6 +34,7 @@ import {
   T0,
   take,
   up,
+  view,
   waiting,
 } from "./_queue_helpers.ts";
 import { canTakeMore } from "../../actors/_queue_routing.ts";
@@ -88,17 +89,21 @@ Deno.test("auto: ties go to the smallest id; only role operator, online and conn
   s = status(s, "offline", "offline").state;
   s = send(s, { type: "operator_lost", operatorId: "gone" }).state;
   s = waiting(s, ["a", "b", "c"]);
-  assert.deepEqual(s.waiting.map((w) => w.offer?.operatorId), ["op", "op", "op"]);
+  assert.deepEqual(view(s).waiting.map((w) => w.offer?.operatorId), ["op", "op", "op"]);
   s = status(s, "op", "offline").state;
-  assert.deepEqual(s.waiting.map((w) => w.offer), [null, null, null]);
-  assert.equal(claim(s, "a", "adm1").state.active.a.operatorId, "adm1", "admins still accept");
+  assert.deepEqual(view(s).waiting.map((w) => w.offer), [null, null, null]);
+  assert.equal(
+    view(claim(s, "a", "adm1").state).active.a.operatorId,
+    "adm1",
+    "admins still accept",
+  );
 });
 
 Deno.test("auto: offers count toward load, so capacity is never exceeded", () => {
   let s = configure(online(empty(), ["op1"]), autoConfig({ defaultCapacity: 2 })).state;
   s = waiting(s, ["a", "b", "c"]);
-  assert.deepEqual(s.waiting.map((w) => w.offer?.operatorId ?? null), ["op1", "op1", null]);
-  assert.equal(s.operators.op1.load, 2);
+  assert.deepEqual(view(s).waiting.map((w) => w.offer?.operatorId ?? null), ["op1", "op1", null]);
+  assert.equal(view(s).operators.op1.load, 2);
   assert.equal(rejected(s, { type: "claim", chatId: "c", operatorId: "op1" }), "at_capacity");
   // The offeree's claim converts the offer: load unchanged, timer cancelled, nothing new offered.
   const r = claim(s, "a", "op1", T0 + 4_000);
@@ -107,7 +112,7 @@ Deno.test("auto: offers count toward load, so capacity is never exceeded", () =>
     { kind: "cancel_timer", key: "offer:a" },
     assignTell("a", "op1", "auto"),
   ]);
-  assert.equal(r.state.operators.op1.load, 2);
+  assert.equal(view(r.state).operators.op1.load, 2);
   // A closed chat frees the slot, and the next waiting chat is offered at once.
   const freed = send(r.state, { type: "release", chatId: "a", reason: "closed" }, T0 + 5_000);
   assert.deepEqual(freed.events.map((e) => e.type), ["released", "offered"]);
@@ -135,7 +140,7 @@ Deno.test("auto: an expired offer goes to the next operator; whoever let it expi
     order.push(offerOf(s, "a")!.operatorId);
   }
   assert.deepEqual(order, ["op1", "op2", "op3", "op1"]);
-  assert.deepEqual(s.waiting[0].declined, ["op1", "op2", "op3"]);
+  assert.deepEqual(view(s).waiting[0].declined, ["op1", "op2", "op3"]);
   assert.deepEqual(loads(s), { op1: 1, op2: 0, op3: 0 });
 });
 
@@ -164,10 +169,10 @@ const STATUSES: OperatorStatus[] = ["online", "online", "online", "away", "busy"
 /** One random command: accepts, claims, expiries, status and presence changes, closes, moves. */
 function randomCommand(s: QueueState, rnd: () => number, closed: number): QueueCommand {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
-  const offered = s.waiting.filter((w) => w.offer);
-  const active = Object.keys(s.active);
+  const offered = view(s).waiting.filter((w) => w.offer);
+  const active = Object.keys(view(s).active);
   const op = pick(OPS);
-  const slot = s.operators[op];
+  const slot = view(s).operators[op];
   const r = rnd();
   if (r < 0.25 && offered.length) {
     const w = pick(offered);
@@ -185,7 +190,7 @@ function randomCommand(s: QueueState, rnd: () => number, closed: number): QueueC
     return { type: "release", chatId: pick(active), reason: "closed" };
   }
   if (r < 0.8 && active.length) {
-    const roomy = OPS.filter((id) => canTakeMore(s, s.operators[id]));
+    const roomy = OPS.filter((id) => canTakeMore(s, view(s).operators[id]));
     const to = rnd() < 0.3 ? null : roomy.length && rnd() < 0.8 ? pick(roomy) : op;
     return { type: "transfer", chatId: pick(active), to, reason: "r", by: admin };
   }
@@ -226,11 +231,11 @@ function raceRun(seed: number, steps: number): Record<string, number> {
     }
     const where = `(seed ${seed}, step ${i}, ${cmd.type})`;
     assertInvariants(s, where);
-    const placed = s.waiting.length + Object.keys(s.active).length + released.size;
+    const placed = view(s).waiting.length + Object.keys(view(s).active).length + released.size;
     assert.equal(placed, CHATS.length, `every chat in exactly one place ${where}`);
     // Work-conserving: an unoffered chat waits only when no operator could take it.
-    if (s.waiting.some((w) => !w.offer)) {
-      const roomy = Object.values(s.operators).filter((o) => o.role === "operator");
+    if (view(s).waiting.some((w) => !w.offer)) {
+      const roomy = Object.values(view(s).operators).filter((o) => o.role === "operator");
       assert.ok(!roomy.some((o) => canTakeMore(s, o)), `unoffered chat, free operator ${where}`);
     }
   }
@@ -350,7 +355,7 @@ Deno.test("kit: a reconnect within the grace period changes nothing when the gra
   const back = await kit.run(up("op1"));
   assert.deepEqual(back.events.map((e) => e.type), ["operator_connected"]);
   const before = kit.state();
-  assert.equal(before.operators.op1.lostAt, null);
+  assert.equal(view(before).operators.op1.lostAt, null);
   await kit.clock.advance(60_000);
   assert.deepEqual(kit.state(), before);
   assert.equal(kit.system.pendingTimers, 0, "the grace timer was cancelled");
@@ -364,12 +369,12 @@ Deno.test("kit: without a reconnect the operator goes offline after graceMs and 
   await kit.run(take("a", "op1"));
   await kit.run({ type: "operator_lost", operatorId: "op1" });
   await kit.clock.advance(29_999);
-  assert.equal(kit.state().active.a?.operatorId, "op1", "still within the grace period");
+  assert.equal(view(kit.state()).active.a?.operatorId, "op1", "still within the grace period");
   await kit.clock.advance(1);
   const s = kit.state();
-  assert.deepEqual([s.operators.op1.status, s.operators.op1.lostAt], ["offline", null]);
+  assert.deepEqual([view(s).operators.op1.status, view(s).operators.op1.lostAt], ["offline", null]);
   assert.deepEqual(ids(s), ["a", "b"]);
-  assert.deepEqual([s.waiting[0].enqueuedAt, s.waiting[0].requeued], [T0, true]);
+  assert.deepEqual([view(s).waiting[0].enqueuedAt, view(s).waiting[0].requeued], [T0, true]);
   const reason = "requeued: operator offline after 30 s grace";
   assert.deepEqual(told("requeue"), [{
     id: "a",
@@ -408,7 +413,7 @@ Deno.test("kit: an unaccepted offer expires after acceptTimeoutMs and goes to th
   assert.deepEqual(loads(r.state), { op1: 0, op2: 1 });
   assert.equal(kit.system.pendingTimers, 0, "the offer timer was cancelled");
   await kit.clock.advance(60_000);
-  assert.equal(kit.state().active.a.operatorId, "op2");
+  assert.equal(view(kit.state()).active.a.operatorId, "op2");
   assert.deepEqual(told("assign").map((m) => m.command.reason), ["auto"]);
   await kit.close();
 });
@@ -443,15 +448,19 @@ Deno.test("kit: after a clean restart offers and grace periods run on; connected
   kit.restart();
   await kit.run({ type: "snapshot" });
   await kit.clock.advance(0);
-  assert.equal(kit.state().operators.op1.lostAt, T0 + 10_000, "op1 lost its socket in the restart");
+  assert.equal(
+    view(kit.state()).operators.op1.lostAt,
+    T0 + 10_000,
+    "op1 lost its socket in the restart",
+  );
   await kit.clock.advance(20_000);
   let s = kit.state();
-  assert.deepEqual([s.waiting[0].offer, s.waiting[0].declined], [null, ["op1"]]);
-  assert.equal(s.operators.op2.status, "offline");
-  assert.equal(s.operators.op1.status, "online");
+  assert.deepEqual([view(s).waiting[0].offer, view(s).waiting[0].declined], [null, ["op1"]]);
+  assert.equal(view(s).operators.op2.status, "offline");
+  assert.equal(view(s).operators.op1.status, "online");
   await kit.clock.advance(10_000);
   s = kit.state();
-  assert.equal(s.operators.op1.status, "offline");
+  assert.equal(view(s).operators.op1.status, "offline");
   assert.deepEqual([told("assign"), told("requeue")], [[], []], "a clean stop re-sends nothing");
   await kit.close();
 });
@@ -477,7 +486,10 @@ Deno.test("kit: after a crash the queue re-sends assignments and requeues to the
   ]);
   assert.equal(told("assign").length, 1);
   const s = kit.state();
-  assert.deepEqual([s.operators.op1.connected, s.operators.op2.connected], [false, false]);
+  assert.deepEqual([view(s).operators.op1.connected, view(s).operators.op2.connected], [
+    false,
+    false,
+  ]);
   await kit.close();
 });
 
@@ -497,9 +509,13 @@ Deno.test("audit_presence: every connected operator starts a grace period; lost 
     "grace:op1",
     "grace:op2",
   ]);
-  assert.equal(r.state.operators.op3.lostAt, T0 + 1_000, "op3's grace period keeps its start");
+  assert.equal(
+    view(r.state).operators.op3.lostAt,
+    T0 + 1_000,
+    "op3's grace period keeps its start",
+  );
   // A node that holds op1's socket answers; op1 is back, op2 is still in grace.
   const back = send(r.state, { type: "operator_online", operatorId: "op1", role: "operator" });
-  assert.equal(back.state.operators.op1.connected, true);
-  assert.equal(back.state.operators.op2.connected, false);
+  assert.equal(view(back.state).operators.op1.connected, true);
+  assert.equal(view(back.state).operators.op2.connected, false);
 });

@@ -1,6 +1,6 @@
 /** Queue actor, pure decide/evolve: claims, roster status and capacity, order, transfers. */
 import assert from "node:assert/strict";
-import { type QueueCommand, queueEntity, queuePosition } from "../../actors/mod.ts";
+import { type QueueCommand, queueEntity, queuePosition, toSnapshot } from "../../actors/mod.ts";
 import {
   admin,
   assertInvariants,
@@ -19,6 +19,7 @@ import {
   send,
   status,
   T0,
+  view,
   waiting,
 } from "./_queue_helpers.ts";
 
@@ -115,22 +116,22 @@ Deno.test("queue: claim takes a waiting chat, records the wait, counts load and 
   assert.deepEqual(r.reply, { chatId: "a", operatorId: "op1" });
   assert.deepEqual(r.effects, [assignTell("a", "op1", "accepted")]);
   assert.deepEqual(ids(r.state), ["b"]);
-  assert.deepEqual(r.state.active.a, {
+  assert.deepEqual(view(r.state).active.a, {
     operatorId: "op1",
     clientId: "client-of-a",
     assignedAt: T0 + 5_000,
     enqueuedAt: T0,
     priority: 0,
   });
-  assert.equal(r.state.operators.op1.load, 1);
-  assert.equal(r.state.operators.op1.idleSince, T0 + 5_000);
-  assert.deepEqual([r.state.servedCount, r.state.recentWaits], [1, [5_000]]);
+  assert.equal(view(r.state).operators.op1.load, 1);
+  assert.equal(view(r.state).operators.op1.idleSince, T0 + 5_000);
+  assert.deepEqual([r.state.servedCount, view(r.state).recentWaits], [1, [5_000]]);
 });
 
 Deno.test("queue: load < capacity: default capacity from config, per-operator set_capacity", () => {
   let s = online(waiting(empty(), ["a", "b", "c", "d", "e", "f", "g"]), ["op1"]);
   for (const c of ["a", "b", "c", "d", "e"]) s = claim(s, c, "op1").state;
-  assert.equal(s.operators.op1.load, 5);
+  assert.equal(view(s).operators.op1.load, 5);
   assert.equal(rejected(s, claimCmd("f", "op1")), "at_capacity");
   const up = send(s, { type: "set_capacity", operatorId: "op1", capacity: 6, by: admin });
   assert.deepEqual(up.events.map((e) => e.type), ["capacity_changed"]);
@@ -142,9 +143,9 @@ Deno.test("queue: load < capacity: default capacity from config, per-operator se
   assert.equal(rejected(s, { ...cmd, capacity: 9, by: self("op1") }), "forbidden");
   // Back to the default (5): holding 6 the operator takes nothing more, but keeps what they have.
   s = send(s, { ...cmd, capacity: null }).state;
-  assert.equal(s.operators.op1.capacity, null);
+  assert.equal(view(s).operators.op1.capacity, null);
   assert.equal(rejected(s, claimCmd("g", "op1")), "at_capacity");
-  assert.equal(Object.keys(s.active).length, 6);
+  assert.equal(Object.keys(view(s).active).length, 6);
 });
 
 Deno.test("queue: one owner per chat; the same operator again is an idempotent retry", () => {
@@ -193,7 +194,7 @@ Deno.test("queue: set_status by the operator themselves or an admin; others are 
     byRole: "operator",
     at: T0 + 3,
   }]);
-  assert.equal(status(s, "op1", "busy", admin).state.operators.op1.status, "busy");
+  assert.equal(view(status(s, "op1", "busy", admin).state).operators.op1.status, "busy");
   // The same status again stores nothing.
   assert.deepEqual(status(mine.state, "op1", "away").events, []);
 });
@@ -203,7 +204,7 @@ Deno.test("queue: away and busy operators keep their chats", () => {
   s = claim(claim(s, "a", "op1").state, "b", "op2").state;
   s = status(s, "op1", "away").state;
   s = status(s, "op2", "busy", admin).state;
-  assert.deepEqual(Object.keys(s.active), ["a", "b"]);
+  assert.deepEqual(Object.keys(view(s).active), ["a", "b"]);
   assert.deepEqual(loads(s), { op1: 1, op2: 1 });
 });
 
@@ -231,12 +232,12 @@ Deno.test("queue: offline requeues every chat of the operator to the front, keep
     requeueTell("a", "op1", reason, self("op1")),
   ]);
   assert.deepEqual(ids(r.state), ["a", "c", "d"]);
-  assert.deepEqual(r.state.waiting.map((w) => [w.enqueuedAt, w.requeued]), [
+  assert.deepEqual(view(r.state).waiting.map((w) => [w.enqueuedAt, w.requeued]), [
     [T0, true],
     [T0 + 2, true],
     [T0 + 3, false],
   ]);
-  assert.deepEqual(Object.keys(r.state.active), ["b"]);
+  assert.deepEqual(Object.keys(view(r.state).active), ["b"]);
   assert.deepEqual(loads(r.state), { op1: 0, op2: 1 });
   assert.equal(rejected(r.state, claimCmd("d", "op1")), "operator_unavailable");
 });
@@ -309,9 +310,9 @@ Deno.test("queue: transfer moves the chat, its load, and tells the session", () 
     },
   }]);
   assert.deepEqual(r.reply, { chatId: "a", to: "op2" });
-  assert.equal(r.state.active.a.operatorId, "op2");
-  assert.equal(r.state.active.a.assignedAt, T0 + 9_000);
-  assert.equal(r.state.active.a.enqueuedAt, T0);
+  assert.equal(view(r.state).active.a.operatorId, "op2");
+  assert.equal(view(r.state).active.a.assignedAt, T0 + 9_000);
+  assert.equal(view(r.state).active.a.enqueuedAt, T0);
   assert.deepEqual(loads(r.state), { op1: 0, op2: 1, op3: 1 });
 });
 
@@ -330,8 +331,8 @@ Deno.test("queue: transfer to the queue (to: null) requeues at the front", () =>
   assert.deepEqual(r.effects, [requeueTell("a", "op1", "wrong dept", admin)]);
   assert.deepEqual(r.reply, { chatId: "a", to: null });
   assert.deepEqual(ids(r.state), ["a", "later"]);
-  assert.deepEqual(r.state.waiting[0].declined, ["op1"]);
-  assert.equal(r.state.operators.op1.load, 0);
+  assert.deepEqual(view(r.state).waiting[0].declined, ["op1"]);
+  assert.equal(view(r.state).operators.op1.load, 0);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -346,9 +347,9 @@ Deno.test("queue: release drops a waiting or a taken chat; an unknown one is a n
     reason: "closed",
     from: "active",
   }]);
-  assert.equal(r1.state.operators.op1.load, 0);
+  assert.equal(view(r1.state).operators.op1.load, 0);
   s = send(r1.state, { type: "release", chatId: "b", reason: "closed" }).state;
-  assert.deepEqual([s.waiting, s.active], [[], {}]);
+  assert.deepEqual([view(s).waiting, view(s).active], [[], {}]);
   for (const chatId of ["ghost", "constructor"]) {
     const r = send(s, { type: "release", chatId, reason: "x" });
     assert.deepEqual([r.events, r.reply, r.state], [[], { released: false }, s]);
@@ -367,11 +368,14 @@ Deno.test("queue: snapshot and activeFor report without storing anything", () =>
   assert.deepEqual(send(s, { type: "activeFor", operatorId: "nobody" }).reply, []);
 });
 
-Deno.test("queue: state survives JSON; decide and evolve never mutate their input", () => {
+Deno.test("queue: state survives a snapshot; decide and evolve never mutate their input", () => {
   const s = twoChats();
-  assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
-  const copy = structuredClone(s);
-  const frozen = deepFreeze(structuredClone(s));
+  // The snapshot codec: JSON out, the same queue back (every index rebuilt).
+  const back = queueEntity.fromSnapshot!(JSON.parse(JSON.stringify(toSnapshot(s))), "default");
+  assert.deepEqual(toSnapshot(back), toSnapshot(s));
+  assertInvariants(back, "after a snapshot round trip");
+  const before = JSON.stringify(toSnapshot(s));
+  const frozen = deepFreeze(s);
   const cmds: QueueCommand[] = [
     { type: "enqueue", chatId: "c", clientId: "x", priority: 3, enqueuedAt: T0 },
     claimCmd("a", "op1"),
@@ -382,21 +386,23 @@ Deno.test("queue: state survives JSON; decide and evolve never mutate their inpu
     { type: "set_priority", chatId: "b", priority: 4, by: admin },
     { type: "operator_lost", operatorId: "op2" },
     { type: "snapshot" },
+    { type: "page", offset: 0, limit: 10, activeLimit: 10 },
+    { type: "stats" },
   ];
   for (const cmd of cmds) {
     const d = queueEntity.decide(frozen, cmd, { id: "default", now: T0 + 1, nextSeq: 1 });
     assert.ok(d.ok, cmd.type);
     d.events.reduce(queueEntity.evolve, frozen);
   }
-  assert.deepEqual(frozen, copy);
+  assert.equal(JSON.stringify(toSnapshot(frozen)), before);
 });
 
 Deno.test("queue: ids named like Object.prototype members are ordinary operators and chats", () => {
   let s = online(waiting(empty(), ["constructor", "toString"], T0), ["toString", "hasOwnProperty"]);
-  assert.equal(s.operators["toString" as string].status, "online");
+  assert.equal(view(s).operators["toString" as string].status, "online");
   s = claim(s, "constructor", "toString").state;
   s = claim(s, "toString", "hasOwnProperty").state;
-  assert.deepEqual(Object.keys(s.active).sort(), ["constructor", "toString"]);
+  assert.deepEqual(Object.keys(view(s).active).sort(), ["constructor", "toString"]);
   assert.deepEqual(loads(s), { hasOwnProperty: 1, toString: 1 });
 });
 
@@ -418,7 +424,7 @@ Deno.test("queue: an admin naming an unknown operator registers them offline wit
   const r = send(empty(), { type: "set_capacity", operatorId: "newbie", capacity: 2, by: admin });
   assert.deepEqual(r.events.map((e) => e.type), ["operator_registered", "capacity_changed"]);
   assert.equal(r.effects.length, 0);
-  assert.equal(r.state.operators.newbie.status, "offline");
-  assert.equal(r.state.operators.newbie.connected, false);
-  assert.equal(r.state.operators.newbie.lostAt, null);
+  assert.equal(view(r.state).operators.newbie.status, "offline");
+  assert.equal(view(r.state).operators.newbie.connected, false);
+  assert.equal(view(r.state).operators.newbie.lostAt, null);
 });

@@ -9,8 +9,8 @@
  * stored (sessions and operators replayed from their logs, without running their recovery).
  */
 import { sessionEntity, type SessionState } from "../../actors/session.ts";
-import { operatorEntity, type OperatorState } from "../../actors/operator.ts";
-import { queueEntity, type QueueState } from "../../actors/queue.ts";
+import { operatorEntity, type OperatorState, toView } from "../../actors/operator.ts";
+import { queueEntity, type QueueState, toSnapshot } from "../../actors/queue.ts";
 import { clientEntity } from "../../actors/client.ts";
 import { Authenticator } from "../../src/auth/mod.ts";
 import type { Principal, StaffRole } from "../../src/auth/principal.ts";
@@ -296,7 +296,9 @@ export async function storedState<S>(kv: Deno.Kv, entity: AnyEntity, id: string)
 
 export const storedSession = (kv: Deno.Kv, id: string) =>
   storedState<SessionState>(kv, sessionEntity as AnyEntity, id);
-export const storedOperator = (kv: Deno.Kv, id: string) =>
-  storedState<OperatorState>(kv, operatorEntity as AnyEntity, id);
-export const storedQueue = (kv: Deno.Kv) =>
-  storedState<QueueState>(kv, queueEntity as AnyEntity, QUEUE_NAME);
+/** The operator as plain JSON (its open chats as a list). */
+export const storedOperator = async (kv: Deno.Kv, id: string) =>
+  toView(await storedState<OperatorState>(kv, operatorEntity as AnyEntity, id));
+/** The queue as plain JSON (waiting chats as a list, active ones by id). */
+export const storedQueue = async (kv: Deno.Kv) =>
+  toSnapshot(await storedState<QueueState>(kv, queueEntity as AnyEntity, QUEUE_NAME));

@@ -1,6 +1,7 @@
 /** Helpers shared by the integration tests, on top of `_harness.ts`. */
 import assert from "node:assert/strict";
 import { type CreatedChat, type Frame, type TestServer, WsClient } from "./_harness.ts";
+import { applyDelta, type HeadEntry } from "../../src/server/_queue_view_diff.ts";
 
 export interface HistoryPage {
   chat_id: string;
@@ -187,4 +188,36 @@ export async function floodUntilClientsDropped(
     if (server.svc.hub.countByRole().client === 0) return true;
   }
   return false;
+}
+
+/** A staff connection's queue view, rebuilt from its `queue_snapshot` and `queue_delta` frames. */
+export function queueViewOf(c: WsClient) {
+  let head: HeadEntry[] = [];
+  let total = 0;
+  const removed = new Map<string, { reason: string; operator_id?: string }>();
+  for (const f of c.frames) {
+    if (f.type === "queue_snapshot") {
+      head = f.payload.chats as HeadEntry[];
+      total = f.payload.total as number;
+    } else if (f.type === "queue_delta") {
+      const d = f.payload as unknown as Parameters<typeof applyDelta>[1] & { total: number };
+      head = applyDelta(head, d);
+      total = d.total;
+      for (const r of d.removed as { chat_id: string; reason: string }[]) removed.set(r.chat_id, r);
+    }
+  }
+  return { ids: head.map((e) => e.chat_id), head, total, removed };
+}
+
+/** Waits until the connection's queue view passes `test` (each new view frame is a chance). */
+export async function untilQueueView(
+  c: WsClient,
+  test: (v: ReturnType<typeof queueViewOf>) => boolean,
+): Promise<ReturnType<typeof queueViewOf>> {
+  for (;;) {
+    const v = queueViewOf(c);
+    if (test(v)) return v;
+    const from = c.frames.length;
+    await c.next((f) => f.type === "queue_delta" || f.type === "queue_snapshot", { from });
+  }
 }

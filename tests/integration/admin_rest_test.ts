@@ -273,3 +273,32 @@ Deno.test("the OpenAPI document lists every REST path", async () => {
   assert.ok(transfer.requestBody.content["application/json"].schema);
   assert.ok(doc.components.securitySchemes.bearerAuth);
 });
+
+Deno.test("GET admin/queue is paged: offset and limit for waiting and taken chats, with totals", async () => {
+  await using server = await startTestServer({ DEFAULT_CAPACITY: "10" });
+  await using sockets = new Sockets();
+  const api = client(server, await server.staffToken("adm", "admin"));
+  const op = await sockets.connect(server.wsUrl(await server.staffToken("op-1")));
+  const chats = [];
+  for (let i = 0; i < 8; i++) chats.push((await server.createChat(`client-${i}`)).chat_id);
+  for (const id of chats.slice(0, 3)) {
+    assert.equal((await op.request("accept_chat", { chat_id: id })).type, "ack");
+  }
+  const page = await api.get("admin/queue?offset=2&limit=2&active_offset=1&active_limit=5");
+  assert.equal(page.length, 5);
+  assert.deepEqual([page.offset, page.limit], [2, 2]);
+  assert.deepEqual(page.waiting.map((w: Json) => [w.position, w.chat_id]), [
+    [3, chats[5]],
+    [4, chats[6]],
+  ]);
+  assert.equal(page.active_total, 3);
+  assert.deepEqual(page.active.map((a: Json) => a.chat_id), chats.slice(1, 3), "in order taken");
+  // Defaults: the first 100 of each; past the end an empty page, never an error.
+  const all = await api.get("admin/queue");
+  assert.deepEqual([all.offset, all.limit, all.waiting.length, all.active.length], [0, 100, 5, 3]);
+  assert.deepEqual((await api.get("admin/queue?offset=50")).waiting, []);
+  const tooBig = await call(server, "GET", "admin/queue?limit=5000", {
+    token: await server.staffToken("adm", "admin"),
+  });
+  assert.equal(tooBig.status, 400);
+});

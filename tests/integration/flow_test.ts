@@ -66,14 +66,14 @@ Deno.test("a new staff connection lists the chats assigned to that user in conne
   for (const s of [client, first, second]) await s.close();
 });
 
-Deno.test("a staff queue_snapshot lists at most 500 waiting chats, in order, with the total", async () => {
-  await using server = await startTestServer();
+Deno.test("a staff queue_snapshot lists the head (QUEUE_HEAD_SIZE chats), in order, with the total", async () => {
+  await using server = await startTestServer({ QUEUE_HEAD_SIZE: "20" });
   const created = [];
-  for (let i = 0; i < 510; i++) created.push((await server.createChat(`c${i}`)).chat_id);
+  for (let i = 0; i < 25; i++) created.push((await server.createChat(`c${i}`)).chat_id);
   const op = await WsClient.connect(server.wsUrl(await server.staffToken("op-snap")));
   const snap = await op.next((f) => f.type === "queue_snapshot");
   const chats = snap.payload.chats as Array<{ chat_id: string }>;
-  assert.equal(snap.payload.total, 510);
-  assert.deepEqual(chats.map((c) => c.chat_id), created.slice(0, 500));
+  assert.deepEqual([snap.payload.total, snap.payload.active, snap.payload.head_size], [25, 0, 20]);
+  assert.deepEqual(chats.map((c) => c.chat_id), created.slice(0, 20));
   await op.close();
 });

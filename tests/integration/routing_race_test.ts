@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { operatorEntity, type OperatorState } from "../../actors/operator.ts";
+import { operatorEntity, type OperatorView } from "../../actors/operator.ts";
 import type { QueueSnapshot } from "../../actors/queue.ts";
 import { type Frame, startTestServer, type TestServer, type WsClient } from "./_harness.ts";
 import {
@@ -194,7 +194,7 @@ Deno.test("a transfer racing a close ends closed, owned by nobody, counted by no
     const lists = await Promise.all(
       ["op-1", "op-2"].map((id) => server.svc.system.ask(operatorEntity, id, { type: "get" })),
     );
-    return lists.every((s) => (s as OperatorState).openChats.length === 0);
+    return lists.every((s) => (s as OperatorView).openChats.length === 0);
   }, "no operator lists a raced chat as open");
   assert.equal(op2.ofType("error").length, 0);
 });

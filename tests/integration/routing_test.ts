@@ -96,8 +96,10 @@ Deno.test("queue_position: waiting clients learn their place, the estimate and p
   await Promise.all([pos(0, 1), pos(1, 2), pos(2, 3), pos(3, 4)]);
   const op = await connectStaff(server, sockets, "op-1");
 
-  // An admin raises the last chat's priority: it moves to the front and everyone is told.
+  // An admin raises the last chat's priority: it moves to the front and everyone is told
+  // (positions go out at most once per QUEUE_POSITION_MS: the clock moves past it each time).
   await server.routing.setPriority(ADMIN, chats[3].chat_id, 5);
+  await tick();
   const moved = await Promise.all([pos(3, 1), pos(0, 2), pos(1, 3), pos(2, 4)]);
   for (const f of moved) assert.equal(f.payload.estimated_wait_s, null);
   const snap = await server.svc.queueSnapshot();
@@ -105,12 +107,15 @@ Deno.test("queue_position: waiting clients learn their place, the estimate and p
 
   // The first chat taken: the others move up; one claim gives no service rate yet.
   assertAck(await accept(op, chats[3].chat_id));
+  await tick();
   const up = await Promise.all([pos(0, 1), pos(1, 2), pos(2, 3)]);
   for (const f of up) assert.equal(f.payload.estimated_wait_s, null);
 
-  // A second claim 10 s later: 0.1 chats per second, so position n waits about 10·n s.
-  await clock.advance(10_000);
+  // A second claim 10 s after the first (the tick above was 1 s of it): 0.1 chats per second,
+  // so position n waits about 10·n s.
+  await clock.advance(9_000);
   assertAck(await accept(op, chats[0].chat_id));
+  await tick();
   const [p1, p2] = await Promise.all([pos(1, 1), pos(2, 2)]);
   assert.equal(p1.payload.estimated_wait_s, 10);
   assert.equal(p2.payload.estimated_wait_s, 20);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { operatorEntity, type OperatorState } from "../../actors/operator.ts";
+import { operatorEntity, type OperatorView } from "../../actors/operator.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import { type Frame, startTestServer } from "./_harness.ts";
 import { cursorOf, hubRemoved, SSE_PATH, SseClient, sseUrl, stalledStream } from "./_sse_client.ts";
@@ -301,7 +301,7 @@ Deno.test("SSE: closing the stream removes the connection from the hub and the o
   await Promise.all([...removed, released]);
   assert.equal(server.svc.hub.size, 0);
   const op = await server.svc.system.ask(operatorEntity, "op-9", { type: "get" });
-  assert.equal((op as OperatorState).connections, 0);
+  assert.equal((op as OperatorView).connections, 0);
   assert.equal((await s.post(JSON.stringify({ type: "ping" }))).status, 409);
 });
 

@@ -337,6 +337,17 @@ Deno.test("outbound builder examples validate against the outbound schema", () =
       queue: "support",
       chats: [{ chat_id: "c1", client_id: "u1", priority: 0, waiting_since: TS }],
     }),
+    frame("queue_delta", {
+      queue: "support",
+      total: 7,
+      active: 2,
+      head_size: 50,
+      removed: [{ chat_id: "c0", reason: "assigned", operator_id: "op1" }, {
+        chat_id: "c9",
+        reason: "moved",
+      }],
+      added: [{ chat_id: "c2", client_id: "u2", priority: 1, waiting_since: TS, position: 1 }],
+    }),
     frame("chat_removed", { chat_id: "c1", reason: "assigned", operator_id: "op1" }),
     frame("queue_position", { chat_id: "c1", position: 2, estimated_wait_s: null }),
     frame("operator_status", { operator_id: "op1", status: "busy" }),

@@ -209,6 +209,14 @@ export class Store extends EventTarget {
         this.queue = new Map(p.chats.map((/** @type {QueueEntry} */ c) => [c.chat_id, c]));
         this.queueUnlisted = Math.max(0, (p.total ?? p.chats.length) - p.chats.length);
         break;
+      case "queue_delta":
+        // The head's changes since the last view (docs/PROTOCOL.md#queue_delta); the list is
+        // sorted when shown, so entries are only dropped and set.
+        if (p.reset) this.queue = new Map();
+        for (const r of p.removed) this.queue.delete(r.chat_id);
+        for (const a of p.added) this.queue.set(a.chat_id, /** @type {QueueEntry} */ (a));
+        this.queueUnlisted = Math.max(0, p.total - this.queue.size);
+        break;
       case "new_chat_available":
         this.queue.set(p.chat_id, /** @type {QueueEntry} */ (p));
         break;

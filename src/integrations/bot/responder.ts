@@ -4,8 +4,7 @@
  * wire, so history and resume include it) and hands the chat to a human when asked to, when a
  * keyword appears, or when it did not understand twice in a row.
  */
-import { canTakeMore } from "../../../actors/_queue_routing.ts";
-import type { QueueSnapshot, QueueState } from "../../../actors/queue.ts";
+import { anyOperatorFree } from "../../../actors/queue.ts";
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { ChatEventNotice, ChatService } from "../../server/chat_service.ts";
@@ -58,7 +57,7 @@ export class BotResponder {
     if (e.type !== "message" || e.senderRole !== "client" || !botMayAnswer(n.view)) return;
     // Decided now, as the message is stored: the queue's state is live here on a single node.
     const queue = this.#o.svc.queueState();
-    if (n.view.status === "queued" && queue && operatorFree(queue)) return;
+    if (n.view.status === "queued" && queue && anyOperatorFree(queue)) return;
     const job = () => this.#answer(n.chatId, n.seq, e.text, queue === undefined);
     if (!this.#serial.run(n.chatId, job)) {
       // Too much pending: a person is better for this client than silence.
@@ -120,7 +119,7 @@ export class BotResponder {
     const v = await this.#o.svc.peek(chatId);
     if (!botMayAnswer(v)) return false;
     if (v.status === "bot" || !askQueue) return true;
-    return !operatorFree(await this.#o.svc.queueSnapshot());
+    return !(await this.#o.svc.queueLive.reads.stats()).operatorFree;
   }
 
   /** The client asked for a person: the escalating intent's answer, then the hand-over. */
@@ -179,10 +178,4 @@ export class BotResponder {
 /** A support chat the bot holds, or one waiting that nobody asked a human for yet. */
 function botMayAnswer(v: ChatEventNotice["view"]): boolean {
   return v.kind === "support" && !v.escalated && (v.status === "bot" || v.status === "queued");
-}
-
-/** Some operator is online, connected and below capacity: they could take a waiting chat now. */
-export function operatorFree(q: QueueState | QueueSnapshot): boolean {
-  const state = q as QueueState; // a snapshot carries every field canTakeMore reads
-  return Object.values(q.operators).some((s) => s.role === "operator" && canTakeMore(state, s));
 }

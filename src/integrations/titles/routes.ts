@@ -42,31 +42,34 @@ export function titleRoutes(api: OpenAPIHono<ApiEnv>, svc: ChatService, auth: Au
   api.openapi(route, async (c) => {
     const { limit } = c.req.valid("query");
     const p = c.get("principal");
-    const snap = await svc.queueSnapshot();
-    const mayRead = (operatorId: string | null) =>
-      p.role === "admin" || operatorId === p.id || (operatorId === null && p.role === "operator");
+    // Waiting chats are open to operators and admins; taken ones to their owner (all to admins).
+    const seesWaiting = p.role === "admin" || p.role === "operator";
+    const q = p.role === "admin"
+      ? await svc.queueLive.reads.page(0, limit, 0, limit)
+      : await svc.queueLive.reads.page(0, seesWaiting ? limit : 0, 0, 0, p.id);
+    const waitingTotal = seesWaiting ? q.waitingTotal : 0;
+    const activeTotal = p.role === "admin" ? q.activeTotal : q.active.length;
     const all = [
-      ...snap.waiting.map((w) => ({
+      ...(seesWaiting ? q.waiting : []).map((w) => ({
         chat_id: w.chatId,
         state: "waiting" as const,
         client_id: w.clientId,
         operator_id: null,
       })),
-      ...Object.entries(snap.active).map(([chatId, a]) => ({
-        chat_id: chatId,
+      ...q.active.map((a) => ({
+        chat_id: a.chatId,
         state: "active" as const,
         client_id: a.clientId,
         operator_id: a.operatorId,
       })),
     ];
-    const open = all.filter((chat) => mayRead(chat.operator_id));
-    const listed = open.slice(0, limit);
+    const listed = all.slice(0, limit);
     const titles = await mapLimited(listed, LOOKUPS_IN_FLIGHT, async (chat) => {
       return (await svc.peek(chat.chat_id)).title ?? null;
     });
     return c.json({
       chats: listed.map((chat, i) => ({ ...chat, title: titles[i] })),
-      total: open.length,
+      total: waitingTotal + activeTotal,
     }, 200);
   });
 }

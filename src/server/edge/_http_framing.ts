@@ -177,7 +177,10 @@ export class RequestTracker {
   /** The bytes pushed but not used (after a head the edge serves itself); tracking ends. */
   takeRest(): Uint8Array {
     const rest = this.#chunk.slice(this.#off);
-    this.#off = this.#chunk.length;
+    // Tracking ends: let go of the last chunk (a view of the connection's 8 KiB read buffer)
+    // and of the head buffer, which a WebSocket would otherwise keep for its whole life.
+    this.#chunk = this.#head = EMPTY;
+    this.#off = this.#headLen = 0;
     this.#phase = "raw";
     this.#endPending = false;
     return rest;
