@@ -17,10 +17,21 @@ Deno.test("a retry after more later messages than the recent window is still a d
     await client.request("message", { text: "the first", client_msg_id: "m-first" }),
   );
   const later = RECENT_MESSAGES_LIMIT + 70;
-  const acks = await Promise.all(
-    Array.from({ length: later }, (_, i) => client.request("message", { text: `later ${i}` })),
-  );
-  assert.equal(acks.filter((a) => a.type === "ack").length, later);
+  // In rounds of 100 in flight: all at once would overrun the session's mailbox (MAILBOX_CAPACITY
+  // 1000), whose `overloaded` answers are right but not what this test is about.
+  const acks = [];
+  for (let i = 0; i < later; i += 100) {
+    acks.push(
+      ...await Promise.all(
+        Array.from(
+          { length: Math.min(100, later - i) },
+          (_, j) => client.request("message", { text: `later ${i + j}` }),
+        ),
+      ),
+    );
+  }
+  assert.deepEqual(acks.filter((a) => a.type !== "ack").slice(0, 3), []);
+  assert.equal(acks.length, later);
   const retry = assertAck(
     await client.request("message", { text: "the first", client_msg_id: "m-first" }),
   );
