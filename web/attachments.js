@@ -48,7 +48,9 @@ export function fmtSize(/** @type {number} */ n) {
     : n < 1024 * 1024
     ? ["kilobyte", Math.round(n / 1024)]
     : ["megabyte", n / 1024 / 1024];
-  return fmtNumber(value, { style: "unit", unit, unitDisplay: "short", maximumFractionDigits: 1 });
+  // "long" for bytes: CLDR's short English byte is "12 byte".
+  const unitDisplay = unit === "byte" ? "long" : "short";
+  return fmtNumber(value, { style: "unit", unit, unitDisplay, maximumFractionDigits: 1 });
 }
 
 /**
