@@ -4,13 +4,70 @@
  * accessibility check of a state, and a screenshot per language and size.
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
-import { type TestServer, WsClient } from "../integration/_harness.ts";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { StaffRole } from "../../src/auth/principal.ts";
+import { startTestServer, type TestServer, WsClient } from "../integration/_harness.ts";
 import { assertAccessible } from "./_a11y.ts";
-import { screenshot } from "./_browser.ts";
+import { launchBrowser, newPage, screenshot } from "./_browser.ts";
 
 export const DESKTOP = { width: 1360, height: 860 };
 export const PHONE = { width: 375, height: 740 };
+
+/** What a console test gets: its own server and Chromium, pages and staff sockets. */
+export interface ConsoleEnv {
+  server: TestServer;
+  browser: Browser;
+  /** A fresh page (own context); its page errors fail the test at the end. */
+  open(size?: { width: number; height: number }): Promise<{ context: BrowserContext; page: Page }>;
+  /** A staff member connected over WebSocket (known to the roster from then on). */
+  staff(sub: string, role?: StaffRole, name?: string): Promise<WsClient>;
+}
+
+/**
+ * A console browser test: starts a server (with `env` settings) and Chromium, runs `fn`, fails
+ * on any page error, and closes sockets, browser and server whatever happened.
+ */
+export function consoleTest(
+  name: string,
+  fn: (env: ConsoleEnv) => Promise<void>,
+  env: Record<string, string> = {},
+): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const server = await startTestServer(env);
+      let browser: Browser | null = null;
+      const sockets: WsClient[] = [];
+      const errors: string[][] = [];
+      try {
+        const b = browser = await launchBrowser();
+        await fn({
+          server,
+          browser: b,
+          open: async (size = DESKTOP) => {
+            const p = await newPage(b, size);
+            errors.push(p.errors);
+            return p;
+          },
+          staff: async (sub, role = "operator", name) => {
+            const ws = await WsClient.connect(
+              server.wsUrl(await server.staffToken(sub, role, name)),
+            );
+            sockets.push(ws);
+            return ws;
+          },
+        });
+        assert.deepEqual(errors.flat(), [], "no page errors");
+      } finally {
+        for (const s of sockets) s.ws.close();
+        await browser?.close();
+        await server.shutdown();
+      }
+    },
+  });
+}
 
 /** Opens the console (in `lang`, if given) and signs in; resolves once connected. */
 export async function signIn(page: Page, server: TestServer, token: string, lang?: string) {

@@ -32,6 +32,8 @@ export class ChatView {
   onAccept = () => {};
   /** @type {() => void} */
   onBack = () => {};
+  /** What the conversation showed last (its rows' keys and signatures). */
+  #sig = "";
 
   /** @param {Store} store @param {() => ChatClient | null} client */
   constructor(store, client) {
@@ -120,13 +122,21 @@ export class ChatView {
     }
     const list = byId("chat-messages");
     const log = byId("chat-log");
-    keepScrolledToBottom(log, () => {
-      reconcile(
-        list,
-        timelineRows(c, this.#store, { outbox: this.outbox, token: this.#client()?.token }),
-      );
-      show(byId("chat-typing"), can.write && c.peerTypingUntil > Date.now());
+    const rows = timelineRows(c, this.#store, {
+      outbox: this.outbox,
+      token: this.#client()?.token,
     });
+    const typing = can.write && c.peerTypingUntil > Date.now();
+    const sig = `${c.id}|${typing}|${rows.map((r) => `${r.key}:${r.sig}`).join("|")}`;
+    // Only a change is followed to the bottom: the every-second redraw must not pull a reader
+    // who scrolls up (Home, PageUp) back down.
+    if (sig !== this.#sig) {
+      this.#sig = sig;
+      keepScrolledToBottom(log, () => {
+        reconcile(list, rows);
+        show(byId("chat-typing"), typing);
+      });
+    }
     this.markRead();
   }
 

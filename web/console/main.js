@@ -254,6 +254,10 @@ async function loadReadonly(/** @type {string} */ chatId) {
     store.load(chatId, frames);
     const notes = await api(`chats/${encodeURIComponent(chatId)}/notes`).catch(() => null);
     if (notes) store.load(chatId, notes.events);
+    else if (foundLabels.has(chatId)) {
+      store.chat(chatId, false).labels = foundLabels.get(chatId);
+      store.changed();
+    }
   } catch (err) {
     toast(t("console.chat.open_failed", { reason: errorText(err) }));
   } finally {
@@ -318,7 +322,7 @@ byId("label-filter").addEventListener("change", (e) => {
   store.labelFilter = /** @type {HTMLSelectElement} */ (e.target).value;
   store.changed();
 });
-addEventListener("hashchange", () => token && routed());
+addEventListener("hashchange", () => token && routed(false));
 onRoute(({ chat }) => {
   store.activeId = chat;
   if (chat && token && !store.chats.get(chat)?.mine) loadReadonly(chat);
@@ -387,7 +391,14 @@ installKeyboard({
   back,
 });
 
-installSearch({ open: (id) => openChat(id, "search") });
+/** Labels search results carry, for chats whose notes this operator may not read. */
+const foundLabels = new Map();
+installSearch({
+  open: (id, found) => {
+    foundLabels.set(id, found.labels);
+    openChat(id, "search");
+  },
+});
 
 /** The language pickers (sign-in card and top bar): every catalogue there is. */
 async function installLanguages() {

@@ -39,7 +39,7 @@ export function highlighted(/** @type {Result["snippet"]} */ s) {
 const statusText = (/** @type {string} */ s) =>
   ["bot", "queued", "assigned", "closed", "none"].includes(s) ? t(`console.search.is_${s}`) : s;
 
-/** @param {{ open(chatId: string): void }} act */
+/** @param {{ open(chatId: string, found: Result): void }} act */
 export function installSearch(act) {
   const form = /** @type {HTMLFormElement} */ (byId("search-form"));
   const list = byId("search-results");
@@ -81,7 +81,7 @@ export function installSearch(act) {
         { class: "result", dataset: { chatId: r.chat_id } },
         h(
           "button",
-          { type: "button", class: "result-btn", on: { click: () => act.open(r.chat_id) } },
+          { type: "button", class: "result-btn", on: { click: () => act.open(r.chat_id, r) } },
           h(
             "span",
             { class: "row-line" },

@@ -30,11 +30,16 @@ export function route(/** @type {{ view: View, chat?: string | null, from?: stri
   if (r.from) q.set("from", r.from);
   const next = `#${q}`;
   if (location.hash !== next) location.hash = next;
-  else routed();
+  routed(); // now, not at the `hashchange` (focus may follow at once)
 }
 
-/** Applies the hash: the view shown, the chat open. */
-export function routed() {
+/** The hash last applied: its `hashchange` (after {@link route}) changes nothing. */
+let applied = "";
+
+/** Applies the hash: the view shown, the chat open. `force`: even if applied already. */
+export function routed(force = true) {
+  if (!force && location.hash === applied) return;
+  applied = location.hash;
   const q = new URLSearchParams(location.hash.slice(1));
   const chat = q.get("chat");
   const asked = /** @type {View} */ (q.get("view") ?? (chat ? "inbox" : "inbox"));
