@@ -9,6 +9,7 @@ import type { HandlerOptions } from "../src/server/connection_handler.ts";
 import type { RoutingService } from "../src/server/routing_service.ts";
 import type { AddressLimits } from "../src/server/address_limits.ts";
 import type { Visitors } from "../src/server/visitors.ts";
+import type { EngineMetrics } from "../src/server/metrics.ts";
 
 export interface RouteDeps {
   readonly config: Config;
@@ -29,4 +30,6 @@ export interface RouteDeps {
   readonly kv: Deno.Kv;
   /** Started integrations; each may add REST routes. */
   readonly integrations: readonly Integration[];
+  /** This server's metrics registry (`/metrics`). */
+  readonly metrics: EngineMetrics;
 }

@@ -1,6 +1,7 @@
-/** Liveness, readiness and Prometheus metrics. */
+/** Liveness, readiness and Prometheus metrics (behind METRICS_TOKEN when it is set). */
 import { Hono } from "hono";
-import { renderMetrics } from "../src/server/metrics.ts";
+import { AppError } from "../src/errors.ts";
+import { timingSafeEqual } from "../src/util/crypto.ts";
 import { KAFKA_RETRY_AFTER_S } from "../src/cluster/node.ts";
 import type { RouteDeps } from "./deps.ts";
 
@@ -31,12 +32,16 @@ export function healthRoutes(d: RouteDeps): Hono {
     c.header("Retry-After", "1");
     return c.json({ status: "not_ready", ...(ok === "timeout" ? { reason: "timeout" } : {}) }, 503);
   });
-  app.get(
-    "/metrics",
-    (c) =>
-      c.body(renderMetrics(d.svc.system, d.svc, d.cluster, d.integrations), 200, {
-        "content-type": "text/plain; version=0.0.4; charset=utf-8",
-      }),
-  );
+  app.get("/metrics", async (c) => {
+    const token = d.config.METRICS_TOKEN;
+    if (token !== undefined) {
+      const given = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+      if (!timingSafeEqual(given, token)) {
+        c.header("WWW-Authenticate", 'Bearer realm="metrics"');
+        throw new AppError("unauthorized", "/metrics needs the METRICS_TOKEN bearer token");
+      }
+    }
+    return c.body(await d.metrics.render(), 200, { "content-type": d.metrics.contentType });
+  });
   return app;
 }

@@ -52,6 +52,7 @@ export const ConfigSchema = z.object({
   QUEUE_POSITION_MS: int(1000, 1),
   PUBLIC_URL: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  METRICS_TOKEN: z.string().min(16).optional(),
   KAFKA_BROKERS: z.string().default(""),
   NODE_NAME: z.string().min(1).optional(),
   COMMAND_PARTITIONS: int(12, 1),
@@ -202,6 +203,7 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   QUEUE_POSITION_MS: "Waiting clients: queue_position frames at most once per this many ms",
   PUBLIC_URL: "Base URL clients use (for ws_url in responses); default from the request",
   LOG_LEVEL: "debug | info | warn | error",
+  METRICS_TOKEN: "Bearer token /metrics requires (>= 16 chars); unset = /metrics is open",
   KAFKA_BROKERS:
     "Cluster mode: Kafka bootstrap servers (host:port,...); empty = single node, no Kafka",
   NODE_NAME: "Cluster mode: this node's name in logs and ops (default: the host name)",

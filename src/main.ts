@@ -25,6 +25,7 @@ try {
   // A node that could not start exits for its supervisor; the last resort above keeps only
   // a running node alive.
   log.error("start failed", { err });
+  log.close();
   Deno.exit(1);
 }
 console.log(`Support chat listening on ${server.url} (port ${server.port})`);
@@ -34,6 +35,7 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   await server.shutdown();
+  log.close(); // the repeat windows' summaries, written before the exit
   Deno.exit(0);
 };
 Deno.addSignalListener("SIGINT", stop);

@@ -45,8 +45,8 @@ export interface IntegrationMetric {
 
 export interface Integration {
   readonly name: string;
-  /** This node's figures for `/metrics`. */
-  metrics?(): readonly IntegrationMetric[];
+  /** This node's figures for `/metrics` (read at each scrape). */
+  metrics?(): readonly IntegrationMetric[] | Promise<readonly IntegrationMetric[]>;
   /** Adds REST routes under `/api/v1/chat` (OpenAPI-described). */
   routes?(api: OpenAPIHono<ApiEnv>): void;
   /** Stops pollers and timers; waits for in-flight work. */

@@ -103,6 +103,8 @@ export class GroupCommitter {
   };
 
   readonly #lockWaitMs: number;
+  /** Told of every committed atomic: its latency (ms) and mutation count (the metrics). */
+  onCommit: ((ms: number, mutations: number) => void) | null = null;
 
   constructor(kv: Deno.Kv, maxInFlight = 2, lockWaitMs = DEFAULT_LOCK_WAIT_MS) {
     this.#kv = kv;
@@ -228,5 +230,6 @@ export class GroupCommitter {
     s.latencySumMs += ms;
     const i = LATENCY_BUCKETS_MS.findIndex((b) => ms <= b);
     if (i >= 0) s.latencyBuckets[i]++;
+    this.onCommit?.(ms, mutations);
   }
 }

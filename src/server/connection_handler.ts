@@ -25,7 +25,7 @@ import type { Connection } from "./hub.ts";
 import type { Budget, UserLimits } from "./limits.ts";
 import type { RoutingService } from "./routing_service.ts";
 import { QUEUE_WATCHERS } from "./projection.ts";
-import { pingLatency } from "./metrics.ts";
+import type { FrameMetrics } from "./metrics.ts";
 import { isStaffStream, staffStream, streamOf } from "./streams.ts";
 import type { Clock, TimerId } from "../runtime/clock.ts";
 
@@ -44,6 +44,8 @@ export interface HandlerOptions {
   readonly clock: Clock;
   readonly now: () => number;
   readonly log: Logger;
+  /** This server's frame, ack and heartbeat metrics. */
+  readonly metrics?: FrameMetrics;
 }
 
 /** Frames refused in a row for the budget after which the connection is closed (1008). */
@@ -177,10 +179,16 @@ export class ConnectionHandler {
       });
     } else {
       // Seed 000's operator socket names its chat in the URL: frames without chat_id go there.
-      const bound = query.chatId === undefined ? null : await this.#svc.view(p, query.chatId);
+      const bound = query.chatId === undefined
+        ? null
+        : await this.#patiently(() => this.#svc.view(p, query.chatId!));
       this.#boundChat = bound?.chatId;
+      // The operator's actor and the queue may live on a node that just died: their lookups wait
+      // for the move too. (A connect that timed out may have landed all the same: the operator
+      // actor then counts one connection too many for this node's boot; the queue's presence is
+      // set right by the next presence audit.)
       const [{ openChats }, active] = await Promise.all([
-        this.#svc.staffConnected(p),
+        this.#patiently(() => this.#svc.staffConnected(p)),
         this.#retrying(() => this.#svc.activeFor(p.id)).then((a) => (a instanceof Error ? [] : a)),
       ]);
       if (this.#closed) {
@@ -316,7 +324,9 @@ export class ConnectionHandler {
    */
   async #sendQueueSnapshot(delta: boolean): Promise<void> {
     // Read and watched in one step where the queue lives, so no view can come between.
-    const view = this.#svc.queueLive.reads.viewHere() ?? await this.#svc.queueLive.reads.view();
+    // The queue may be on a node that just died: the read waits for the move.
+    const view = this.#svc.queueLive.reads.viewHere() ??
+      await this.#patiently(() => this.#svc.queueLive.reads.view());
     if (this.#closed) return;
     const views = this.#svc.queueLive.views;
     this.conn.send(views.snapshotOf(view));
@@ -335,7 +345,7 @@ export class ConnectionHandler {
     // The live queue has its offers indexed by operator; elsewhere one snapshot is read.
     const waiting = live
       ? offersOf(live, id).flatMap((chatId) => live.waitingById.get(chatId) ?? [])
-      : (await this.#svc.queueSnapshot()).waiting;
+      : (await this.#patiently(() => this.#svc.queueSnapshot())).waiting;
     for (const w of waiting) {
       if (w.offer?.operatorId !== this.principal.id || this.#closed) continue;
       this.conn.send(frame("chat_offered", {
@@ -373,6 +383,13 @@ export class ConnectionHandler {
    * work that must follow the reply. Never throws.
    */
   async handle(input: string | { value: unknown }): Promise<Outcome> {
+    const started = performance.now();
+    const out = await this.#handle(input);
+    this.#o.metrics?.handled(out.reply, performance.now() - started);
+    return out;
+  }
+
+  async #handle(input: string | { value: unknown }): Promise<Outcome> {
     if (!(await this.#ready) || this.#closed) return NOTHING;
     // Every frame counts, parsable or not; chat messages also against their own budget.
     if (!this.#budget.frames.take()) return this.#overBudget(inboundRef(input), "frames");
@@ -381,6 +398,7 @@ export class ConnectionHandler {
       return { reply: errorFrame(new AppError(parsed.code, parsed.message), parsed.ref) };
     }
     const f = parsed.frame;
+    this.#o.metrics?.frame(f.type);
     if (f.type === "message" && !this.#budget.messages.take()) {
       return this.#overBudget(f.ref, "messages");
     }
@@ -428,6 +446,13 @@ export class ConnectionHandler {
         await new Promise<void>((r) => this.#o.clock.setTimeout(r, delay));
       }
     }
+  }
+
+  /** {@link #retrying}, failing with the last error. */
+  async #patiently<T>(lookup: () => Promise<T>): Promise<T> {
+    const r = await this.#retrying(lookup);
+    if (r instanceof AppError) throw r;
+    return r;
   }
 
   /** A chat that could not be looked up yet: followed (from `from`, or live) once it answers. */
@@ -608,7 +633,7 @@ export class ConnectionHandler {
         const sentAt = this.#pings.get(f.payload.id);
         if (sentAt !== undefined) {
           this.#pings.delete(f.payload.id);
-          pingLatency.observe(performance.now() - sentAt);
+          this.#o.metrics?.ping(performance.now() - sentAt);
         }
         return NOTHING; // an answer to our heartbeat gets no reply
       }

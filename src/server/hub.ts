@@ -30,6 +30,8 @@ export interface Connection {
   readonly principal: Principal;
   /** Identifies the token the connection opened with. */
   readonly tokenKey: string;
+  /** `ws`, `sse` or `socketio` (the metrics' label); `ws` when unset. */
+  readonly transport?: string;
   /**
    * Queues a frame for the peer. Must not throw. `text` is the frame already serialized as JSON,
    * when the caller has it (one event sent to many connections is serialized once).
@@ -137,6 +139,16 @@ export class Hub {
   /** Open connections of one user on this node. */
   connectionsOf(user: UserKey): number {
     return this.#byUser.get(user)?.size ?? 0;
+  }
+
+  /** Open connections by `transport/role` (`ws/client`, `sse/operator`, …). */
+  countByTransport(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const { conn } of this.#conns.values()) {
+      const k = `${conn.transport ?? "ws"}/${conn.principal.role}`;
+      out.set(k, (out.get(k) ?? 0) + 1);
+    }
+    return out;
   }
 
   countByRole(): Record<string, number> {

@@ -32,6 +32,8 @@ import { Visitors } from "./visitors.ts";
 import { Hub } from "./hub.ts";
 import { attachSocketIo } from "./socketio.ts";
 import { startEdge } from "./edge/edge.ts";
+import { EngineMetrics } from "./metrics.ts";
+import { httpMetrics, requestIds } from "./request_context.ts";
 
 export interface RunningServer {
   readonly port: number;
@@ -192,8 +194,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   if (!node) await system.redeliverOwed();
 
   let closing = false;
+  let integrations: Awaited<ReturnType<typeof startIntegrations>> = [];
+  const metrics = new EngineMetrics({
+    system,
+    svc,
+    clock,
+    cluster: node,
+    integrations: () => integrations,
+  });
   const routing = new RoutingService(svc, config.DEFAULT_QUEUE);
-  const integrations = await startIntegrations({
+  integrations = await startIntegrations({
     config,
     svc,
     routing,
@@ -230,6 +240,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       clock,
       now,
       log,
+      metrics,
     },
     log,
     ready: async () => {
@@ -241,9 +252,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     cluster: node,
     kv,
     integrations,
+    metrics,
   };
   const app = new Hono();
   installErrorHandling(app, log);
+  app.use("*", requestIds(), httpMetrics(metrics));
   app.use("*", bodyLimits(config.MAX_BODY_BYTES, capsItsOwnBody));
   app.route("/", healthRoutes(deps));
   app.route("/", apiRoutes(deps));
@@ -315,8 +328,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await system.shutdown();
       svc!.stop();
       if (broker && !opts.broker) await broker.close();
+      metrics.close();
       closeKv();
       log.info("stopped");
+      // Writes what the repeat windows still hold (a logger the caller gave is the caller's).
+      if (!opts.logger) log.close();
     },
     async kill() {
       if (closing) return;
@@ -328,6 +344,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       hub.closeAll(CLOSE.goingAway, "killed");
       await stopHttp(0);
       await system.committer.flushed();
+      metrics.close();
       closeKv();
     },
   };

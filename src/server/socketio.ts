@@ -118,6 +118,7 @@ function shut(socket: Socket, code: number, reason: string): void {
 
 class SocketIoConnection implements Connection {
   readonly id = crypto.randomUUID();
+  readonly transport = "socketio";
   readonly principal: Principal;
   readonly tokenKey: string;
   readonly #socket: Socket;

@@ -41,6 +41,7 @@ export interface SseOptions {
 
 export class SseConnection implements Connection {
   readonly id = crypto.randomUUID();
+  readonly transport = "sse";
   readonly principal: Principal;
   readonly tokenKey: string;
   /** The response body. */

@@ -27,6 +27,7 @@ const OPEN = 1;
 
 export class DenoWsConnection implements Connection {
   readonly id = crypto.randomUUID();
+  readonly transport = "ws";
   readonly principal: Principal;
   readonly tokenKey: string;
   readonly #ws: WebSocketLike;

@@ -30,8 +30,8 @@ Deno.test("/metrics exposes connections, messages, queue, mailboxes, KV latency 
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
   const text = await res.text();
-  assert.equal(sample(text, "chat_connections", '{role="client"}'), 1);
-  assert.equal(sample(text, "chat_connections", '{role="operator"}'), 1);
+  assert.equal(sample(text, "chat_connections", '{transport="ws",role="client"}'), 1);
+  assert.equal(sample(text, "chat_connections", '{transport="ws",role="operator"}'), 1);
   assert.equal(sample(text, "chat_messages_total"), 3);
   assert.equal(sample(text, "chat_queue_waiting", '{queue="default"}'), 1);
   assert.equal(sample(text, "chat_queue_active", '{queue="default"}'), 1);
@@ -51,7 +51,11 @@ Deno.test("/metrics exposes connections, messages, queue, mailboxes, KV latency 
   }
   // Every sample line is `name{labels} value`; every metric has HELP and TYPE.
   for (const line of text.trim().split("\n")) {
-    assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+]+)$/, line);
+    assert.match(
+      line,
+      /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|NaN|[+-]Inf))$/,
+      line,
+    );
   }
   await client.close();
   await op.close();

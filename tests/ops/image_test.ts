@@ -24,7 +24,14 @@ const config: DenoConfig & { lock?: unknown; tasks?: Record<string, string> } = 
 const lock: DenoLock = JSON.parse(await read("deno.lock"));
 
 /** Imports of deno.json that only tests and test tools load. */
-const TEST_ONLY = ["playwright-core", "socket.io-client", "fast-check", "fflate", "axe-core"];
+const TEST_ONLY = [
+  "playwright-core",
+  "socket.io-client",
+  "fast-check",
+  "fflate",
+  "axe-core",
+  "parse-prometheus-text-format",
+];
 /** What the image runs: the server, `deno task kafka:topics` and `deno task token`. */
 const ENTRYPOINTS = ["src/main.ts", "scripts/kafka_topics.ts", "scripts/token.ts"];
 /** `@scope/name@1.2.3_peer@4.5.6` → `@scope/name`. */

@@ -43,12 +43,28 @@ export async function startWebhooks(ctx: IntegrationContext): Promise<Integratio
   // Once per stored event, on the node that owns the chat: one delivery per subscription (what
   // a crash cuts off is caught up from the chat's log, src/integrations/feed.ts).
   const unlisten = ctx.svc.onChatEvent((n) => wh.publish(n));
+  let deadLetters = 0;
+  const unobserve = wh.onAttempt((r) => {
+    if (r.result === "dead") deadLetters++;
+  });
   await wh.start();
   running.set(ctx.svc, wh);
   return {
     name: "webhooks",
     routes: (api) => webhookRoutes(api, ctx.auth, wh),
-    metrics: () => [
+    metrics: async () => [
+      {
+        name: "chat_webhook_outbox_pending",
+        type: "gauge",
+        help: "Webhook deliveries in the outbox (the shared KV's count)",
+        value: await wh.store.pendingCount(),
+      },
+      {
+        name: "chat_webhook_dead_letters_total",
+        type: "counter",
+        help: "Webhook deliveries this node gave up on (kept as dead letters)",
+        value: deadLetters,
+      },
       {
         name: "chat_webhook_caught_up_events_total",
         type: "counter",
@@ -64,6 +80,7 @@ export async function startWebhooks(ctx: IntegrationContext): Promise<Integratio
     ],
     async stop() {
       unlisten();
+      unobserve();
       running.delete(ctx.svc);
       await wh.stop();
     },
