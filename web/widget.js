@@ -76,17 +76,20 @@ const away = () => document.visibilityState !== "visible" || !s.panelOpen;
 
 /**
  * Connects to a chat and shows it in its tab. `names`: staff names known already (the lawyer's,
- * from the support chat's `lawyer_assigned`).
+ * from the support chat's `lawyer_assigned`); `fresh`: the chat appeared while the reader was
+ * here, so staff messages its first replay brings alert too.
  */
 function openConversation(
   /** @type {Kind} */ kind,
   /** @type {any} */ session,
   /** @type {Map<string, string>} */ names = new Map(),
+  fresh = false,
 ) {
   s.convs[kind]?.stop();
   const c = new Conversation({
     kind,
     session,
+    fresh,
     storage,
     storageKey: `${KEYS.support}.outbox.${session.chat_id}`,
     renewToken: (id) => api.chatToken(id),
@@ -136,12 +139,12 @@ function watchLawyer(/** @type {Conversation} */ support) {
     if (f.type === "lawyer_assigned" && seq > (newest?.payload.seq ?? 0)) newest = f;
   }
   const id = newest?.payload.lawyer_chat_id;
-  if (id && s.convs.lawyer?.chatId !== id && wantedLawyer !== id) void openLawyer(id);
+  if (id && s.convs.lawyer?.chatId !== id && wantedLawyer !== id) void openLawyer(id, support.live);
 }
 /** @type {string | null} the lawyer chat being looked up */
 let wantedLawyer = null;
 
-async function openLawyer(/** @type {string} */ chatId) {
+async function openLawyer(/** @type {string} */ chatId, fresh = false) {
   wantedLawyer = chatId;
   const token = await api.chatToken(chatId).catch(() => null);
   if (wantedLawyer !== chatId) return;
@@ -153,7 +156,7 @@ async function openLawyer(/** @type {string} */ chatId) {
     client_token: token,
   };
   api.keep(KEYS.lawyer, session);
-  openConversation("lawyer", session, s.convs.support?.names);
+  openConversation("lawyer", session, s.convs.support?.names, fresh);
   render();
 }
 

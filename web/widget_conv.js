@@ -56,6 +56,11 @@ export class Conversation extends EventTarget {
   seen = 0;
   /** Replay is over: events now arrive as they happen (alerts only for these). */
   live = false;
+  /**
+   * The chat appeared while the reader was here (a lawyer chat opened by a live assignment): what
+   * its first replay brings is new to them too, so staff messages in it alert as well.
+   */
+  fresh = false;
   peerTyping = false;
   /** @type {Agent | null} who has the chat now */
   agent = null;
@@ -68,12 +73,13 @@ export class Conversation extends EventTarget {
   #typingTimer;
 
   /**
-   * @param {{ kind: "support" | "lawyer", session: Session, storage: Storage,
+   * @param {{ kind: "support" | "lawyer", session: Session, storage: Storage, fresh?: boolean,
    *   storageKey: string, renewToken: (chatId: string) => Promise<string | null> }} o
    */
   constructor(o) {
     super();
     this.kind = o.kind;
+    this.fresh = o.fresh ?? false;
     this.session = o.session;
     this.client = new ChatClient({
       token: o.session.client_token,
@@ -167,7 +173,8 @@ export class Conversation extends EventTarget {
     if (typeof p.seq === "number" && f.type !== "ack") {
       this.events.set(p.seq, f);
       this.#apply(f, me);
-      if (this.live && alertable(f) && p.seq > this.seen) this.#tell("alert", f);
+      const alerts = this.live ? alertable(f) : this.fresh && fromStaff(f);
+      if (alerts && p.seq > this.seen) this.#tell("alert", f);
       this.#tell("change");
     } else if (f.type === "resumed") {
       this.live = true;
