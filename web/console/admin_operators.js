@@ -152,7 +152,7 @@ export function operatorsTab(panel) {
         operator
           ? h(
             "form",
-            { class: "inline-form", on: { submit: save } },
+            { class: "inline-form", novalidate: true, on: { submit: save } },
             cap,
             h("button", { type: "submit", class: "small", text: t("console.form.save") }),
             err,

@@ -98,7 +98,7 @@ export function queueTab(panel) {
         {},
         h(
           "form",
-          { class: "inline-form", on: { submit: save } },
+          { class: "inline-form", novalidate: true, on: { submit: save } },
           input,
           h("button", { type: "submit", class: "small", text: t("console.form.save") }),
           err,

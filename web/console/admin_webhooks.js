@@ -10,6 +10,7 @@ import { fmtDate, lang, t } from "../i18n.js";
 import { api, errorText } from "./api.js";
 import { FieldErrors, openDialog } from "./dialog.js";
 import { confirmDelete, onFields, table } from "./admin_form.js";
+import { deadLetters } from "./admin_dead_letters.js";
 
 /** The event types a subscription may ask for (src/integrations/webhooks/events.ts). */
 export const WEBHOOK_EVENTS = [
@@ -75,6 +76,9 @@ export function webhooksTab(panel) {
   const secret = h("div", { class: "secret-box", role: "status", hidden: true });
   let tbl = table("webhooks", "", []);
   let builtFor = "";
+  /** @type {Hook[]} */
+  let hooks = [];
+  const dead = deadLetters((id) => hooks.find((w) => w.id === id)?.url ?? id);
 
   function frame() {
     tbl = table("webhooks", t("console.admin.webhooks_caption"), [
@@ -100,6 +104,7 @@ export function webhooksTab(panel) {
       secret,
       h("div", { class: "table-wrap" }, tbl.el),
       status,
+      dead.el,
     );
     builtFor = lang();
   }
@@ -176,7 +181,7 @@ export function webhooksTab(panel) {
   async function refresh() {
     if (builtFor !== lang()) frame();
     try {
-      const hooks = /** @type {Hook[]} */ (await api("admin/webhooks"));
+      hooks = /** @type {Hook[]} */ (await api("admin/webhooks"));
       tbl.body.replaceChildren(...hooks.map((w) =>
         h(
           "tr",
@@ -225,6 +230,7 @@ export function webhooksTab(panel) {
         )
       ));
       status.textContent = hooks.length ? "" : t("console.webhooks.none");
+      await dead.refresh();
     } catch (err) {
       status.textContent = errorText(err);
     }
