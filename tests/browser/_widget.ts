@@ -56,6 +56,12 @@ export class Staff {
     return this.ok("message", { chat_id: chatId, text, ...(attachments ? { attachments } : {}) });
   }
 
+  /** Hands the client of `chatId` to a lawyer; resolves with the lawyer chat's id. */
+  async assignLawyer(chatId: string, lawyerId: string, reason: string): Promise<string> {
+    const reply = await this.ok("assign_lawyer", { chat_id: chatId, lawyer_id: lawyerId, reason });
+    return String(reply.payload.chat_id);
+  }
+
   /** The next message the client sends in `chatId` with this text. */
   heard(chatId: string, text: string) {
     return this.ws.next((f) =>

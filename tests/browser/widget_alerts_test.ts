@@ -50,10 +50,10 @@ function recordAlerts() {
   w.__tones = [];
   const Real = w.Notification;
   w.Notification = new Proxy(Real, {
-    construct(target, args) {
+    construct(target, args): object {
       const opts = args[1] ?? {};
       w.__shown.push({ title: args[0], body: opts.body ?? "", tag: opts.tag ?? "" });
-      const note = Reflect.construct(target, args);
+      const note: object = Reflect.construct(target, args);
       w.__notes.push(note);
       return note;
     },
@@ -161,12 +161,7 @@ async function backgroundFlow(lang: Lang) {
       await route.continue();
     });
     lawyer = await Staff.connect(server, "law-1", "lawyer", who.lawyer);
-    const assigned = await anna.ok("assign_lawyer", {
-      chat_id: support.chat_id,
-      lawyer_id: "law-1",
-      reason: who.reason,
-    });
-    const lawyerChat = String(assigned.payload.chat_id);
+    const lawyerChat = await anna.assignLawyer(support.chat_id, "law-1", who.reason);
     const note = await nthNotification(page, 4);
     assert.equal(note.title, base);
     assert.ok(

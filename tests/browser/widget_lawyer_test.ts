@@ -46,12 +46,7 @@ async function lawyerFlow(lang: Lang) {
 
     // The operator assigns a lawyer: a note with the reason, and a tab for the lawyer chat.
     lawyer = await Staff.connect(server, "law-1", "lawyer", who.lawyer);
-    const assigned = await anna.ok("assign_lawyer", {
-      chat_id: support.chat_id,
-      lawyer_id: "law-1",
-      reason: who.reason,
-    });
-    const lawyerChat = String(assigned.payload.chat_id);
+    const lawyerChat = await anna.assignLawyer(support.chat_id, "law-1", who.reason);
     const note = page.locator('#messages li.note[data-type="lawyer_assigned"]');
     await note.filter({ hasText: await tx("widget.note.reason", { reason: who.reason }) })
       .waitFor();
