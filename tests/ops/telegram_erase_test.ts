@@ -15,6 +15,7 @@ import { Sockets } from "../integration/_util.ts";
 import { FakeTelegram, textUpdate } from "../integrations/_fake_telegram.ts";
 import { api, dumpKv, kvOf, mentioning } from "./_lifecycle.ts";
 
+const VIEW_MS = 250;
 const ADA = { id: 4242424242, first_name: "Ada", username: "ada_erase_me" };
 const BOB = { id: 5151515151, first_name: "Bob", username: "bob_stays" };
 
@@ -29,6 +30,7 @@ Deno.test("erase-client of a Telegram user: chats, link, update records and repl
     // would wait on the manual clock, which then stands still).
     TELEGRAM_HTTP_TIMEOUT_MS: "600000",
     TELEGRAM_LEASE_S: "700",
+    QUEUE_VIEW_MS: String(VIEW_MS),
   }, { clock });
   await using sockets = new Sockets();
   const op = await sockets.connect(server.wsUrl(await server.staffToken("op-1")));
@@ -37,6 +39,10 @@ Deno.test("erase-client of a Telegram user: chats, link, update records and repl
   const open = async (updateId: number, text: string, user: typeof ADA) => {
     const from = op.frames.length;
     fake.push(textUpdate(updateId, text, user));
+    // Staff queue views go out at most once per VIEW_MS on the (manual) clock: once the update
+    // is taken (the next poll asks past it), two intervals on, any view held back has gone out.
+    await fake.polled(updateId + 1);
+    await clock.advance(2 * VIEW_MS);
     const f = await op.next((f) => f.type === "new_chat_available", { from });
     const chatId = String(f.payload.chat_id);
     assert.equal((await op.request("accept_chat", { chat_id: chatId })).type, "ack");
