@@ -78,9 +78,12 @@ Deno.test("search (REST): who sees what, per role", async () => {
     found(await search(s, await token("op-2", "operator"), { q: "заказ" })),
     ["closed", "others", "waiting"],
   );
-  assert.deepEqual(found(await search(s, await token("law-1", "lawyer"), { q: "заказ" })), [
-    lawyer.lawyer_chat_id,
-  ]);
+  // A lawyer finds their lawyer chat and the support chat they were assigned from (which they
+  // may read), nothing else.
+  assert.deepEqual(
+    found(await search(s, await token("law-1", "lawyer"), { q: "заказ" })),
+    [lawyer.lawyer_chat_id, "mine"].sort(),
+  );
   assert.deepEqual(found(await search(s, await token("law-2", "lawyer"), { q: "заказ" })), []);
   const { client_token, visitor_token } = await s.createChat("c9");
   for (const t of [client_token, visitor_token]) {

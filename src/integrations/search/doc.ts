@@ -23,6 +23,8 @@ export interface ChatDoc {
   readonly operatorId: string | null;
   /** Everyone who held the chat, first first (the `operator_id` filter). */
   readonly operators: readonly string[];
+  /** Lawyers assigned from this support chat: they may read it (absent in older docs). */
+  readonly lawyers?: readonly string[];
   readonly createdAt: number;
   readonly closedAt: number | null;
   /** Time of the latest indexed event. */
@@ -117,6 +119,11 @@ export function applyEvent(
     case "closed":
       d = { ...d, status: "closed", closedAt: e.at };
       break;
+    case "lawyer_assigned": {
+      const lawyers = d.lawyers ?? [];
+      if (!lawyers.includes(e.lawyerId)) d = { ...d, lawyers: [...lawyers, e.lawyerId] };
+      break;
+    }
     case "rated":
       d = { ...d, rating: e.score };
       text = e.comment ?? null;

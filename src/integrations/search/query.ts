@@ -16,7 +16,9 @@
  *
  * Who sees what mirrors who may read a chat (actors/session.ts `get`): admins every chat;
  * operators support chats that wait (bot or queue), that they hold, or that are closed; lawyers
- * their own lawyer chats; clients nothing (the route refuses them).
+ * their own lawyer chats and the support chats they were assigned from; clients nothing (the
+ * route refuses them). Staff mentioned in a chat's notes may read it but do not find it here
+ * (mentions live on the chat's staff stream, which the index does not follow).
  */
 import type { SessionStatus } from "../../../actors/session.ts";
 import type { Role } from "../../auth/principal.ts";
@@ -83,7 +85,8 @@ export function maySee(v: Viewer, d: ChatDoc): boolean {
       return d.kind === "support" &&
         (waiting(d.status) || d.status === "closed" || d.operatorId === v.id);
     case "lawyer":
-      return d.kind === "lawyer" && d.operatorId === v.id;
+      // Their lawyer chats, and the support chats they were assigned from (read-only).
+      return d.kind === "lawyer" ? d.operatorId === v.id : d.lawyers?.includes(v.id) === true;
     default:
       return false;
   }
