@@ -23,6 +23,7 @@ import {
 } from "../src/server/openapi.ts";
 import type { Principal } from "../src/auth/principal.ts";
 import { type OpenQuery, parseFeatures } from "../src/server/connection_handler.ts";
+import { withConnectionLog } from "../src/server/request_context.ts";
 import { type EventCursor, parseCursor, SseStreams } from "../src/server/sse.ts";
 import type { RouteDeps } from "./deps.ts";
 
@@ -75,7 +76,7 @@ export function sseRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
     }
     const batch = parseBatch(text);
     if (batch === null) {
-      const outcome = await stream.handler.handle(text);
+      const outcome = await withConnectionLog(stream.conn, () => stream.handler.handle(text));
       // What follows the reply (a resume's replay) flows on the stream.
       outcome.after?.().catch((err) => d.log.error("sse follow-up failed", { err }));
       if (outcome.reply) return c.json(outcome.reply, 200);
@@ -86,7 +87,10 @@ export function sseRoutes(d: RouteDeps): OpenAPIHono<ApiEnv> {
     }
     // All frames are handed over at once, in order (as frames arriving on a WebSocket are), so
     // their commands reach the actors in order and share group commits.
-    const outcomes = await Promise.all(batch.map((value) => stream.handler.handle({ value })));
+    const outcomes = await withConnectionLog(
+      stream.conn,
+      () => Promise.all(batch.map((value) => stream.handler.handle({ value }))),
+    );
     void (async () => {
       for (const o of outcomes) await o.after?.();
     })().catch((err) => d.log.error("sse follow-up failed", { err }));

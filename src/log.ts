@@ -56,6 +56,17 @@ export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T):
   return context.run(outer ? { ...outer, ...fields } : fields, fn);
 }
 
+const NO_CONTEXT: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/**
+ * Runs `fn` outside any request or connection context: for loops that serve every caller (an
+ * actor's mailbox), which would otherwise carry the id of whoever happened to start them.
+ */
+export function withoutLogContext<T>(fn: () => T): T {
+  // An empty context, not `exit`: Deno's `exit` leaves the async continuations in the outer one.
+  return context.run(NO_CONTEXT, fn);
+}
+
 /** The fields `withLogContext` set for the work running now, if any. */
 export function logContext(): Readonly<Record<string, unknown>> | undefined {
   return context.getStore();

@@ -3,7 +3,7 @@
  * recovered from KV before that message is handled, passivated when idle.
  */
 import { AppError } from "../errors.ts";
-import { type Logger, silentLogger } from "../log.ts";
+import { type Logger, silentLogger, withoutLogContext } from "../log.ts";
 import { type Clock, SystemClock, type TimerId } from "./clock.ts";
 import { GroupCommitter, isFenced, type KvCheck } from "./committer.ts";
 import { Deadlines, KeyedTimers } from "./_timers.ts";
@@ -391,7 +391,7 @@ export class ActorSystem implements ActorRouter {
   #schedule(cell: Cell): void {
     if (cell.running) return;
     cell.running = true;
-    queueMicrotask(() => void this.#drive(cell));
+    queueMicrotask(() => void withoutLogContext(() => this.#drive(cell)));
   }
 
   async #drive(cell: Cell): Promise<void> {

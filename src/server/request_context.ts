@@ -7,6 +7,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { withLogContext } from "../log.ts";
+import { isStaff } from "../auth/principal.ts";
+import type { Connection } from "./hub.ts";
 import type { EngineMetrics } from "./metrics.ts";
 
 /** A caller's request id is kept when it is 1–64 of `[A-Za-z0-9._-]`, else replaced. */
@@ -29,6 +31,20 @@ export function requestIds(): MiddlewareHandler {
       // Immutable headers (an upgrade's, a fetched response's): that response goes without.
     }
   };
+}
+
+/**
+ * Runs `fn` (a connection's open, or the handling of one of its frames) with the connection's
+ * id, transport and user on every line logged by it and the work it starts.
+ */
+export function withConnectionLog<T>(conn: Connection, fn: () => T): T {
+  const p = conn.principal;
+  return withLogContext({
+    connection_id: conn.id,
+    transport: conn.transport ?? "ws",
+    user_kind: isStaff(p.role) ? "staff" : "client",
+    user_id: p.id,
+  }, fn);
 }
 
 /** The pattern of the route that answered (`/api/v1/chat/chats/:chatId`), or `unmatched`. */

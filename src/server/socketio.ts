@@ -13,6 +13,7 @@ import type { RouteDeps } from "../../routes/deps.ts";
 import { CLOSE, ConnectionHandler, parseFeatures } from "./connection_handler.ts";
 import { tokenKeyOf } from "./http.ts";
 import type { Connection } from "./hub.ts";
+import { withConnectionLog } from "./request_context.ts";
 import { MAX_EARLY_FRAMES } from "./ws_deno.ts";
 import { clientAddrOf } from "./edge/upgrade.ts";
 import { parseCursor } from "./sse.ts";
@@ -185,7 +186,8 @@ function accept(d: RouteDeps, socket: Socket): void {
   };
   socket.onAny((type: unknown, ...args: unknown[]) => {
     if (gone) return;
-    if (handler) return void dispatch(handler, type, args);
+    const h = handler;
+    if (h) return void withConnectionLog(h.conn, () => dispatch(h, type, args));
     if (early.length < MAX_EARLY_FRAMES) return void early.push([type, ...args]);
     closed();
     shut(socket, CLOSE.policy, "too_many_early_frames");
@@ -214,13 +216,17 @@ function accept(d: RouteDeps, socket: Socket): void {
       d.config.SEND_QUEUE_MAX_BYTES,
       closed,
     );
-    handler = new ConnectionHandler(d.svc, conn, d.handlerOptions);
-    void handler.open({
-      chatId: args.chatId,
-      lastSeq: args.lastSeq,
-      ...(args.resume ? { resume: args.resume } : {}),
-      ...parseFeatures(args.features),
-    });
-    for (const [type, ...rest] of early.splice(0)) void dispatch(handler, type, rest);
+    const h = new ConnectionHandler(d.svc, conn, d.handlerOptions);
+    handler = h;
+    void withConnectionLog(conn, () =>
+      h.open({
+        chatId: args.chatId,
+        lastSeq: args.lastSeq,
+        ...(args.resume ? { resume: args.resume } : {}),
+        ...parseFeatures(args.features),
+      }));
+    for (const [type, ...rest] of early.splice(0)) {
+      void withConnectionLog(conn, () => dispatch(h, type, rest));
+    }
   }, refuse);
 }

@@ -21,6 +21,7 @@ import {
   type OpenQuery,
 } from "./connection_handler.ts";
 import type { Connection } from "./hub.ts";
+import { withConnectionLog } from "./request_context.ts";
 import { isStaffStream, staffStream } from "./streams.ts";
 
 const encoder = new TextEncoder();
@@ -246,7 +247,7 @@ export class SseStreams {
     handler = new ConnectionHandler(this.#svc, conn, this.#o);
     handler.onFollow = (chatId, seq) => conn.followed(chatId, seq);
     this.#all.set(conn.id, { conn, handler });
-    void handler.open(query);
+    void withConnectionLog(conn, () => handler!.open(query));
     const first = await conn.first;
     if (first?.type === "connected") return conn;
     if (first?.type === "error" && first.payload.code === "too_many_connections") return conn;

@@ -7,6 +7,7 @@ import { AppError } from "../errors.ts";
 import { errorFrame, type OutboundFrame } from "../protocol/mod.ts";
 import { CLOSE, type ConnectionHandler, type OpenQuery } from "./connection_handler.ts";
 import type { Connection } from "./hub.ts";
+import { withConnectionLog } from "./request_context.ts";
 
 /** Frames a client may send before its token is checked; more closes the socket (1008). */
 export const MAX_EARLY_FRAMES = 64;
@@ -118,14 +119,19 @@ export function serveWebSocket(
       socket.close(CLOSE.policy, auth.error.code);
       return;
     }
-    handler = makeHandler(
+    const h = makeHandler(
       new DenoWsConnection(socket, auth.principal, o.tokenKey, o.maxBufferedBytes, () => closed()),
     );
-    void handler.open(query);
+    handler = h;
+    void withConnectionLog(h.conn, () => h.open(query));
   };
   socket.onmessage = (e) => {
-    if (typeof e.data !== "string") return handler?.onBinary();
-    void handler?.onText(e.data);
+    const h = handler;
+    if (!h) return;
+    withConnectionLog(
+      h.conn,
+      () => typeof e.data === "string" ? void h.onText(e.data) : h.onBinary(),
+    );
   };
   const closed = () => {
     gone = true;

@@ -5,7 +5,7 @@
 import { Authenticator } from "../../src/auth/mod.ts";
 import type { StaffRole } from "../../src/auth/principal.ts";
 import { loadConfig } from "../../src/config.ts";
-import { silentLogger } from "../../src/log.ts";
+import { type Logger, silentLogger } from "../../src/log.ts";
 import type { Clock } from "../../src/runtime/clock.ts";
 import { OutboundFrameSchema } from "../../src/protocol/mod.ts";
 import { type RunningServer, startServer } from "../../src/server/server.ts";
@@ -44,7 +44,7 @@ export const TEST_LIMITS = { CREATE_RATE_PER_ADDRESS: "100000", CREATE_RATE_GLOB
 /** Starts a server in this process on a free loopback port with a fresh KV file. */
 export async function startTestServer(
   overrides: Record<string, string> = {},
-  opts: { clock?: Clock; kvPath?: string } = {},
+  opts: { clock?: Clock; kvPath?: string; logger?: Logger } = {},
 ): Promise<TestServer> {
   const dir = opts.kvPath ? null : await Deno.makeTempDir({ prefix: "chat-test-" });
   const config = loadConfig({
@@ -58,7 +58,8 @@ export async function startTestServer(
     ...TEST_LIMITS,
     ...overrides,
   });
-  const server = await startServer(config, { logger: silentLogger, env, clock: opts.clock });
+  const logger = opts.logger ?? silentLogger;
+  const server = await startServer(config, { logger, env, clock: opts.clock });
   return withHelpers(server, server.auth, async () => {
     await server.shutdown();
     if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -3,7 +3,7 @@
  * or connection context on every line logged inside it, and repeated warnings summarised.
  */
 import assert from "node:assert/strict";
-import { createLogger, withLogContext } from "../../src/log.ts";
+import { createLogger, withLogContext, withoutLogContext } from "../../src/log.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 
 function capture(level: "debug" | "info" | "warn" | "error" = "debug", clock = new ManualClock(0)) {
@@ -116,5 +116,23 @@ Deno.test("log: close writes what a window still counts and leaves no timer behi
     ["flaky", undefined],
     ["flaky", undefined],
     ["flaky (repeated)", 2],
+  ]);
+});
+
+Deno.test("log: work started outside the context (a shared loop) carries no caller's id", async () => {
+  const { lines, log } = capture();
+  let loop: Promise<void> = Promise.resolve();
+  await withLogContext({ request_id: "r-first" }, async () => {
+    // Started by the first caller, the loop then serves everyone: it must not carry r-first.
+    loop = withoutLogContext(async () => {
+      await Promise.resolve();
+      log.info("batch");
+    });
+    log.info("asked");
+    await loop;
+  });
+  assert.deepEqual(lines.map((l) => [l.msg, l.request_id]), [
+    ["asked", "r-first"],
+    ["batch", undefined],
   ]);
 });
