@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { StaffRole } from "../../src/auth/principal.ts";
+import type { Clock } from "../../src/runtime/clock.ts";
 import { startTestServer, type TestServer, WsClient } from "../integration/_harness.ts";
 import { assertAccessible } from "./_a11y.ts";
 import { launchBrowser, newPage, screenshot } from "./_browser.ts";
@@ -24,20 +25,21 @@ export interface ConsoleEnv {
 }
 
 /**
- * A console browser test: starts a server (with `env` settings) and Chromium, runs `fn`, fails
- * on any page error, and closes sockets, browser and server whatever happened.
+ * A console browser test: starts a server (with `setup.env` settings and `setup.clock`, if
+ * given) and Chromium, runs `fn`, fails on any page error, and closes sockets, browser and server
+ * whatever happened.
  */
 export function consoleTest(
   name: string,
   fn: (env: ConsoleEnv) => Promise<void>,
-  env: Record<string, string> = {},
+  setup: { env?: Record<string, string>; clock?: Clock } = {},
 ): void {
   Deno.test({
     name,
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {
-      const server = await startTestServer(env);
+      const server = await startTestServer(setup.env, { clock: setup.clock });
       let browser: Browser | null = null;
       const sockets: WsClient[] = [];
       const errors: string[][] = [];

@@ -207,5 +207,5 @@ consoleTest(
     await ru.locator("#dead-status", { hasText: "Недоставленных событий нет" }).waitFor();
     await check(ru, "console-ru-admin-webhooks");
   },
-  { WEBHOOK_MAX_ATTEMPTS: "1" },
+  { env: { WEBHOOK_MAX_ATTEMPTS: "1" } },
 );

@@ -24,34 +24,54 @@ function svg(tag, attrs = {}, text = "") {
   return el;
 }
 
-/** A "nice" top for an axis: 1, 2 or 5 times a power of ten, at least `max`. */
-export function niceMax(/** @type {number} */ max) {
-  if (!(max > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(max));
-  return ([1, 2, 5, 10].map((m) => m * p).find((v) => v >= max)) ?? 10 * p;
+/**
+ * Steps an axis of seconds may take: seconds below a minute, then whole minutes (durations are
+ * shown to the minute, so 30 s steps would print "2 min" at 90 s and 120 s), hours up to a top
+ * under 48 h (shown as hours and minutes), then whole days.
+ */
+const TIME_STEPS = [1, 2, 5, 10, 15, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800];
+
+/**
+ * The axis for values up to `max`: a step every gridline is a whole multiple of (1, 2 or 5 times
+ * a power of ten, at least 1 for counts; whole seconds, minutes or hours for times, which the
+ * format then shows without rounding two lines to the same text) and the top, at most 5 steps.
+ * @param {number} max @param {"count" | "time"} scale
+ */
+export function axis(max, scale) {
+  const want = Math.max(max, 0) / 4;
+  let step;
+  if (scale === "time") {
+    step = TIME_STEPS.find((x) => x >= want) ?? Math.ceil(want / 86_400) * 86_400;
+  } else {
+    const p = 10 ** Math.floor(Math.log10(want || 1));
+    step = Math.max(1, [1, 2, 5, 10].map((m) => m * p).find((v) => v >= want) ?? 10 * p);
+  }
+  const top = Math.max(step, Math.ceil(max / step) * step);
+  return { step, top };
 }
 
 /**
  * @typedef {{ name: string, values: Array<number | null> }} Series
  * @typedef {{ label: string, categories: string[], series: Series[],
- *   format: (n: number) => string, kind: "bar" | "line" }} ChartSpec
+ *   format: (n: number) => string, kind: "bar" | "line", scale: "count" | "time" }} ChartSpec
  */
 
 /** The frame: gridlines with the axis' values, category labels (thinned to fit). */
 function frame(
   /** @type {SVGElement} */ root,
   /** @type {ChartSpec} */ s,
-  /** @type {number} */ top,
+  /** @type {{ step: number, top: number }} */ ax,
 ) {
   const plotH = H - PAD.top - PAD.bottom;
-  for (let i = 0; i <= 4; i++) {
-    const y = PAD.top + plotH - (plotH * i) / 4;
+  const lines = Math.round(ax.top / ax.step);
+  for (let i = 0; i <= lines; i++) {
+    const y = PAD.top + plotH - (plotH * i) / lines;
     root.append(svg("line", { x1: PAD.left, x2: W - PAD.right, y1: y, y2: y, class: "grid" }));
     root.append(
       svg(
         "text",
         { x: PAD.left - 6, y: y + 4, class: "axis", "text-anchor": "end" },
-        s.format((top * i) / 4),
+        s.format(ax.step * i),
       ),
     );
   }
@@ -77,7 +97,8 @@ function frame(
  */
 export function chart(s) {
   const values = s.series.flatMap((x) => x.values).filter((v) => typeof v === "number");
-  const top = niceMax(Math.max(0, .../** @type {number[]} */ (values)));
+  const ax = axis(Math.max(0, .../** @type {number[]} */ (values)), s.scale);
+  const top = ax.top;
   const plotH = H - PAD.top - PAD.bottom;
   const root = svg("svg", {
     viewBox: `0 0 ${W} ${H}`,
@@ -86,7 +107,7 @@ export function chart(s) {
     "aria-label": s.label,
     preserveAspectRatio: "xMidYMid meet",
   });
-  const step = frame(root, s, top);
+  const step = frame(root, s, ax);
   const y = (/** @type {number} */ v) => PAD.top + plotH - (plotH * v) / top;
   s.series.forEach((series, k) => {
     const g = svg("g", { class: `series series-${k}` });

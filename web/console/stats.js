@@ -233,8 +233,12 @@ export function mountStats(root) {
     ];
     const byDay = new Map(d.day.series.map((/** @type {any} */ s) => [s.key, s]));
     const days = daysOf(range.from, range.to);
-    const dayLabel = (/** @type {string} */ k) =>
-      fmtDate(`${k}T12:00:00`).replace(/\s?\d{4}.*$/, "");
+    const dayFmt = new Intl.DateTimeFormat(lang(), {
+      day: "numeric",
+      month: "short",
+      timeZone: "UTC",
+    });
+    const dayLabel = (/** @type {string} */ k) => dayFmt.format(Date.parse(`${k}T12:00:00Z`));
     const series = (/** @type {string} */ f) =>
       days.map((k) => byDay.get(k)?.[f] ?? (f.endsWith("_s") ? null : 0));
     const ops = d.operator.series;
@@ -272,7 +276,8 @@ export function mountStats(root) {
             { name: t("console.stats.created"), values: series("chats_created") },
             { name: t("console.stats.closed"), values: series("chats_closed") },
           ],
-          format: (n) => fmtNumber(Math.round(n)),
+          format: (n) => fmtNumber(n),
+          scale: "count",
         }),
         chart({
           kind: "line",
@@ -283,6 +288,7 @@ export function mountStats(root) {
             { name: t("console.stats.first_response"), values: series("first_response_avg_s") },
           ],
           format: (n) => fmtDuration(n),
+          scale: "time",
         }),
         chart({
           kind: "bar",
@@ -298,7 +304,8 @@ export function mountStats(root) {
               values: ops.map((/** @type {any} */ s) => s.resolved),
             },
           ],
-          format: (n) => fmtNumber(Math.round(n)),
+          format: (n) => fmtNumber(n),
+          scale: "count",
         }),
       ),
       groupTable(
