@@ -682,6 +682,7 @@ const chosen = (() => {
 })();
 await loadI18n({ storage, ...(embedded ? { asked: chosen ?? params.get("lang") } : {}) });
 localize(document);
+redrawStars(); // built before the catalogue was loaded: their names were the keys
 el.langSelect.replaceChildren(
   ...(await languages()).map((l) => new Option(l.name, l.code, false, l.code === lang())),
 );

@@ -93,6 +93,33 @@ export async function setHidden(page: Page, hidden: boolean) {
   }, hidden);
 }
 
+/** What has focus: its id (or class), and whether it shows a ring of at least 2 px. */
+export async function focusState(page: Page) {
+  return await page.evaluate(() => {
+    const el = document.activeElement;
+    const style = getComputedStyle(el);
+    const ring = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2) ||
+      style.boxShadow !== "none";
+    return { id: `${el.tagName.toLowerCase()}#${el.id || el.className}`, ring };
+  });
+}
+
+/**
+ * Presses Tab (Shift+Tab when `back`) until `selector` has focus, at most `max` times; fails
+ * when it is not reached or when anything focused on the way shows no visible ring.
+ */
+export async function tabTo(page: Page, selector: string, back = false, max = 25) {
+  const path: string[] = [];
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press(back ? "Shift+Tab" : "Tab");
+    const now = await focusState(page);
+    path.push(now.id);
+    assert.ok(now.ring, `focus on ${now.id} is not visible (path: ${path.join(" > ")})`);
+    if (await page.locator(selector).evaluate((el) => el === document.activeElement)) return;
+  }
+  throw new Error(`Tab never reached ${selector}: ${path.join(" > ")}`);
+}
+
 /** How far a scrolled list is from its bottom (px). */
 export async function distanceFromBottom(page: Page, selector: string) {
   return await page.locator(selector).evaluate((el) =>
