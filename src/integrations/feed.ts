@@ -200,9 +200,7 @@ export class CatchUp {
   /** One look at the marks (tests call it to step). Failures are logged and retried later. */
   look(): Promise<void> {
     this.#looking ??= this.#look()
-      .catch((err) =>
-        this.#o.log.error(`${this.#o.name} catch-up failed; retrying`, { error: err })
-      )
+      .catch((err) => this.#o.log.error(`${this.#o.name} catch-up failed; retrying`, { err }))
       .finally(() => {
         this.#looking = null;
         if (this.#stopped) return;

@@ -171,7 +171,7 @@ export class BotResponder {
     // An operator took the chat or it closed meanwhile: the bot simply has nothing to say.
     const code = err instanceof AppError ? err.code : null;
     if (code === "invalid_state" || code === "chat_closed") return;
-    this.#o.log.warn("bot: could not answer", { chat: chatId, error: err as Error });
+    this.#o.log.warn("bot: could not answer", { chat: chatId, err: err as Error });
   }
 }
 

@@ -96,7 +96,7 @@ export class BotStats {
     const write = this.#kv.atomic().sum([...PREFIX, group, name], 1n).commit().then(
       () => {},
       // A lost count must not cost the client its answer.
-      (err) => this.#log.warn("bot: could not count", { group, name, error: err as Error }),
+      (err) => this.#log.warn("bot: could not count", { group, name, err: err as Error }),
     ).finally(() => this.#inFlight.delete(write));
     this.#inFlight.add(write);
     return write;

@@ -127,7 +127,7 @@ export class Indexer {
       } catch (err) {
         // KV refused a write: keep the batch first in line and try again shortly.
         this.#queue.unshift(...batch);
-        this.#o.log.error("search index write failed; retrying", { error: err });
+        this.#o.log.error("search index write failed; retrying", { err });
         if (this.#stopped) return;
         this.#retryTimer = this.#o.clock.setTimeout(() => {
           this.#retryTimer = null;

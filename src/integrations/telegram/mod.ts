@@ -103,7 +103,7 @@ export async function startTelegram(ctx: IntegrationContext): Promise<Integratio
   } else if (c.TELEGRAM_WEBHOOK_URL) {
     // Best effort: a failure is logged, and the webhook can be set by hand (see the docs).
     await api.setWebhook(c.TELEGRAM_WEBHOOK_URL, c.TELEGRAM_WEBHOOK_SECRET).catch((err) =>
-      log.error("telegram setWebhook failed", { error: describe(err) })
+      log.error("telegram setWebhook failed", { err: describe(err) })
     );
   }
 

@@ -152,7 +152,7 @@ export class Outbound {
       for (const f of batch) if ((await Promise.all(f.saved)).every(Boolean)) taken.push(f.event);
       // An event whose write failed breaks its chat's run: the cursor stays before it.
       await cursors.advance(taken).catch((err) =>
-        this.#o.log.warn("telegram cursor write failed", { error: describe(err) })
+        this.#o.log.warn("telegram cursor write failed", { err: describe(err) })
       );
     }
   }
@@ -182,7 +182,7 @@ export class Outbound {
     const key = this.#o.keys.out(item.chatId, item.seq, item.part);
     const saved = persist
       ? this.#o.kv.set(key, item).then(() => true, (err) => {
-        this.#o.log.warn("telegram outbox write failed", { error: describe(err) });
+        this.#o.log.warn("telegram outbox write failed", { err: describe(err) });
         return false;
       })
       : Promise.resolve(true);

@@ -84,7 +84,7 @@ export class Poller {
           continue;
         }
         const ms = backoffMs(err, failures++, this.#o.retryBaseMs);
-        this.#o.log.warn("telegram getUpdates failed", { error: describe(err), retry_ms: ms });
+        this.#o.log.warn("telegram getUpdates failed", { err: describe(err), retry_ms: ms });
         await this.#wait("getUpdates", ms, err);
       }
     }

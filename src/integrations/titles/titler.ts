@@ -113,7 +113,7 @@ export class Titler {
         this.#titledFrom.delete(chatId);
       }
     } catch (err) {
-      this.#log.warn("titles: could not set a title", { chat: chatId, error: err as Error });
+      this.#log.warn("titles: could not set a title", { chat: chatId, err: err as Error });
     }
   }
 

@@ -105,7 +105,7 @@ export class Dispatcher {
         if (!this.#again && !this.#stop.signal.aborted) await this.#armNext();
       } while (this.#again && !this.#stop.signal.aborted);
     } catch (err) {
-      log.error("webhook dispatcher failed; retrying", { error: err });
+      log.error("webhook dispatcher failed; retrying", { err });
       this.#arm(clock.now() + pollMs);
     }
   }
@@ -211,7 +211,7 @@ export class Dispatcher {
       await this.#settle(c, outcome);
     } catch (err) {
       // KV failed (or closed by a kill): the lease runs out and the delivery is tried again.
-      log.warn("webhook delivery not settled", { id: c.d.id, error: err });
+      log.warn("webhook delivery not settled", { id: c.d.id, err });
     }
   }
 
@@ -273,7 +273,7 @@ export class Dispatcher {
       enabled: false,
       disabledReason: reason,
       updatedAt: now,
-    })).catch((err) => this.#o.log.warn("webhook subscription not disabled", { error: err }));
+    })).catch((err) => this.#o.log.warn("webhook subscription not disabled", { err }));
     this.#o.log.warn("webhook subscription disabled", { id: sub.id, reason });
   }
 

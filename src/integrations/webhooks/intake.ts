@@ -114,7 +114,7 @@ export class Intake {
         // KV refused a write: keep the batch first in line and try again shortly (deliveries
         // already stored are recognised by their ids).
         this.#queue.unshift(...batch);
-        this.#o.log.error("webhook outbox write failed", { error: err });
+        this.#o.log.error("webhook outbox write failed", { err });
         if (this.#stopped) return;
         this.#retryTimer = this.#o.clock.setTimeout(() => {
           this.#retryTimer = null;

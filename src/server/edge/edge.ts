@@ -245,9 +245,9 @@ class EdgeServer implements Edge {
       } catch (err) {
         if (this.#closed) return;
         if (err instanceof Deno.errors.BadResource) {
-          return this.#log.error("edge: the listener is gone", { error: err });
+          return this.#log.error("edge: the listener is gone", { err });
         }
-        this.#flag("accept", true, () => this.#log.error("edge: accept failed", { error: err }));
+        this.#flag("accept", true, () => this.#log.error("edge: accept failed", { err }));
         const { promise, resolve } = Promise.withResolvers<void>();
         this.#pause = { timer: this.#clock.setTimeout(resolve, ACCEPT_BACKOFF_MS), wake: resolve };
         await promise;
@@ -258,7 +258,7 @@ class EdgeServer implements Edge {
       try {
         this.#admit(conn);
       } catch (err) {
-        this.#log.error("edge: internal error", { error: err });
+        this.#log.error("edge: internal error", { err });
         try {
           conn.close();
         } catch {
@@ -431,7 +431,7 @@ class EdgeServer implements Edge {
       up = await Deno.connect({ transport: "unix", path });
     } catch (err) {
       this.#flag("upstream", true, () => {
-        this.#log.error("edge: the upstream is unreachable", { path, error: err });
+        this.#log.error("edge: the upstream is unreachable", { path, err });
       });
       await this.#refuse(l, 502, "The server is unavailable");
       return false;
@@ -510,7 +510,7 @@ class EdgeServer implements Edge {
       if (res instanceof Response) return res;
       throw new TypeError("The handler did not return a Response");
     })().catch((err) => {
-      this.#note("handler", () => this.#log.error("edge: the handler failed", { error: err }));
+      this.#note("handler", () => this.#log.error("edge: the handler failed", { err }));
       return new Response(null, { status: 500 });
     });
     const res = await Promise.race([answer, l.gone]);
@@ -649,7 +649,7 @@ class EdgeServer implements Edge {
 
   #spawn(task: Promise<void>): void {
     const t: Promise<void> = task
-      .catch((err) => this.#log.error("edge: internal error", { error: err }))
+      .catch((err) => this.#log.error("edge: internal error", { err }))
       .then(() => void this.#tasks.delete(t));
     this.#tasks.add(t);
   }
