@@ -72,6 +72,7 @@ export class KafkaMember implements Consumer {
    * rather than handled twice. Forgotten when the partition is revoked.
    */
   readonly #handled = new Map<string, bigint>();
+  readonly lag = new Map<number, number>();
   /** Handled offsets not committed yet, by partition (the commit timer takes them). */
   readonly #uncommitted = new Map<string, { topic: string; partition: number; offset: bigint }>();
   #commitTimer: ReturnType<typeof setInterval> | null = null;
@@ -453,6 +454,7 @@ export class KafkaMember implements Consumer {
           });
         }
         p.resolveOffset(message.offset);
+        this.lag.set(batch.partition, Number(BigInt(batch.highWatermark) - offset - 1n));
         await p.heartbeat();
       }
     } finally {

@@ -68,6 +68,8 @@ export interface ConsumeOptions {
 export interface Consumer {
   /** Partitions this member holds now. */
   readonly assignment: readonly TopicPartition[];
+  /** Records left to handle by partition, as of each one's last fetched batch (Kafka only). */
+  readonly lag?: ReadonlyMap<number, number>;
   /** Leaves the group gracefully: waits for in-flight `onMessage`, calls `onRevoke`, commits. */
   stop(): Promise<void>;
 }

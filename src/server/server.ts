@@ -201,6 +201,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     clock,
     cluster: node,
     integrations: () => integrations,
+    kafkaLag: () => {
+      const owners = node?.consumers.owners;
+      const held = new Set(owners?.assignment.map((tp) => tp.partition));
+      return [...owners?.lag ?? []].filter(([partition]) => held.has(partition));
+    },
   });
   const routing = new RoutingService(svc, config.DEFAULT_QUEUE);
   integrations = await startIntegrations({
