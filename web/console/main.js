@@ -125,6 +125,8 @@ function connect(/** @type {string} */ t0) {
   let first = true;
   c.addEventListener("frame", (e) => {
     const f = /** @type {Frame} */ (/** @type {CustomEvent} */ (e).detail);
+    // What the queue listed before a delta: its `added` also lists chats that only moved.
+    const listed = f.type === "queue_delta" ? new Set(store.queue.keys()) : null;
     const adopted = store.apply(f);
     if (adopted) {
       c.track(adopted, 0); // a chat became mine: load its whole history and notes
@@ -136,7 +138,7 @@ function connect(/** @type {string} */ t0) {
       first = false;
     }
     if (f.type === "error" && !f.ref) toast(errorText({ code: f.payload.code }));
-    alertFor(f);
+    alertFor(f, listed);
   });
   c.addEventListener("status", (e) => {
     const st = /** @type {CustomEvent} */ (e).detail;
@@ -188,15 +190,25 @@ function onConnected(f, firstTime) {
   }).catch(() => {});
 }
 
-/** Alerts for frames that need the operator (see alerts.js). @param {Frame} f */
-function alertFor(f) {
+/**
+ * Alerts for frames that need the operator (see alerts.js). `listed`: the queue's chats before a
+ * `queue_delta` (a chat new to the queue arrives in its `added`, not as `new_chat_available`).
+ * @param {Frame} f @param {Set<string> | null} listed
+ */
+function alertFor(f, listed) {
   const p = f.payload ?? {};
   const me = store.me?.user_id;
   const fresh = Date.now() - (Date.parse(p.timestamp ?? "") || Date.now()) < 60_000;
   const activeChat = store.activeId;
   const chat = p.chat_id ? store.chats.get(p.chat_id) : null;
   const who = chat ? clientName(chat) : "";
-  if (f.type === "new_chat_available" && store.me?.role !== "lawyer") {
+  if (f.type === "queue_delta" && listed && store.me?.role !== "lawyer") {
+    for (const a of p.added) {
+      if (!listed.has(a.chat_id)) {
+        alertOf("queue", { title: t("console.alert.queue"), chatId: a.chat_id });
+      }
+    }
+  } else if (f.type === "new_chat_available" && store.me?.role !== "lawyer") {
     alertOf("queue", { title: t("console.alert.queue"), chatId: p.chat_id });
   } else if (f.type === "chat_offered") {
     alertOf("offer", { title: t("console.alert.offer"), chatId: p.chat_id });
