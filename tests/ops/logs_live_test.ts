@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../src/log.ts";
 import { startTestServer, WsClient } from "../integration/_harness.ts";
+import { SseClient, sseUrl } from "../integration/_sse_client.ts";
 
 function capturing() {
   // deno-lint-ignore no-explicit-any -- parsed JSON lines, read field by field
@@ -70,4 +71,22 @@ Deno.test("logs: a frame that fails on a WebSocket is logged with the connection
   assert.match(line.err.stack, /journal broken\n\s+at /);
   assert.equal(line.request_id, undefined, "a frame is not the upgrade request");
   await client.close();
+});
+
+Deno.test("logs: a frame that fails over SSE is logged with the stream's connection id and the POST's request id", async () => {
+  const { lines, logger } = capturing();
+  await using server = await startTestServer({}, { logger });
+  const chat = await server.createChat("log-sse");
+  const sse = await SseClient.connect(sseUrl(server, chat.client_token));
+  server.svc.sendMessage = () => Promise.reject(new Error("journal broken over sse"));
+  const reply = await sse.request("message", { text: "hi" });
+  assert.equal(reply.type, "error");
+  const line = lines.find((l) => l.msg === "frame failed");
+  assert.ok(line, "the failure is logged");
+  assert.equal(line.connection_id, sse.connectionId);
+  assert.equal(line.transport, "sse");
+  assert.equal(line.user_kind, "client");
+  assert.match(line.request_id, /^[0-9a-f-]{36}$/, "the send is a request of its own");
+  assert.match(line.err.stack, /journal broken over sse/);
+  await sse.close();
 });
