@@ -138,6 +138,7 @@ function connect(/** @type {string} */ t0) {
       first = false;
     }
     if (f.type === "error" && !f.ref) toast(errorText({ code: f.payload.code }));
+    if (f.type === "chat_created" && f.payload.linked_chat_id) loadLinked(f.payload.chat_id);
     alertFor(f, listed);
   });
   c.addEventListener("status", (e) => {
@@ -188,6 +189,16 @@ function onConnected(f, firstTime) {
     for (const r of rows) if (r.name) store.names.set(r.operator_id, r.name);
     store.changed();
   }).catch(() => {});
+}
+
+/**
+ * A lawyer chat's support chat, read once (lawyers may): the client's name comes from it for
+ * the list and the title, and the context shows its conversation.
+ */
+function loadLinked(/** @type {string} */ chatId) {
+  const linked = store.chats.get(chatId)?.linked?.chatId;
+  if (!linked || store.chats.get(linked)?.events.size) return;
+  fullHistory(linked).then((frames) => store.load(linked, frames)).catch(() => {});
 }
 
 /**

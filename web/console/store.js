@@ -300,11 +300,18 @@ export class Store extends EventTarget {
     switch (f.type) {
       case "chat_created":
         if (p.channel) c.channel = p.channel;
-        if (p.client_name) c.clientName = p.client_name;
+        if (p.client_name) {
+          c.clientName = p.client_name;
+          // A lawyer chat names its client as the support chat it came from does.
+          for (const o of this.chats.values()) {
+            if (o.linked?.chatId === c.id && !o.clientName) o.clientName = p.client_name;
+          }
+        }
         c.kind = p.kind === "lawyer" ? "lawyer" : "support";
         c.offline = p.offline === true;
         if (p.linked_chat_id) {
           c.linked = { chatId: p.linked_chat_id, by: p.assigned_by ?? "", reason: p.reason ?? "" };
+          c.clientName ||= this.chats.get(p.linked_chat_id)?.clientName ?? "";
         }
         break;
       case "chat_queued":
