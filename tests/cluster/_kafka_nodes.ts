@@ -22,6 +22,27 @@ export interface KafkaNode {
   kill(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
+/**
+ * A node's settings on the mock: its brokers, `partitions` command partitions and the quick group
+ * timings the two-process tests use (3 s session timeout, 300 ms Kafka heartbeats, 1 s node
+ * heartbeats), plus `extra`.
+ */
+export function mockNodeEnv(
+  bootstrap: string,
+  partitions: number,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    KAFKA_BROKERS: bootstrap,
+    COMMAND_PARTITIONS: String(partitions),
+    KAFKA_SESSION_TIMEOUT_MS: "3000",
+    KAFKA_HEARTBEAT_MS: "300",
+    KAFKA_MAX_WAIT_MS: "20",
+    NODE_HEARTBEAT_S: "1",
+    ...extra,
+  };
+}
+
 /** Starts `src/main.ts` as a cluster node; resolves once it listens (it has joined by then). */
 export async function spawnNode(
   name: string,

@@ -221,8 +221,12 @@ export class Node {
     await this.system.redeliverOwed();
   }
 
+  /** Set by `halt`: a dead process takes no more connections. */
+  #halted = false;
+
   /** Dies as a killed process would. */
   halt(): void {
+    this.#halted = true;
     this.system.halt();
     for (const p of this.peers) p.handler.onClose();
   }
@@ -240,6 +244,7 @@ export class Node {
     p: Principal,
     query: { chatId?: string; lastSeq?: number; resume?: Map<string, number> } = {},
   ): Promise<Peer> {
+    if (this.#halted) throw new Crashed();
     const conn = new FakeConn(p);
     const handler = new ConnectionHandler(this.svc, conn, this.options);
     const peer = { conn, handler };
