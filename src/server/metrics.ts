@@ -1,7 +1,7 @@
 /**
  * The node's Prometheus metrics on prom-client, one registry per server (several servers in one
- * process, as in tests, each expose their own figures): prom-client's process and runtime
- * metrics, and the engine's own. What is state (queue, actors, mailboxes, outboxes, consumer lag)
+ * process, as in tests, each expose their own figures) for the engine's own, and prom-client's
+ * process and runtime metrics, collected once per process and added to every exposition. What is state (queue, actors, mailboxes, outboxes, consumer lag)
  * is read live when scraped (collect callbacks), so nothing is counted twice; what happens
  * (requests, frames, acks, commits, pings, claims) is observed as it happens. Label values are
  * escaped by prom-client; every label has a bounded set of values (routes are Hono's patterns,
@@ -72,6 +72,21 @@ const ALWAYS: readonly IntegrationMetric[] = [
   },
 ];
 
+let processMetrics: Registry | null = null;
+
+/**
+ * prom-client's process and runtime metrics (CPU, memory, file descriptors, event-loop lag, GC),
+ * collected once per process: they describe the process, whichever server is scraped, and each
+ * collection starts an event-loop monitor and a GC observer that nothing stops.
+ */
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
+}
+
 /** Owed commands counted at most (a scrape must stay cheap). */
 const OWED_COUNT_LIMIT = 10_000;
 
@@ -96,7 +111,7 @@ export class EngineMetrics implements FrameMetrics {
   constructor(src: MetricsSources) {
     this.#src = src;
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    processRegistry();
     this.httpRequests = new Counter({
       name: "chat_http_requests_total",
       help: "HTTP requests answered, by method, route pattern and status",
@@ -189,7 +204,8 @@ export class EngineMetrics implements FrameMetrics {
   async render(): Promise<string> {
     await this.#refreshIntegrations();
     // prom-client separates metrics with blank lines; the format allows them, readers differ.
-    return (await this.registry.metrics()).replace(/\n\n+/g, "\n");
+    const all = Registry.merge([processRegistry(), this.registry]);
+    return (await all.metrics()).replace(/\n\n+/g, "\n");
   }
 
   get contentType(): string {
