@@ -42,6 +42,11 @@ export class Story {
 export interface Flow {
   readonly name: string;
   readonly mode?: "manual" | "auto";
+  /**
+   * After the restart, users come back before the owed commands are sent again (a reconnect
+   * racing the redelivery): what a connection follows must then come from the chats' own state.
+   */
+  readonly reconnectFirst?: boolean;
   run(node: Node, story: Story): Promise<void>;
 }
 
@@ -100,8 +105,9 @@ async function runOnce(flow: Flow, at: CrashPoint | null) {
       // The process is gone; a new one starts on the same data, and the users come back.
       const clock2 = new ManualClock(clock.now());
       node = Node.create(real, clock2, mode);
-      await node.start();
+      await node.start({ owed: !flow.reconnectFirst });
       await comeBack(node, story);
+      if (flow.reconnectFirst) await node.system.redeliverOwed();
     }
     // Time passes: grace periods and offers run out, replays finish.
     await node.settle(GRACE_MS + ACCEPT_TIMEOUT_MS + 1000);

@@ -209,16 +209,17 @@ export class Node {
 
   /**
    * Starts as a server does: the queue with its routing settings (which recovers it), then the
-   * commands actors owed each other when the last process stopped.
+   * commands actors owed each other when the last process stopped (unless `owed: false`: the
+   * caller sends them later, e.g. after users came back).
    */
-  async start(): Promise<void> {
+  async start(opts: { owed?: boolean } = {}): Promise<void> {
     await this.svc.configureQueue({
       mode: this.mode,
       defaultCapacity: 5,
       acceptTimeoutMs: ACCEPT_TIMEOUT_MS,
       graceMs: GRACE_MS,
     });
-    await this.system.redeliverOwed();
+    if (opts.owed !== false) await this.system.redeliverOwed();
   }
 
   /** Set by `halt`: a dead process takes no more connections. */

@@ -224,7 +224,14 @@ const FLOWS: Flow[] = [
   },
 ];
 
-for (const flow of FLOWS) {
+// The transfers and closes again, with the users back before the owed commands are sent again.
+const RACING = FLOWS.filter((f) => /^(transfer|close)/.test(f.name)).map((f) => ({
+  ...f,
+  name: `${f.name}, reconnect before the redelivery`,
+  reconnectFirst: true,
+}));
+
+for (const flow of [...FLOWS, ...RACING]) {
   Deno.test(`crash points: ${flow.name}`, async () => {
     const { commits, runs, failures } = await explore(flow);
     assert.ok(commits > 0, "the flow commits something");
