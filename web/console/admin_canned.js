@@ -41,7 +41,7 @@ export function cannedTab(panel) {
           on: { click: () => edit(null) },
         }),
       ),
-      h("div", { class: "table-wrap" }, tbl.el),
+      tbl.wrap,
       status,
     );
     builtFor = lang();

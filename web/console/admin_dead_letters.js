@@ -31,7 +31,7 @@ export function deadLetters(urlOf) {
   const title = h("h3", { id: "dead-h" });
   const hint = h("p", { class: "muted small" });
   let tbl = table("dead-letters", "", []);
-  const wrap = h("div", { class: "table-wrap" });
+  const wrap = h("div");
   const again = h("button", {
     type: "button",
     class: "small",
@@ -58,7 +58,7 @@ export function deadLetters(urlOf) {
       t("console.dead.col_when"),
       t("console.admin.col_actions"),
     ]);
-    wrap.replaceChildren(tbl.el);
+    wrap.replaceChildren(tbl.wrap);
   }
 
   /** Runs a row's action; says what happened in the status line. */

@@ -9,7 +9,9 @@ import { ApiError } from "./api.js";
 import { FieldErrors, openDialog } from "./dialog.js";
 
 /**
- * A table with a caption (for screen readers) and column headers.
+ * A table with a caption (for screen readers) and column headers; `wrap` holds it in a box that
+ * scrolls sideways on a narrow screen, reachable and scrollable from the keyboard (a named region
+ * in the tab order).
  * @param {string} id @param {string} caption @param {string[]} headers
  */
 export function table(id, caption, headers) {
@@ -21,7 +23,9 @@ export function table(id, caption, headers) {
     h("thead", {}, h("tr", {}, ...headers.map((x) => h("th", { scope: "col", text: x })))),
     body,
   );
-  return { el, body };
+  const wrap = h("div", { class: "table-wrap", role: "region", tabindex: "0" }, el);
+  if (caption) wrap.setAttribute("aria-label", caption);
+  return { el, body, wrap };
 }
 
 /**

@@ -36,7 +36,7 @@ export function operatorsTab(panel) {
     panel.replaceChildren(
       h("h2", { text: t("console.admin.tab_operators") }),
       h("p", { class: "muted small", text: t("console.admin.operators_hint") }),
-      h("div", { class: "table-wrap" }, tbl.el),
+      tbl.wrap,
       status,
     );
     builtFor = lang();

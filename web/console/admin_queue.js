@@ -33,7 +33,7 @@ export function queueTab(panel) {
       h("h2", { text: t("console.admin.tab_queue") }),
       facts,
       h("p", { class: "muted small", text: t("console.admin.priority_hint") }),
-      h("div", { class: "table-wrap" }, tbl.el),
+      tbl.wrap,
       status,
     );
     builtFor = lang();

@@ -102,7 +102,7 @@ export function webhooksTab(panel) {
         }),
       ),
       secret,
-      h("div", { class: "table-wrap" }, tbl.el),
+      tbl.wrap,
       status,
       dead.el,
     );

@@ -355,9 +355,7 @@ export function mountStats(root) {
       "section",
       { class: "group-table", "aria-labelledby": `${id}-h` },
       h("h3", { id: `${id}-h`, text: title }),
-      rows.length
-        ? h("div", { class: "table-wrap" }, tbl.el)
-        : h("p", { class: "muted small", text: t("console.stats.no_data") }),
+      rows.length ? tbl.wrap : h("p", { class: "muted small", text: t("console.stats.no_data") }),
     );
   }
 
