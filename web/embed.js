@@ -92,6 +92,18 @@
     zIndex: "2147483000",
   });
 
+  // A focus ring through the CSSOM (a page's CSP may refuse a style sheet), shown unless the
+  // focus came from a pointer, as :focus-visible would.
+  let pointer = false;
+  button.addEventListener("pointerdown", () => (pointer = true));
+  button.addEventListener("focus", () => {
+    if (!pointer) {
+      Object.assign(button.style, { outline: "3px solid #1e3a8a", outlineOffset: "3px" });
+    }
+    pointer = false;
+  });
+  button.addEventListener("blur", () => (button.style.outline = "none"));
+
   const badge = document.createElement("span");
   badge.setAttribute("aria-hidden", "true"); // the button's label says the count
   badge.id = "supportchat-unread";

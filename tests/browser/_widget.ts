@@ -3,12 +3,12 @@
  * widget's texts in a language, the background-tab emulation, and layout measurements.
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
+import type { Frame, Page } from "playwright-core";
 import { type TestServer, WsClient } from "../integration/_harness.ts";
 
 // Page globals, used inside `page.evaluate` callbacks (the tests' type check has no DOM library).
 // deno-lint-ignore no-explicit-any
-declare const document: any, getComputedStyle: any;
+declare const document: any, getComputedStyle: any, OscillatorNode: any;
 
 export type Lang = "en" | "ru";
 
@@ -72,6 +72,63 @@ export class Staff {
   close() {
     return this.ws.close();
   }
+}
+
+export interface Shown {
+  title: string;
+  body: string;
+  tag: string;
+}
+
+/**
+ * Records, before the page's own scripts run, every desktop notification it shows (the real
+ * `Notification` still shows it) and every tone it starts (WebAudio oscillators).
+ */
+export function recordAlerts() {
+  // deno-lint-ignore no-explicit-any
+  const w = globalThis as any;
+  w.__shown = [];
+  w.__notes = [];
+  w.__tones = [];
+  const Real = w.Notification;
+  w.Notification = new Proxy(Real, {
+    construct(target, args): object {
+      const opts = args[1] ?? {};
+      w.__shown.push({ title: args[0], body: opts.body ?? "", tag: opts.tag ?? "" });
+      const note: object = Reflect.construct(target, args);
+      w.__notes.push(note);
+      return note;
+    },
+    get: (target, key) => Reflect.get(target, key),
+  });
+  const start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function (this: { frequency: { value: number } }, ...a: []) {
+    w.__tones.push(this.frequency.value);
+    return start.apply(this, a);
+  };
+}
+
+export const shown = (page: Page | Frame) =>
+  page.evaluate(() => (globalThis as unknown as { __shown: Shown[] }).__shown);
+export const tones = (page: Page | Frame) =>
+  page.evaluate(() => (globalThis as unknown as { __tones: number[] }).__tones);
+
+/**
+ * A shop's page on a port of its own (another origin than the chat server's) with the embed's
+ * one script tag, and `window.supportChatSettings` when `settings` are given.
+ */
+export function startShop(chatServerUrl: string, settings?: Record<string, unknown>) {
+  const vouch = settings
+    ? `<script>window.supportChatSettings = ${JSON.stringify(settings)};</script>`
+    : "";
+  const html = `<!doctype html><html lang="en"><head><title>Shop</title></head><body>
+    <main><h1>Signed in as Anna</h1></main>
+    ${vouch}
+    <script src="${chatServerUrl}/embed.js" async></script></body></html>`;
+  return Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } }),
+  );
 }
 
 /** The chat the widget keeps (support, or the lawyer chat). */

@@ -8,6 +8,7 @@ import type { Browser } from "playwright-core";
 import { hmacKey } from "../../src/auth/jwt.ts";
 import { startTestServer, WsClient } from "../integration/_harness.ts";
 import { launchBrowser, newPage, screenshot } from "./_browser.ts";
+import { startShop } from "./_widget.ts";
 
 const SITE_SECRET = "site-identity-secret-0123456789abcdef";
 
@@ -18,17 +19,6 @@ async function userHash(userId: string): Promise<string> {
     new TextEncoder().encode(userId),
   );
   return [...new Uint8Array(sig)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function startShop(chatServerUrl: string, settings: Record<string, unknown>) {
-  const html = `<!doctype html><html><head><title>Shop</title></head><body>
-    <h1>Signed in as Anna</h1>
-    <script>window.supportChatSettings = ${JSON.stringify(settings)};</script>
-    <script src="${chatServerUrl}/embed.js" async></script></body></html>`;
-  return Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    () => new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } }),
-  );
 }
 
 Deno.test({

@@ -11,11 +11,21 @@ import type { Browser, Page } from "playwright-core";
 import { startTestServer } from "../integration/_harness.ts";
 import { assertAccessible } from "./_a11y.ts";
 import { launchBrowser, screenshot } from "./_browser.ts";
-import { type Lang, setHidden, Staff, storedChat, text } from "./_widget.ts";
+import {
+  type Lang,
+  recordAlerts,
+  setHidden,
+  type Shown,
+  shown,
+  Staff,
+  storedChat,
+  text,
+  tones,
+} from "./_widget.ts";
 
 // Page globals, used inside `page.evaluate` callbacks.
 // deno-lint-ignore no-explicit-any
-declare const document: any, Image: any, OscillatorNode: any;
+declare const document: any, Image: any;
 
 const PEOPLE = {
   en: { anna: "Anna Smirnova", lawyer: "Pavel Lebedev", reason: "Refund dispute" },
@@ -31,45 +41,6 @@ for (const lang of ["en", "ru"] as const) {
     fn: () => backgroundFlow(lang),
   });
 }
-
-interface Shown {
-  title: string;
-  body: string;
-  tag: string;
-}
-
-/**
- * Records, before the page's own scripts run, every desktop notification it shows (the real
- * `Notification` still shows it) and every tone it starts (WebAudio oscillators).
- */
-function recordAlerts() {
-  // deno-lint-ignore no-explicit-any
-  const w = globalThis as any;
-  w.__shown = [];
-  w.__notes = [];
-  w.__tones = [];
-  const Real = w.Notification;
-  w.Notification = new Proxy(Real, {
-    construct(target, args): object {
-      const opts = args[1] ?? {};
-      w.__shown.push({ title: args[0], body: opts.body ?? "", tag: opts.tag ?? "" });
-      const note: object = Reflect.construct(target, args);
-      w.__notes.push(note);
-      return note;
-    },
-    get: (target, key) => Reflect.get(target, key),
-  });
-  const start = OscillatorNode.prototype.start;
-  OscillatorNode.prototype.start = function (this: { frequency: { value: number } }, ...a: []) {
-    w.__tones.push(this.frequency.value);
-    return start.apply(this, a);
-  };
-}
-
-const shown = (page: Page) =>
-  page.evaluate(() => (globalThis as unknown as { __shown: Shown[] }).__shown);
-const tones = (page: Page) =>
-  page.evaluate(() => (globalThis as unknown as { __tones: number[] }).__tones);
 
 /** Waits until the page has shown notification number `n` (1-based) and resolves with it. */
 async function nthNotification(page: Page, n: number): Promise<Shown> {
