@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { check, clientSocket, consoleTest, startChat } from "./_console.ts";
+import { check, clientSocket, consoleTest, signIn, startChat } from "./_console.ts";
 
 /** The id of the focused element. */
 const focused = (page: Page) => page.evaluate("document.activeElement?.id ?? ''");
@@ -135,5 +135,20 @@ consoleTest(
     await page.locator(`#search-results li[data-chat-id="${boris.chat_id}"]`).waitFor();
     await page.keyboard.press("Tab"); // whatever comes next shows a ring too
     assert.ok(await ringed(page), "focus stays visible in the search view");
+
+    // Russian, typed on a Russian layout: the A key gives "ф" and still accepts (by its place).
+    const galina = await startChat(server, { name: "Галина", message: "Добрый день" });
+    const ru = (await open()).page;
+    await signIn(ru, server, await server.staffToken("op-3", "operator", "Ирина"), "ru");
+    await ru.locator(`#queue li[data-chat-id="${galina.chat_id}"]`).waitFor();
+    await ru.evaluate(
+      "document.body.dispatchEvent(new KeyboardEvent('keydown', { key: 'ф', code: 'KeyA', bubbles: true }))",
+    );
+    await ru.locator(`#my-chats li[data-chat-id="${galina.chat_id}"]`).waitFor();
+    await ru.locator("#chat-title", { hasText: "Галина" }).waitFor();
+    await ru.keyboard.press("Tab");
+    await ru.keyboard.press("Shift+Slash");
+    await ru.locator("#help-dialog[open] td", { hasText: "Следующий чат" }).waitFor();
+    await check(ru, "console-ru-shortcuts");
   },
 );
