@@ -303,7 +303,10 @@ function renderHeader(/** @type {Conversation | null} */ c) {
     return;
   }
   const st = c.client.state;
-  const { text, tone } = connectionText(st);
+  // A closed chat says so (not "Connected"); a connection problem still shows, for the rating.
+  const { text, tone } = c.closed && st.status === "open"
+    ? { text: t("widget.status.ended"), tone: "idle" }
+    : connectionText(st);
   el.status.textContent = text;
   el.status.dataset.tone = tone;
   el.status.title = st.transport === "sse" ? t("widget.status.sse_hint") : "";

@@ -140,6 +140,7 @@ async function keyboardFlow(lang: Lang) {
     await page.locator("#end-btn", { hasText: await tx("widget.end_confirm") }).waitFor();
     await page.keyboard.press("Enter");
     await page.locator("#rate-view").waitFor();
+    await page.locator("#status-line", { hasText: await tx("widget.status.ended") }).waitFor();
 
     if (lang === "en") {
       // Rate: Tab to the stars (one stop), arrows pick 4, a comment, Tab to "Send rating".
