@@ -85,6 +85,15 @@ consoleTest(
     // The conversation scrolls from the keyboard: the client sends enough to overflow it.
     for (let i = 1; i <= 30; i++) annaSocket.send("message", { text: `Line ${i} of my story` });
     await page.locator("#chat-messages li.msg", { hasText: "Line 30 of my story" }).waitFor();
+    // The console's read of it is stored and echoed before the scrolling starts (the echo
+    // redraws the conversation, which must not race the keys below).
+    const line30 = await annaSocket.next((f) =>
+      f.type === "message" && f.payload.message === "Line 30 of my story"
+    );
+    await annaSocket.next((f) =>
+      f.type === "read" && f.payload.role === "operator" &&
+      (f.payload.last_read_seq as number) >= (line30.payload.seq as number)
+    );
     await tabTo(page, "chat-log", 40, "Shift+Tab");
     assert.ok(await ringed(page), "the message log shows a focus ring");
     const bottom = await page.locator("#chat-log").evaluate((el) => el.scrollTop);
