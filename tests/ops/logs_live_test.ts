@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createLogger } from "../../src/log.ts";
 import { startTestServer, WsClient } from "../integration/_harness.ts";
 import { SseClient, sseUrl } from "../integration/_sse_client.ts";
+import { io } from "socket.io-client";
 
 function capturing() {
   // deno-lint-ignore no-explicit-any -- parsed JSON lines, read field by field
@@ -89,4 +90,32 @@ Deno.test("logs: a frame that fails over SSE is logged with the stream's connect
   assert.match(line.request_id, /^[0-9a-f-]{36}$/, "the send is a request of its own");
   assert.match(line.err.stack, /journal broken over sse/);
   await sse.close();
+});
+
+Deno.test("logs: a frame that fails over socket.io is logged with the connection's id", async () => {
+  const { lines, logger } = capturing();
+  await using server = await startTestServer({}, { logger });
+  const chat = await server.createChat("log-sio");
+  const socket = io(server.url, {
+    forceNew: true,
+    reconnection: false,
+    transports: ["websocket"],
+    auth: { token: chat.client_token },
+  });
+  try {
+    const connected = await new Promise<{ connection_id: string }>((resolve) =>
+      socket.on("connected", resolve)
+    );
+    server.svc.sendMessage = () => Promise.reject(new Error("journal broken over socket.io"));
+    const reply = await socket.timeout(10_000).emitWithAck("message", { text: "hi" });
+    assert.equal(reply.type, "error");
+    const line = lines.find((l) => l.msg === "frame failed");
+    assert.ok(line, "the failure is logged");
+    assert.equal(line.connection_id, connected.connection_id);
+    assert.equal(line.transport, "socketio");
+    assert.equal(line.user_kind, "client");
+    assert.match(line.err.stack, /journal broken over socket.io/);
+  } finally {
+    socket.close();
+  }
 });
