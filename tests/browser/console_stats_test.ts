@@ -55,8 +55,14 @@ const kpi = (page: Page, id: string) => page.locator(`#${id} dd`).textContent();
 const intl = (page: Page, lang: string, n: number, o: Intl.NumberFormatOptions) =>
   page.evaluate(([l, v, opts]) => new Intl.NumberFormat(l, opts).format(v), [lang, n, o] as const);
 
-// The chats take 10 minutes of server time, all before the browser's now: inside its presets.
-const clockStart = Date.now() - 15 * 60_000;
+// The chats take 10 minutes of server time within today (UTC, the browser's zone here), before
+// now but never before midnight: one day's bar counts both.
+const midnight = Date.UTC(
+  new Date().getUTCFullYear(),
+  new Date().getUTCMonth(),
+  new Date().getUTCDate(),
+);
+const clockStart = Math.max(midnight + 60_000, Date.now() - 15 * 60_000);
 const clock = new ManualClock(clockStart);
 
 consoleTest(
