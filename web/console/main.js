@@ -9,7 +9,8 @@ import { ChatClient } from "../chat_client.js";
 import { byId, connectionText, h, safeStorage, show } from "../dom.js";
 import { languages, loadI18n, localize, onLanguageChange, setLanguage, t } from "../i18n.js";
 import { api, errorText, fullHistory, setToken } from "./api.js";
-import { alertOf, installAlerts, setBaseTitle } from "./alerts.js";
+import { installAlerts, setBaseTitle } from "./alerts.js";
+import { alertFor } from "./alert_rules.js";
 import { ChatView } from "./chat_view.js";
 import { ContextPanel } from "./context.js";
 import { installHints } from "./hints.js";
@@ -20,7 +21,6 @@ import { roster } from "./roster.js";
 import { installSearch } from "./search.js";
 import { Store } from "./store.js";
 import { onRoute, route, routed, showView } from "./views.js";
-import { clientName } from "./channel.js";
 
 /** @typedef {import("../transports.js").Frame} Frame */
 
@@ -139,7 +139,7 @@ function connect(/** @type {string} */ t0) {
     }
     if (f.type === "error" && !f.ref) toast(errorText({ code: f.payload.code }));
     if (f.type === "chat_created" && f.payload.linked_chat_id) loadLinked(f.payload.chat_id);
-    alertFor(f, listed);
+    alertFor(store, f, listed);
   });
   c.addEventListener("status", (e) => {
     const st = /** @type {CustomEvent} */ (e).detail;
@@ -199,53 +199,6 @@ function loadLinked(/** @type {string} */ chatId) {
   const linked = store.chats.get(chatId)?.linked?.chatId;
   if (!linked || store.chats.get(linked)?.events.size) return;
   fullHistory(linked).then((frames) => store.load(linked, frames)).catch(() => {});
-}
-
-/**
- * Alerts for frames that need the operator (see alerts.js). `listed`: the queue's chats before a
- * `queue_delta` (a chat new to the queue arrives in its `added`, not as `new_chat_available`).
- * @param {Frame} f @param {Set<string> | null} listed
- */
-function alertFor(f, listed) {
-  const p = f.payload ?? {};
-  const me = store.me?.user_id;
-  const fresh = Date.now() - (Date.parse(p.timestamp ?? "") || Date.now()) < 60_000;
-  const activeChat = store.activeId;
-  const chat = p.chat_id ? store.chats.get(p.chat_id) : null;
-  const who = chat ? clientName(chat) : "";
-  if (f.type === "queue_delta" && listed && store.me?.role !== "lawyer") {
-    for (const a of p.added) {
-      if (!listed.has(a.chat_id)) {
-        alertOf("queue", { title: t("console.alert.queue"), chatId: a.chat_id });
-      }
-    }
-  } else if (f.type === "new_chat_available" && store.me?.role !== "lawyer") {
-    alertOf("queue", { title: t("console.alert.queue"), chatId: p.chat_id });
-  } else if (f.type === "chat_offered") {
-    alertOf("offer", { title: t("console.alert.offer"), chatId: p.chat_id });
-  } else if (f.type === "chat_transferred" && p.to_operator_id === me && fresh) {
-    alertOf("transfer", {
-      title: t("console.alert.transfer"),
-      body: p.reason,
-      chatId: p.chat_id,
-      activeChat,
-    });
-  } else if (f.type === "chat_assigned" && p.operator_id === me && p.role === "lawyer" && fresh) {
-    alertOf("transfer", { title: t("console.alert.lawyer"), chatId: p.chat_id, activeChat });
-  } else if (f.type === "message" && chat?.mine && p.sender_id !== me && fresh) {
-    alertOf("message", {
-      title: t("console.alert.message", { name: who }),
-      body: p.message,
-      chatId: p.chat_id,
-      activeChat,
-    });
-  } else if (f.type === "mention") {
-    alertOf("mention", {
-      title: t("console.alert.mention", { name: store.nameOf(p.by) }),
-      body: p.text,
-      chatId: p.chat_id,
-    });
-  }
 }
 
 // ---- actions ----
