@@ -334,10 +334,15 @@ const REST: Record<string, RestRow> = {
       await searchOf(w.server.svc)!.indexer.flushed();
       return get(`/api/v1/chat/search?q=${fx.word}`);
     },
-    // Lawyers find their lawyer chats only; operators waiting, their own and closed chats.
+    // Lawyers find their lawyer chats and the support chat theirs was assigned from (C);
+    // operators waiting, their own and closed chats.
     check: (who, body, fx) => {
       const ids = (body as { results: { chat_id: string }[] }).results.map((r) => r.chat_id);
-      assert.equal(ids.includes(fx.c.chat_id), ["owner", "admin"].includes(who), `C for ${who}`);
+      assert.equal(
+        ids.includes(fx.c.chat_id),
+        ["owner", "lawyer", "admin"].includes(who),
+        `C for ${who}`,
+      );
       assert.equal(
         ids.includes(fx.l.chat_id),
         ["lawyer", "admin"].includes(who),
