@@ -205,6 +205,22 @@ consoleTest(
     await check(ru, "console-ru-admin-canned");
     await tab(ru, "webhooks");
     await ru.locator("#dead-status", { hasText: "Недоставленных событий нет" }).waitFor();
+    receiver.plan("/ru", { status: 503 });
+    await ru.click("#webhook-new");
+    await ru.fill("#dlg-url", `${receiver.url}/ru`);
+    await ru.click("#dialog-ok");
+    await ru.locator("#webhook-secret").waitFor();
+    const ruFailed = await startChat(server, { name: "Дарья", message: "Здравствуйте" });
+    await receiver.next((r) => r.path === "/ru" && r.payload.chat_id === ruFailed.chat_id);
+    await until(
+      "a dead letter for /ru",
+      async () => (await admin(server, "webhooks/dead-letters")).dead_letters.length === 1,
+    );
+    await ru.click("#dead-refresh");
+    await ru.locator("#dead-letters .dead-why", {
+      hasText: "Все попытки неудачны · 1 попытка · HTTP 503",
+    }).waitFor();
+    await ru.locator("#dead-status", { hasText: "1 недоставленное событие" }).waitFor();
     await check(ru, "console-ru-admin-webhooks");
   },
   { env: { WEBHOOK_MAX_ATTEMPTS: "1" } },
