@@ -403,22 +403,34 @@ export class ChatService {
 
   // ---- staff presence ----
 
-  /** A staff connection opened: count it, and make sure the queue sees the operator present. */
-  async staffConnected(p: Principal): Promise<OperatorReplies["connect"]> {
-    if (p.role === "client") throw new AppError("internal", "Clients have no operator actor");
+  /**
+   * A staff connection opened: count it, and make sure the queue sees the operator present.
+   * `attempt` runs each of the two asks (the caller's retries during a failover): they are tried
+   * apart, so retrying the queue's never counts the connection twice.
+   */
+  async staffConnected(
+    p: Principal,
+    attempt: <T>(ask: () => Promise<T>) => Promise<T> = (ask) => ask(),
+  ): Promise<OperatorReplies["connect"]> {
+    const role = p.role;
+    if (role === "client") throw new AppError("internal", "Clients have no operator actor");
     this.names.remember(p.id, p.name);
-    const reply = await this.router.ask(operatorEntity, p.id, {
-      type: "connect",
-      role: p.role,
-      ...(p.name ? { name: p.name } : {}),
-      bootId: this.#o.bootId,
-      ...this.#bootView(),
-    }) as OperatorReplies["connect"];
-    await this.router.ask(queueEntity, this.#o.queue, {
-      type: "operator_online",
-      operatorId: p.id,
-      role: p.role,
-    });
+    const reply = await attempt(() =>
+      this.router.ask(operatorEntity, p.id, {
+        type: "connect",
+        role,
+        ...(p.name ? { name: p.name } : {}),
+        bootId: this.#o.bootId,
+        ...this.#bootView(),
+      }) as Promise<OperatorReplies["connect"]>
+    );
+    await attempt(() =>
+      this.router.ask(queueEntity, this.#o.queue, {
+        type: "operator_online",
+        operatorId: p.id,
+        role,
+      })
+    );
     return reply;
   }
 

@@ -183,12 +183,11 @@ export class ConnectionHandler {
         ? null
         : await this.#patiently(() => this.#svc.view(p, query.chatId!));
       this.#boundChat = bound?.chatId;
-      // The operator's actor and the queue may live on a node that just died: their lookups wait
-      // for the move too. (A connect that timed out may have landed all the same: the operator
-      // actor then counts one connection too many for this node's boot; the queue's presence is
-      // set right by the next presence audit.)
+      // The operator's actor and the queue may live on a node that just died: their asks wait
+      // for the move too, each on its own. (A connect that timed out may have landed all the
+      // same: the operator actor then counts one connection too many for this node's boot.)
       const [{ openChats }, active] = await Promise.all([
-        this.#patiently(() => this.#svc.staffConnected(p)),
+        this.#svc.staffConnected(p, (ask) => this.#patiently(ask)),
         this.#retrying(() => this.#svc.activeFor(p.id)).then((a) => (a instanceof Error ? [] : a)),
       ]);
       if (this.#closed) {

@@ -1,24 +1,27 @@
 /**
  * Failover seen from a staff reconnect (issue 12, items 5 and 7): two engine processes on
  * librdkafka's mock cluster (a mock speaking the Kafka protocol, NOT a real broker) sharing one KV
- * file. Node B owns the queue, the operator's actor and the operator's chats; the operator's
- * socket is on B. B is killed (SIGKILL) and, at once, the operator reconnects through node A while
- * B's partitions are still nobody's: once with a multi-chat `resume=` cursor on the URL, once
- * without (live from now), and an admin socket opened on A before the kill asks `resume` for each
- * chat. Every connection must be told every chat in `open_chats` (or wait for it), follow them (a
+ * file. Node B owns the operator's chats (and, by run, the queue, and the operator's actor too);
+ * the operator's socket is on B. B is killed (SIGKILL) and, at once, the operator reconnects
+ * through node A while B's partitions are still nobody's: once with a multi-chat `resume=` cursor
+ * on the URL, once without (live from now), and an admin socket opened on A before the kill asks
+ * `resume` for each chat. Every connection must be told every chat in `open_chats` (or wait for it), follow them (a
  * client message sent after the failover reaches it), get the missed events of a `resume` in seq
  * order, never see an `error` frame (`timeout` was the symptom), and count 0 events out of seq
- * order per chat.
+ * order per chat. Once the operator's sockets are closed, the roster must say it is no longer
+ * connected (a connect counted twice, e.g. retried whole after its queue half timed out, kept it).
  *
  * On the code before the lookups were retried (the parent of 31312bf, LOOKUP_PATIENCE_MS) the
  * reconnect's `open_chats` left out the chats whose owner was unreachable and `resume` answered
- * `timeout`.
+ * `timeout`. Before the operator's actor and the queue were waited for as well (8a02fe0), a
+ * reconnect whose actor was on the dead node was refused with `timeout`; before those two asks were
+ * retried apart (114884d), the operator stayed connected after leaving in the `queue` run.
  */
 import assert from "node:assert/strict";
 import { clusterTopics, partitionOf } from "../../src/cluster/topics.ts";
 import { childAuth, createChat, type Frame, WsClient, wsUrl } from "../integration/_harness.ts";
 import { startKafkaMock } from "../kafka_mock/mock.ts";
-import { type KafkaNode, mockNodeEnv, spawnNode, untilOwners } from "./_kafka_nodes.ts";
+import { type KafkaNode, mockNodeEnv, spawnNode, until, untilOwners } from "./_kafka_nodes.ts";
 
 const PARTITIONS = 6;
 /** Chats of the operator whose owner is the node that dies. */
@@ -92,22 +95,30 @@ function outOfOrder(seqs: number[], from: number): number {
 }
 
 /**
- * `chats`: only the operator's chats live on the node that dies (the queue and the operator's
- * actor on the survivor); `all`: the queue and the operator's actor die with them.
+ * What lives on the node that dies: `chats`, only the operator's chats (the queue and the
+ * operator's actor on the survivor); `queue`, the chats and the queue; `all`, the chats, the queue
+ * and the operator's actor.
  */
-for (const dies of ["chats", "all"] as const) {
+type Dies = "chats" | "queue" | "all";
+const WHAT: Record<Dies, string> = {
+  chats: "its chats",
+  queue: "its chats and the queue",
+  all: "its queue, operator and chats",
+};
+
+for (const dies of ["chats", "queue", "all"] as const) {
   Deno.test({
     name:
       `librdkafka's mock cluster (not a real broker): a staff reconnect while the dead node's ` +
-      `partitions move (${dies === "all" ? "its queue, operator and chats" : "its chats"} on ` +
-      `it) lists and follows every chat, resumes in seq order, sees no error`,
+      `partitions move (${WHAT[dies]} on it) lists and follows every chat, resumes in seq ` +
+      `order, sees no error; gone, it is gone`,
     sanitizeResources: false,
     sanitizeOps: false,
     fn: () => failover(dies),
   });
 }
 
-async function failover(dies: "chats" | "all") {
+async function failover(dies: Dies) {
   await using mock = await startKafkaMock(clusterTopics(PARTITIONS));
   const dir = await Deno.makeTempDir({ prefix: "chat-failover-" });
   const env = mockNodeEnv(mock.bootstrap, PARTITIONS, {
@@ -131,10 +142,10 @@ async function failover(dies: "chats" | "all") {
       const p = partitionOf({ type, id }, PARTITIONS);
       return status.partitions.find((x) => x.partition === p)!.name;
     };
-    // B will die, A survives. B owns the queue (all) or A does (chats); the operator's actor
-    // is on the same node as the queue.
+    // B will die, A survives. B owns the queue (queue, all) or A does (chats); the operator's
+    // actor is on B (all) or A.
     const queueOwner = nodes.find((n) => n.name === ownerOf("queue", QUEUE))!;
-    const b = dies === "all" ? queueOwner : nodes.find((n) => n !== queueOwner)!;
+    const b = dies === "chats" ? nodes.find((n) => n !== queueOwner)! : queueOwner;
     const a = nodes.find((n) => n !== b)!;
     const onB = (type: string, id: string) => ownerOf(type, id) === b.name;
     let opId = "";
@@ -264,6 +275,25 @@ async function failover(dies: "chats" | "all") {
     for (const ws of [op1.ws, adm]) {
       assert.equal(ws.ofType("resumed").length, CHATS, "one `resumed` per chat");
     }
+    // The operator leaves: once its last socket is closed the queue takes it for gone (a
+    // connect counted twice, e.g. retried after its queue half timed out, would keep it present).
+    await op1.ws.close();
+    await op2.ws.close();
+    const present = async () => {
+      const res = await fetch(`${a.url}/api/v1/chat/chats/operators`, {
+        headers: { authorization: `Bearer ${admToken}` },
+      });
+      const roster = await res.json() as Array<{ operator_id: string; connected: boolean }>;
+      return roster.find((o) => o.operator_id === opId)?.connected;
+    };
+    await until(
+      `${opId} no longer connected`,
+      async () => (await present()) ? undefined : true,
+      15_000,
+    )
+      .catch(async (err) => {
+        throw new Error(`${err.message}; the roster still says connected: ${await present()}`);
+      });
     console.log(
       `reconnects answered ${connectedMs} ms after the kill; ${clientErrors.length} client ` +
         `sends retried meanwhile (${[...new Set(clientErrors.map((e) => e.payload.code))]}); ` +
