@@ -83,6 +83,11 @@ async function phoneFlow(lang: Lang) {
     const newest = (await page.locator("#messages li.msg").last().boundingBox())!;
     assert.ok(newest.y + newest.height <= composer.y, "the newest message above the composer");
     await fitsPhone(page, `${lang} chat`);
+    // The agent's name is whole in the header ("End chat" takes two lines if need be).
+    assert.ok(
+      await page.locator("#title").evaluate((h) => h.scrollWidth <= h.clientWidth),
+      "the agent's name is cut off",
+    );
     await assertAccessible(page, `${lang} phone chat`);
     await screenshot(page, `widget-${lang}-phone-2-chat`);
 
