@@ -1,6 +1,6 @@
 /**
  * The widget by keyboard alone (headless Chromium, staff on the WebSocket), in English and
- * Russian: start a chat, send, attach a file, scroll the conversation, switch to the lawyer tab
+ * Russian: open and close the menu, start a chat, send, attach a file, scroll the conversation, switch to the lawyer tab
  * and write there, end the chat, rate it (English) or skip the rating (Russian) and start a new
  * chat — Tab, Shift+Tab, arrows and Enter only, with a visible focus ring on everything focused
  * and axe in each state.
@@ -60,6 +60,14 @@ async function keyboardFlow(lang: Lang) {
     page.on("filechooser", () => {});
     await page.goto(`${server.url}/?lang=${lang}`);
     await page.locator("#availability").waitFor();
+
+    // The menu: Enter opens it on the language, Escape closes it back onto its button.
+    await tabTo(page, "#menu-btn");
+    await page.keyboard.press("Enter");
+    await assertFocused(page, "#lang-select");
+    await page.keyboard.press("Escape");
+    await page.locator("#menu").waitFor({ state: "hidden" });
+    await assertFocused(page, "#menu-btn");
 
     // Start: Tab to the name, type it, Enter. The composer has focus once the chat is open.
     await tabTo(page, "#name");
