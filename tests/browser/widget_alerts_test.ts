@@ -4,7 +4,8 @@
  * joining, their messages, a lawyer assigned and the lawyer's first message each start the chime
  * and show a desktop notification; the title and the favicon count what is unread; nothing is
  * reported read while hidden. Clicking the lawyer's notification opens the lawyer tab; coming back
- * to the tab clears the counts and tells the agent what was read.
+ * to the tab clears the counts and tells the agent what was read. Permission is asked only when
+ * the reader asks (the queue's "Notify me" or the menu), never by the page on its own.
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
@@ -39,6 +40,13 @@ for (const lang of ["en", "ru"] as const) {
     sanitizeOps: false,
     sanitizeResources: false,
     fn: () => backgroundFlow(lang),
+  });
+  Deno.test({
+    name: `browser: widget (${lang}) asks for notifications only when the reader asks, from ` +
+      "the queue: allowed, the next message notifies; refused, the menu entry is disabled",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: () => askFlow(lang),
   });
 }
 
@@ -190,6 +198,68 @@ async function backgroundFlow(lang: Lang) {
   } finally {
     await anna.close();
     await lawyer?.close();
+    await browser?.close();
+    await server.shutdown();
+  }
+}
+
+/** Counts `Notification.requestPermission` calls, before the page's own scripts run. */
+function countAsks() {
+  // deno-lint-ignore no-explicit-any
+  const w = globalThis as any;
+  w.__asks = 0;
+  const ask = w.Notification.requestPermission.bind(w.Notification);
+  w.Notification.requestPermission = () => (w.__asks++, ask());
+}
+
+async function askFlow(lang: Lang) {
+  const tx = (key: string, params?: Record<string, string | number>) => text(lang, key, params);
+  const server = await startTestServer();
+  const anna = await Staff.connect(server, "op-1", "operator", PEOPLE[lang].anna);
+  let browser: Browser | null = null;
+  try {
+    browser = await launchBrowser();
+    for (const allow of [true, false]) {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+      await context.addInitScript(recordAlerts);
+      await context.addInitScript(countAsks);
+      const page = await context.newPage();
+      page.setDefaultTimeout(10_000);
+      await page.goto(`${server.url}/?lang=${lang}`);
+      await page.click("#start-btn");
+      const ask = page.locator("#queue-notify-btn", { hasText: await tx("widget.queue.notify") });
+      await ask.waitFor();
+      assert.equal(await page.evaluate(() => (globalThis as { __asks?: number }).__asks), 0);
+      if (allow) {
+        await assertAccessible(page, `${lang} queue, notifications not asked yet`);
+        await screenshot(page, `widget-${lang}-alerts-4-ask`);
+        // The reader allows them in the browser's prompt (headless Chromium shows none).
+        await context.grantPermissions(["notifications"], { origin: server.url });
+      }
+      await ask.click();
+      await ask.waitFor({ state: "hidden" });
+      assert.equal(await page.evaluate(() => (globalThis as { __asks?: number }).__asks), 1);
+      await page.click("#menu-btn");
+      const entry = page.locator("#notify-btn");
+      assert.equal(await entry.getAttribute("aria-pressed"), String(allow));
+      assert.equal(await entry.isDisabled(), !allow);
+      await page.keyboard.press("Escape");
+      if (allow) {
+        const { chat_id } = await storedChat(page);
+        await anna.ok("accept_chat", { chat_id });
+        await page.locator("#title", { hasText: PEOPLE[lang].anna }).waitFor();
+        await setHidden(page, true);
+        await anna.say(chat_id, "Back with news.");
+        await page.waitForFunction(() =>
+          (globalThis as unknown as { __shown: Shown[] }).__shown.some((n) =>
+            n.body === "Back with news."
+          )
+        );
+      }
+      await context.close();
+    }
+  } finally {
+    await anna.close();
     await browser?.close();
     await server.shutdown();
   }
