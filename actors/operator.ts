@@ -7,6 +7,10 @@
  * say which boots' counts are void, since a restarted or dead node's sockets are gone: either the
  * boots alive (`live`: one node knows only itself, so any other boot is over) or, in a cluster,
  * the boots known dead (`dead`: a node cannot know every live boot at every moment).
+ * A connection that names itself (`connId`) is counted once however often its `connect` is
+ * retried (a failover may retry one that timed out but landed) and uncounted once: the ids of the
+ * counted connections are kept with their boot (`conns`), pruned with it, at most
+ * {@link CONNS_MAX} (older ones then count without an id, as before ids existed).
  */
 import { accept, type DecideContext, type Decision, type Entity } from "../src/runtime/entity.ts";
 import type { StaffRole } from "../src/auth/principal.ts";
@@ -26,6 +30,8 @@ export interface OperatorState {
   readonly boots: Readonly<Record<string, number>>;
   /** Open connections over all live boots. */
   readonly connections: number;
+  /** The counted connections that named themselves: connection id → boot id. */
+  readonly conns?: Readonly<Record<string, string>>;
   /** Chats this operator owns, by chat id → the order they were opened in. */
   readonly openChats: SortedMap<string, number>;
   /** The same chats in the order they were opened. */
@@ -43,6 +49,7 @@ export interface OperatorView {
   readonly registeredAt: number | null;
   readonly boots: Readonly<Record<string, number>>;
   readonly connections: number;
+  readonly conns?: Readonly<Record<string, string>>;
   /** Chats this operator owns, in the order they were opened. */
   readonly openChats: string[];
   readonly lastActiveAt: number | null;
@@ -58,8 +65,8 @@ export interface BootView {
 }
 
 export type OperatorCommand =
-  | { type: "connect"; role: StaffRole; name?: string; bootId: string } & BootView
-  | { type: "disconnect"; bootId: string } & BootView
+  | { type: "connect"; role: StaffRole; name?: string; bootId: string; connId?: string } & BootView
+  | { type: "disconnect"; bootId: string; connId?: string } & BootView
   | { type: "chat_opened"; chatId: string }
   | { type: "chat_closed"; chatId: string }
   | { type: "get" };
@@ -82,8 +89,8 @@ export type OperatorReply = OperatorReplies[keyof OperatorReplies];
 export type OperatorEvent =
   | { type: "registered"; role: StaffRole; name?: string; at: number }
   /** Without `live` and `dead` (older events): only `bootId` is alive. */
-  | { type: "connected"; bootId: string; at: number } & BootView
-  | { type: "disconnected"; bootId: string; at: number } & BootView
+  | { type: "connected"; bootId: string; at: number; connId?: string } & BootView
+  | { type: "disconnected"; bootId: string; at: number; connId?: string } & BootView
   | { type: "chat_opened"; chatId: string }
   | { type: "chat_closed"; chatId: string };
 
@@ -102,7 +109,10 @@ function decide(
     case "connect":
       return connect(state, cmd, ctx);
     case "disconnect": {
-      if ((state.boots[cmd.bootId] ?? 0) === 0) {
+      // Never counted here (its connect did not land, or its boot was pruned), or already gone.
+      const unknown = cmd.connId !== undefined && state.conns?.[cmd.connId] !== cmd.bootId &&
+        Object.keys(state.conns ?? {}).length < CONNS_MAX;
+      if ((state.boots[cmd.bootId] ?? 0) === 0 || unknown) {
         return accept([], { connections: total(pruneBoots(state.boots, cmd)) });
       }
       const event: OperatorEvent = {
@@ -110,6 +120,7 @@ function decide(
         bootId: cmd.bootId,
         at: ctx.now,
         ...bootView(cmd),
+        ...(cmd.connId === undefined ? {} : { connId: cmd.connId }),
       };
       return accept([event], { connections: evolve(state, event).connections });
     }
@@ -136,12 +147,17 @@ function connect(
       at: ctx.now,
     });
   }
-  events.push({
-    type: "connected",
-    bootId: cmd.bootId,
-    at: ctx.now,
-    ...bootView(cmd),
-  });
+  // A retried connect of a connection already counted: counted once.
+  const counted = cmd.connId !== undefined && state.conns?.[cmd.connId] === cmd.bootId;
+  if (!counted) {
+    events.push({
+      type: "connected",
+      bootId: cmd.bootId,
+      at: ctx.now,
+      ...bootView(cmd),
+      ...(cmd.connId === undefined ? {} : { connId: cmd.connId }),
+    });
+  }
   const after = events.reduce(evolve, state);
   return accept(events, { openChats: openList(after), connections: after.connections });
 }
@@ -178,7 +194,19 @@ function evolve(state: OperatorState, event: OperatorEvent): OperatorState {
       const n = (boots[event.bootId] ?? 0) + (event.type === "connected" ? 1 : -1);
       if (n > 0) boots[event.bootId] = n;
       else delete boots[event.bootId];
-      return { ...state, boots, connections: total(boots), lastActiveAt: event.at };
+      const conns = pruneConns(state.conns, boots);
+      if (event.connId !== undefined) {
+        if (event.type === "disconnected") delete conns[event.connId];
+        else if (Object.keys(conns).length < CONNS_MAX) conns[event.connId] = event.bootId;
+      }
+      const { conns: _was, ...rest } = state;
+      return {
+        ...rest,
+        boots,
+        connections: total(boots),
+        ...(Object.keys(conns).length > 0 ? { conns } : {}),
+        lastActiveAt: event.at,
+      };
     }
     case "chat_opened":
       if (state.openChats.has(event.chatId)) return state;
@@ -210,7 +238,12 @@ const compareNumbers = (a: number, b: number) => a - b;
 /** The operator as plain JSON (the `get` reply, and what a snapshot stores). */
 export function toView(state: OperatorState): OperatorView {
   const { openChats: _i, openOrder: _o, opened: _n, ...rest } = state;
-  return { ...rest, boots: { ...state.boots }, openChats: openList(state) };
+  return {
+    ...rest,
+    boots: { ...state.boots },
+    ...(state.conns ? { conns: { ...state.conns } } : {}),
+    openChats: openList(state),
+  };
 }
 
 /** The operator from a stored snapshot (the plain view; its open chats a list in order). */
@@ -237,6 +270,19 @@ function pruneBoots(boots: Readonly<Record<string, number>> | undefined, view: B
   }
   return out;
 }
+
+/** The ids of counted connections whose boot still stands (a copy). */
+function pruneConns(
+  conns: Readonly<Record<string, string>> | undefined,
+  boots: Readonly<Record<string, number>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [conn, boot] of Object.entries(conns ?? {})) if (boot in boots) out[conn] = boot;
+  return out;
+}
+
+/** Connection ids kept at most (an operator's open connections are far fewer). */
+export const CONNS_MAX = 1000;
 
 const total = (boots: Readonly<Record<string, number>>) =>
   Object.values(boots).reduce((a, b) => a + b, 0);

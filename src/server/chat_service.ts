@@ -406,10 +406,12 @@ export class ChatService {
   /**
    * A staff connection opened: count it, and make sure the queue sees the operator present.
    * `attempt` runs each of the two asks (the caller's retries during a failover): they are tried
-   * apart, so retrying the queue's never counts the connection twice.
+   * apart, and the connection names itself (`connId`), so a retried connect that had landed
+   * counts it once.
    */
   async staffConnected(
     p: Principal,
+    connId: string,
     attempt: <T>(ask: () => Promise<T>) => Promise<T> = (ask) => ask(),
   ): Promise<OperatorReplies["connect"]> {
     const role = p.role;
@@ -421,6 +423,7 @@ export class ChatService {
         role,
         ...(p.name ? { name: p.name } : {}),
         bootId: this.#o.bootId,
+        connId,
         ...this.#bootView(),
       }) as Promise<OperatorReplies["connect"]>
     );
@@ -462,11 +465,12 @@ export class ChatService {
   }
 
   /** A staff connection closed; the last one starts the presence grace period in the queue. */
-  async staffDisconnected(p: Principal): Promise<void> {
+  async staffDisconnected(p: Principal, connId: string): Promise<void> {
     try {
       const { connections } = await this.router.ask(operatorEntity, p.id, {
         type: "disconnect",
         bootId: this.#o.bootId,
+        connId,
         ...this.#bootView(),
       }) as OperatorReplies["disconnect"];
       if (connections === 0 && this.hub.connectionsOf(staffKey(p.id)) === 0) {

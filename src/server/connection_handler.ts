@@ -184,15 +184,15 @@ export class ConnectionHandler {
         : await this.#patiently(() => this.#svc.view(p, query.chatId!));
       this.#boundChat = bound?.chatId;
       // The operator's actor and the queue may live on a node that just died: their asks wait
-      // for the move too, each on its own. (A connect that timed out may have landed all the
-      // same: the operator actor then counts one connection too many for this node's boot.)
+      // for the move too, each on its own (a connect that timed out but landed is counted once:
+      // it names the connection).
       const [{ openChats }, active] = await Promise.all([
-        this.#svc.staffConnected(p, (ask) => this.#patiently(ask)),
+        this.#svc.staffConnected(p, this.conn.id, (ask) => this.#patiently(ask)),
         this.#retrying(() => this.#svc.activeFor(p.id)).then((a) => (a instanceof Error ? [] : a)),
       ]);
       if (this.#closed) {
         // Closed while connecting: onClose ran before the count went up, so take it back here.
-        this.#svc.staffDisconnected(p).catch(() => {});
+        this.#svc.staffDisconnected(p, this.conn.id).catch(() => {});
         return false;
       }
       this.#counted = true;
@@ -485,7 +485,7 @@ export class ConnectionHandler {
     this.#svc.hub.remove(this.conn.id);
     // Also when the open failed after the count went up (e.g. a forbidden chat_id).
     if (this.#counted) {
-      this.#svc.staffDisconnected(this.principal).catch((err) =>
+      this.#svc.staffDisconnected(this.principal, this.conn.id).catch((err) =>
         this.#o.log.error("staff disconnect failed", { user: this.principal.id, err })
       );
     }

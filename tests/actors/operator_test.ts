@@ -257,3 +257,42 @@ Deno.test("operator: decide and evolve never mutate the state they are given", (
   }
   assert.equal(JSON.stringify(toView(frozen)), copy);
 });
+
+Deno.test("operator: a connection that names itself is counted once, however often its connect or disconnect is retried", () => {
+  const named = (s: OperatorState, connId: string, bootId = "boot-1") =>
+    send(s, { type: "connect", role: "operator", bootId, connId });
+  const gone = (s: OperatorState, connId: string, bootId = "boot-1") =>
+    send(s, { type: "disconnect", bootId, connId });
+  // A failover retries a connect that timed out but had landed: the retry adds nothing.
+  const first = named(empty(), "c1");
+  assert.equal(first.reply.connections, 1);
+  const retried = named(first.state, "c1");
+  assert.deepEqual(retried.events.map((e) => e.type), []);
+  assert.equal(retried.reply.connections, 1);
+  const other = named(retried.state, "c2");
+  assert.equal(other.reply.connections, 2);
+  // Disconnects: each counted connection once; an unknown one (its connect never landed) never.
+  const never = gone(other.state, "c9");
+  assert.deepEqual(never.events, []);
+  assert.equal(never.reply.connections, 2);
+  const one = gone(never.state, "c1");
+  assert.equal(one.reply.connections, 1);
+  const again = gone(one.state, "c1");
+  assert.deepEqual(again.events, []);
+  assert.equal(again.reply.connections, 1);
+  const last = gone(again.state, "c2");
+  assert.equal(last.reply.connections, 0);
+  assert.equal(toView(last.state).conns, undefined);
+  // The ids survive a snapshot, and go with their boot when it is pruned.
+  const back = operatorEntity.fromSnapshot!(JSON.parse(JSON.stringify(toView(other.state))), "op1");
+  assert.deepEqual(named(back, "c2").events, []);
+  const restarted = send(other.state, {
+    type: "connect",
+    role: "operator",
+    bootId: "boot-2",
+    connId: "c1",
+    live: ["boot-2"],
+  });
+  assert.equal(restarted.reply.connections, 1);
+  assert.deepEqual(toView(restarted.state).conns, { c1: "boot-2" });
+});
