@@ -6,7 +6,7 @@
  */
 import { byId, h, show } from "../dom.js";
 import { fmtDuration, fmtNumber, fmtWhen, lang, t } from "../i18n.js";
-import { clientName, visitorName } from "./channel.js";
+import { channelBadge, clientName, visitorName } from "./channel.js";
 import { preview } from "./previews.js";
 import { reconcile } from "./reconcile.js";
 
@@ -240,6 +240,7 @@ function renderMyChats(store, act) {
                 "span",
                 { class: "row-line" },
                 h("strong", { text: name, title: c.clientId || c.id }),
+                channelBadge(c),
                 c.kind === "lawyer" &&
                   h("span", { class: "badge", text: t("console.chat.kind_lawyer") }),
                 c.status !== "active" &&
