@@ -94,6 +94,7 @@ async function backgroundFlow(lang: Lang) {
     const base = await tx("widget.page_title");
 
     await page.goto(`${server.url}/?lang=${lang}`);
+    await page.locator("#start-view").waitFor(); // drawn: the menu's state is set
     await page.click("#menu-btn");
     assert.equal(await page.locator("#notify-btn").getAttribute("aria-pressed"), "true");
     await page.keyboard.press("Escape");
