@@ -33,6 +33,8 @@ Deno.test({
       await item.click();
       await op.page.locator("#chat-title .badge.channel-telegram").waitFor();
       assert.match(await op.page.locator("#chat-title").innerText(), /^Ada\s+Telegram$/);
+      // The customer context names them too (the site told nothing, Telegram did).
+      await op.page.locator(".ctx-name strong", { hasText: "Ada" }).waitFor();
       await op.page.locator("#chat-messages li", { hasText: "on Telegram (Ada)" }).waitFor();
       await op.page.locator("#chat-messages li.msg.theirs", { hasText: "from Telegram" }).waitFor();
       await screenshot(op.page, "console-telegram-chat");

@@ -13,7 +13,7 @@ import { byId, h, show } from "../dom.js";
 import { fmtDate, fmtDateTime, fmtTime, lang, t } from "../i18n.js";
 import { api, errorText, fullHistory } from "./api.js";
 import { labelEditor } from "./labels.js";
-import { visitorName } from "./channel.js";
+import { clientName, visitorName } from "./channel.js";
 
 /**
  * @typedef {import("./store.js").Store} Store
@@ -201,7 +201,7 @@ export class ContextPanel {
       h(
         "p",
         { class: "ctx-name" },
-        h("strong", { text: visitorName(p.client_id, p.name ?? c.clientName) }),
+        h("strong", { text: p.name ? visitorName(p.client_id, p.name) : clientName(c) }),
         p.verified && h("span", {
           class: "badge verified",
           title: t("console.context.verified_hint"),
