@@ -65,12 +65,41 @@ export const KV_LIMITS = {
   bytes: 700 * 1024,
   /** One value (KV allows 64 KiB). */
   valueBytes: 60 * 1024,
+  /**
+   * Encoded keys of one atomic's mutations and checks together (KV allows 80 KiB). A thousand
+   * event keys with a client's message id in the durable idempotency index pass it, so a full
+   * batch is cut by key bytes as well as by count.
+   */
+  keyBytes: 64 * 1024,
 } as const;
+
+const utf8 = new TextEncoder();
+
+/**
+ * Bytes of a key as Deno KV encodes it (the tuple encoding: a type byte per part; strings and
+ * byte arrays end with a 0 byte and have each 0 byte escaped; numbers are 8 bytes). Exact for
+ * strings, numbers and booleans; an upper bound for bigints.
+ */
+export function kvKeyBytes(key: Deno.KvKey): number {
+  let n = 0;
+  for (const part of key) {
+    if (typeof part === "string" || part instanceof Uint8Array) {
+      const bytes = typeof part === "string" ? utf8.encode(part) : part;
+      let zeros = 0;
+      for (const b of bytes) if (b === 0) zeros++;
+      n += 2 + bytes.length + zeros;
+    } else if (typeof part === "number") n += 9;
+    else if (typeof part === "bigint") n += 2 + 9 + Math.ceil(part.toString(16).length / 2);
+    else n += 1;
+  }
+  return n;
+}
 
 interface Request {
   mutations: readonly KvMutation[];
   checks: readonly KvCheck[];
   bytes: number;
+  keyBytes: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -115,14 +144,16 @@ export class GroupCommitter {
   /** Resolves once all `mutations` are durable, in one atomic; rejects if that atomic fails. */
   commit(mutations: readonly KvMutation[], checks: readonly KvCheck[] = []): Promise<void> {
     const bytes = mutations.reduce((n, m) => n + m.size, 0);
+    const keyBytes = mutations.reduce((n, m) => n + kvKeyBytes(m.key), 0) +
+      checks.reduce((n, c) => n + kvKeyBytes(c.key), 0);
     if (
       mutations.length > KV_LIMITS.mutations || checks.length > KV_LIMITS.checks ||
-      bytes > KV_LIMITS.bytes
+      bytes > KV_LIMITS.bytes || keyBytes > KV_LIMITS.keyBytes
     ) {
       return Promise.reject(new AppError("internal", "Write is larger than one KV atomic allows"));
     }
     return new Promise((resolve, reject) => {
-      this.#pending.push({ mutations, checks, bytes, resolve, reject });
+      this.#pending.push({ mutations, checks, bytes, keyBytes, resolve, reject });
       this.#pump();
     });
   }
@@ -149,17 +180,19 @@ export class GroupCommitter {
 
   #takeBatch(): Request[] {
     const batch: Request[] = [];
-    let mutations = 0, checks = 0, bytes = 0;
+    let mutations = 0, checks = 0, bytes = 0, keyBytes = 0;
     while (this.#pending.length > 0) {
       const next = this.#pending[0];
       if (
         batch.length > 0 && (mutations + next.mutations.length > KV_LIMITS.mutations ||
-          checks + next.checks.length > KV_LIMITS.checks || bytes + next.bytes > KV_LIMITS.bytes)
+          checks + next.checks.length > KV_LIMITS.checks || bytes + next.bytes > KV_LIMITS.bytes ||
+          keyBytes + next.keyBytes > KV_LIMITS.keyBytes)
       ) break;
       batch.push(this.#pending.shift()!);
       mutations += next.mutations.length;
       checks += next.checks.length;
       bytes += next.bytes;
+      keyBytes += next.keyBytes;
     }
     return batch;
   }
