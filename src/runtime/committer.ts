@@ -73,7 +73,19 @@ export const KV_LIMITS = {
   keyBytes: 64 * 1024,
 } as const;
 
-const utf8 = new TextEncoder();
+/** UTF-8 bytes of a string plus its 0 bytes (escaped as two), without encoding it. */
+function encodedLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c === 0) n++;
+    } else if (c < 0x800) n++;
+    else if (c >= 0xd800 && c <= 0xdbff) i++, n += 2; // a surrogate pair: 4 bytes for 2 units
+    else n += 2;
+  }
+  return n;
+}
 
 /**
  * Bytes of a key as Deno KV encodes it (the tuple encoding: a type byte per part; strings and
@@ -83,11 +95,11 @@ const utf8 = new TextEncoder();
 export function kvKeyBytes(key: Deno.KvKey): number {
   let n = 0;
   for (const part of key) {
-    if (typeof part === "string" || part instanceof Uint8Array) {
-      const bytes = typeof part === "string" ? utf8.encode(part) : part;
+    if (typeof part === "string") n += 2 + encodedLength(part);
+    else if (part instanceof Uint8Array) {
       let zeros = 0;
-      for (const b of bytes) if (b === 0) zeros++;
-      n += 2 + bytes.length + zeros;
+      for (const b of part) if (b === 0) zeros++;
+      n += 2 + part.length + zeros;
     } else if (typeof part === "number") n += 9;
     else if (typeof part === "bigint") n += 2 + 9 + Math.ceil(part.toString(16).length / 2);
     else n += 1;

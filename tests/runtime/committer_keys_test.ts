@@ -56,3 +56,31 @@ Deno.test("a thousand pending writes with long keys are committed in atomics KV 
     /larger than one KV atomic allows/,
   );
 });
+
+Deno.test("kvKeyBytes counts UTF-8: Cyrillic, emoji and 0 bytes as KV does", async () => {
+  using kv = await Deno.openKv(":memory:");
+  for (const part of ["abc", "привет", "😀x", "a\u0000b", "ё\u0000😀"]) {
+    const key: Deno.KvKey = [part, 1];
+    const expected = 2 + new TextEncoder().encode(part).length +
+      [...part].filter((ch) => ch === "\u0000").length + 9;
+    assert.equal(kvKeyBytes(key), expected, part);
+    // And KV agrees: exactly the limit in keys of this shape passes, a byte more fails.
+    const pad = (n: number): Deno.KvKey => [part, 1, "p".repeat(n)];
+    const fixed = kvKeyBytes(pad(0));
+    const keys: Deno.KvKey[] = [];
+    let total = 0, i = 0;
+    while (81920 - total > fixed + 1000) {
+      keys.push([part, i++, "p".repeat(1000)]);
+      total += kvKeyBytes(keys.at(-1)!);
+    }
+    keys.push([part, i++, "p".repeat(81920 - total - fixed)]);
+    const commit = (ks: Deno.KvKey[]) => {
+      const op = kv.atomic();
+      for (const k of ks) op.set(k, 1);
+      return op.commit();
+    };
+    assert.equal((await commit(keys)).ok, true, part);
+    keys.push(["z"]);
+    await assert.rejects(() => commit(keys), /Total key size too large/);
+  }
+});
