@@ -44,6 +44,17 @@ export function appendRecent(
 }
 
 /**
+ * The entries `appendRecent` dropped from `before` to make `after` (whole blocks from the head;
+ * the last block, when it was not full, was copied into `after`, not dropped).
+ */
+export function droppedRecent(before: RecentBlocks, after: RecentBlocks): RecentMessage[] {
+  if (before.length === 0 || before[0] === after[0]) return [];
+  const kept = new Set(after);
+  const last = before[before.length - 1];
+  return before.filter((b) => !kept.has(b) && !(b === last && b.length < BLOCK)).flat();
+}
+
+/**
  * Retry lookups go through an index per full block: client-made id → place in the block, keyed
  * by the entry's own string (no new strings); the rare block where two senders used the same id
  * is searched whole. Cached by identity (full blocks never change), outside the state.

@@ -6,8 +6,7 @@ import type { Envelope, KvWrite } from "../src/runtime/entity.ts";
 import { auditWrites, source } from "./_audit.ts";
 import { type OperatorCounter, statsKeys } from "./_stats.ts";
 import type { SessionEvent, SessionState } from "./session.ts";
-import { participantKey } from "./_common.ts";
-import { dedupKey } from "./_session_view.ts";
+import { droppedRecent } from "./_recent.ts";
 import { rangeWrites } from "./_stats_range.ts";
 
 const sum = (key: Deno.KvKey, n: number): KvWrite => ({
@@ -33,9 +32,11 @@ export const channelFeedKey = (chatId: string): Deno.KvKey => [...CHANNEL_FEED_P
 export const searchFeedKey = (chatId: string): Deno.KvKey => [...SEARCH_FEED_PREFIX, chatId];
 
 /**
- * Every stored message that has a dedup key (the client's `client_msg_id`, or the node's request
- * id) → its seq, written with the message: a retry is recognised for as long as the chat exists,
- * not only while the message is in the recent window of the state.
+ * Stored messages that have a dedup key (the client's `client_msg_id`, or the node's request id)
+ * → their seq, written when they leave the state's recent window (with the message that pushed
+ * them out, in its atomic): a retry is recognised for as long as the chat exists, and a chat
+ * shorter than the window (most are) writes none. Chats stored by earlier versions have every
+ * message here; that only answers the same.
  */
 export const MSGID_PREFIX = ["msgid"] as const;
 export const msgIdKey = (chatId: string, senderKey: string, key: string): Deno.KvKey => [
@@ -70,10 +71,10 @@ function eventWrites(
       return [sum(statsKeys.chatsCreated(), 1)];
     case "message": {
       const out = [sum(statsKeys.messages(), 1)];
-      const key = dedupKey(e);
-      if (key !== undefined) {
-        const sender = participantKey({ id: e.senderId, role: e.senderRole });
-        out.push({ op: "set", key: msgIdKey(after.id, sender, key), value: env.seq });
+      for (const m of droppedRecent(before.recentMessages, after.recentMessages)) {
+        // Entries older than sender keys (no `by`) were never looked up by key.
+        if (m.clientMsgId === undefined || m.by === undefined) continue;
+        out.push({ op: "set", key: msgIdKey(after.id, m.by, m.clientMsgId), value: m.seq });
       }
       const firstResponse = before.firstResponseAt === null && after.firstResponseAt !== null;
       if (firstResponse && before.assignedAt !== null && e.senderRole !== "client") {

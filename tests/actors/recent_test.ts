@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   appendRecent,
   BLOCK,
+  droppedRecent,
   findRecent,
   type RecentBlocks,
   recentEntry,
@@ -47,4 +48,30 @@ Deno.test("recent window: one id used by two senders in one block is told apart"
     ["seq", "senderId", "by"],
     ["seq", "senderId", "by"],
   ]);
+});
+
+Deno.test("droppedRecent names exactly the entries a window let go, once each", () => {
+  const limit = 3 * BLOCK;
+  let w: RecentBlocks = [];
+  const dropped: number[] = [];
+  for (let seq = 1; seq <= 10 * BLOCK + 7; seq++) {
+    const next = appendRecent(
+      w,
+      { seq, senderId: "u1", by: "c:u1", clientMsgId: `m${seq}` },
+      limit,
+    );
+    dropped.push(...droppedRecent(w, next).map((m) => m.seq));
+    w = next;
+  }
+  const kept = recentList(w).map((m) => m.seq);
+  // Every seq is either still in the window or was dropped, never both, never twice.
+  assert.deepEqual([...dropped, ...kept], Array.from({ length: 10 * BLOCK + 7 }, (_, i) => i + 1));
+  assert.ok(kept.length >= limit);
+  // A window that has not reached its limit drops nothing.
+  let short: RecentBlocks = [];
+  for (let seq = 1; seq <= limit; seq++) {
+    const next = appendRecent(short, { seq, senderId: "u1" }, limit);
+    assert.deepEqual(droppedRecent(short, next), []);
+    short = next;
+  }
 });
