@@ -51,7 +51,7 @@ const context = new AsyncLocalStorage<Readonly<Record<string, unknown>>>();
  * Runs `fn` with `fields` added to every line logged by it and by the async work it starts
  * (nested contexts add to the outer one).
  */
-export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T): T {
+export function withLogContext<T>(fields: Readonly<Record<string, unknown>>, fn: () => T): T {
   const outer = context.getStore();
   return context.run(outer ? { ...outer, ...fields } : fields, fn);
 }

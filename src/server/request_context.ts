@@ -38,14 +38,22 @@ export function requestIds(): MiddlewareHandler {
  * id, transport and user on every line logged by it and the work it starts.
  */
 export function withConnectionLog<T>(conn: Connection, fn: () => T): T {
-  const p = conn.principal;
-  return withLogContext({
-    connection_id: conn.id,
-    transport: conn.transport ?? "ws",
-    user_kind: isStaff(p.role) ? "staff" : "client",
-    user_id: p.id,
-  }, fn);
+  let fields = connectionFields.get(conn);
+  if (!fields) {
+    const p = conn.principal;
+    fields = Object.freeze({
+      connection_id: conn.id,
+      transport: conn.transport ?? "ws",
+      user_kind: isStaff(p.role) ? "staff" : "client",
+      user_id: p.id,
+    });
+    connectionFields.set(conn, fields);
+  }
+  return withLogContext(fields, fn);
 }
+
+/** One fields object per connection, made at its first frame (not one per frame). */
+const connectionFields = new WeakMap<Connection, Readonly<Record<string, unknown>>>();
 
 /** The pattern of the route that answered (`/api/v1/chat/chats/:chatId`), or `unmatched`. */
 export function routeLabel(c: Context): string {
