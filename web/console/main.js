@@ -205,11 +205,19 @@ function loadLinked(/** @type {string} */ chatId) {
 
 async function accept(/** @type {string} */ chatId) {
   if (!client) return;
+  // The reply box takes the focus once the accept is acked, unless the user moved it meanwhile
+  // (keys pressed before the ack would otherwise land in the box).
+  const focusedBefore = document.activeElement;
   try {
     await client.request("accept_chat", { chat_id: chatId });
     store.offers.delete(chatId);
+    // Mine now: off the queue list at once (the server's next view, up to QUEUE_VIEW_MS later,
+    // says the same), so the next A takes the next chat, not this one again.
+    store.queue.delete(chatId);
     openChat(chatId); // its chat_assigned event makes it one of my chats (and loads its history)
-    view.composer.setMode("reply");
+    const still = document.activeElement === focusedBefore ||
+      document.activeElement === document.body;
+    view.composer.setMode("reply", still);
   } catch (err) {
     toast(t("console.queue.accept_failed", { reason: errorText(err) }));
   }
