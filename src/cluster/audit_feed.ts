@@ -16,7 +16,8 @@
  */
 import type { AuditRecord } from "../../actors/_audit.ts";
 import type { Logger } from "../log.ts";
-import type { Clock, TimerId } from "../runtime/clock.ts";
+import type { Clock } from "../runtime/clock.ts";
+import { PeriodicJob } from "../runtime/periodic.ts";
 import type { KvCheck } from "../runtime/committer.ts";
 import type { OutRecord } from "./broker.ts";
 
@@ -48,26 +49,27 @@ export class AuditFeed {
   readonly #o: AuditFeedOptions;
   /** Records sent by this publisher, by source, with their time (pruned behind the window). */
   readonly #sent = new Map<string, number>();
-  #timer: TimerId | null = null;
-  #running: Promise<number> | null = null;
-  #stopped = false;
+  readonly #job: PeriodicJob<number>;
   /** Records produced by this node (metrics, tests). */
   published = 0;
 
   constructor(o: AuditFeedOptions) {
     this.#o = o;
+    this.#job = new PeriodicJob(
+      o.clock,
+      o.everyMs,
+      () => this.#look(),
+      (err) => o.log.warn("audit feed: look failed; next one retries", { err }),
+    );
   }
 
   start(): void {
-    this.#schedule();
+    this.#job.start();
   }
 
   /** Stops the timer and waits for a look under way. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== null) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#running?.catch(() => {});
+  stop(): Promise<void> {
+    return this.#job.stop();
   }
 
   /**
@@ -75,20 +77,7 @@ export class AuditFeed {
    * Returns how many it produced; 0 on a node that is not the publisher. Looks never overlap.
    */
   poll(): Promise<number> {
-    if (this.#running) return this.#running.catch(() => {}).then(() => this.poll());
-    const run = this.#look().finally(() => this.#running = null);
-    this.#running = run;
-    return run;
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#timer = this.#o.clock.setTimeout(() => {
-      this.#timer = null;
-      this.poll()
-        .catch((err) => this.#o.log.warn("audit feed: look failed; next one retries", { err }))
-        .finally(() => this.#schedule());
-    }, this.#o.everyMs);
+    return this.#job.run();
   }
 
   async #look(): Promise<number> {

@@ -12,7 +12,8 @@
  * and in `/metrics` (this node's).
  */
 import type { Logger } from "../log.ts";
-import type { Clock, TimerId } from "../runtime/clock.ts";
+import type { Clock } from "../runtime/clock.ts";
+import { PeriodicJob } from "../runtime/periodic.ts";
 import type { KvCheck } from "../runtime/committer.ts";
 import { type ChatFacts, closedAtOf, readFacts } from "./chat_facts.ts";
 import { SESSION } from "../../actors/_common.ts";
@@ -47,43 +48,31 @@ export interface SweepResult {
 
 export class RetentionSweeper {
   readonly #o: RetentionOptions;
-  #timer: TimerId | null = null;
-  #running: Promise<SweepResult> | null = null;
-  #stopped = false;
+  readonly #job: PeriodicJob<SweepResult>;
   /** This node's sweeps (metrics). */
   readonly totals = { sweeps: 0, looked: 0, taken: 0 };
 
   constructor(o: RetentionOptions) {
     this.#o = o;
+    this.#job = new PeriodicJob(
+      o.clock,
+      o.everyMs,
+      () => this.#sweep(),
+      (err) => o.log.warn("retention: sweep failed; the next one retries", { err }),
+    );
   }
 
   start(): void {
-    if (this.#o.days > 0) this.#schedule();
+    if (this.#o.days > 0) this.#job.start();
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== null) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#running?.catch(() => {});
+  stop(): Promise<void> {
+    return this.#job.stop();
   }
 
   /** One sweep (also what the timer runs); sweeps never overlap. */
   sweep(): Promise<SweepResult> {
-    if (this.#running) return this.#running.catch(() => {}).then(() => this.sweep());
-    const run = this.#sweep().finally(() => this.#running = null);
-    this.#running = run;
-    return run;
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#timer = this.#o.clock.setTimeout(() => {
-      this.#timer = null;
-      this.sweep()
-        .catch((err) => this.#o.log.warn("retention: sweep failed; the next one retries", { err }))
-        .finally(() => this.#schedule());
-    }, this.#o.everyMs);
+    return this.#job.run();
   }
 
   async #sweep(): Promise<SweepResult> {
