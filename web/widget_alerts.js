@@ -6,6 +6,7 @@
  * favicon (drawn on a canvas, a `data:` URL as the CSP's `img-src` allows), and a desktop
  * notification when the reader allowed them — permission is asked only when they ask for it.
  */
+import { drawCountBadge, playTones } from "./alert_media.js";
 
 /** @typedef {{ title: string, body: string, tag: string, onClick?: () => void }} Note */
 
@@ -55,20 +56,7 @@ export class Alerts {
     const ctx = this.#audio;
     if (!ctx || ctx.state !== "running" || Date.now() - this.#lastChime < CHIME_GAP_MS) return;
     this.#lastChime = Date.now();
-    const start = ctx.currentTime;
-    for (const [i, freq] of [660, 880].entries()) {
-      const osc = ctx.createOscillator();
-      const gain = ctx.createGain();
-      const at = start + i * 0.14;
-      osc.type = "sine";
-      osc.frequency.value = freq;
-      gain.gain.setValueAtTime(0.0001, at);
-      gain.gain.exponentialRampToValueAtTime(0.12, at + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.18);
-      osc.connect(gain).connect(ctx.destination);
-      osc.start(at);
-      osc.stop(at + 0.2);
-    }
+    playTones(ctx, [660, 880], { step: 0.14, peak: 0.12, fade: 0.18, stop: 0.2 });
   }
 
   /** Whether desktop notifications may be shown ("granted"), asked, or are refused. */
@@ -132,16 +120,6 @@ function drawIcon(/** @type {number} */ count) {
   g.lineTo(20, 51);
   g.lineTo(32, 41);
   g.fill();
-  if (count > 0) {
-    g.fillStyle = "#dc2626";
-    g.beginPath();
-    g.arc(46, 18, 18, 0, Math.PI * 2);
-    g.fill();
-    g.fillStyle = "#fff";
-    g.font = "bold 24px system-ui, sans-serif";
-    g.textAlign = "center";
-    g.textBaseline = "middle";
-    g.fillText(count > 9 ? "9+" : String(count), 46, 19);
-  }
+  if (count > 0) drawCountBadge(g, count, 46, 18, 18, "bold 24px system-ui, sans-serif");
   return c.toDataURL("image/png");
 }

@@ -13,6 +13,7 @@
  */
 import { byId, h, safeStorage, show } from "../dom.js";
 import { fmtNumber, t } from "../i18n.js";
+import { drawCountBadge, playTones } from "../alert_media.js";
 
 const KEY = "supportchat.console.alerts";
 /** @typedef {"queue" | "offer" | "transfer" | "message" | "mention"} AlertKind */
@@ -48,22 +49,8 @@ function unlock() {
 /** Two short tones (higher for what is addressed to me). */
 function chime(/** @type {AlertKind} */ kind) {
   if (!audio) return;
-  const now = audio.currentTime;
   const tones = kind === "message" ? [660] : kind === "queue" ? [520, 660] : [660, 880];
-  tones.forEach((freq, i) => {
-    const ctx = /** @type {AudioContext} */ (audio);
-    const osc = ctx.createOscillator();
-    const gain = ctx.createGain();
-    osc.type = "sine";
-    osc.frequency.value = freq;
-    const start = now + i * 0.16;
-    gain.gain.setValueAtTime(0.0001, start);
-    gain.gain.exponentialRampToValueAtTime(0.2, start + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.15);
-    osc.connect(gain).connect(ctx.destination);
-    osc.start(start);
-    osc.stop(start + 0.16);
-  });
+  playTones(audio, tones, { step: 0.16, peak: 0.2, fade: 0.15, stop: 0.16 });
 }
 
 /** A favicon: a speech bubble, with a red count when `n` > 0 (canvas → PNG data URL). */
@@ -81,17 +68,7 @@ export function faviconUrl(/** @type {number} */ n) {
   g.lineTo(6, 28);
   g.lineTo(14, 21);
   g.fill();
-  if (n > 0) {
-    g.fillStyle = "#dc2626";
-    g.beginPath();
-    g.arc(22, 12, 10, 0, Math.PI * 2);
-    g.fill();
-    g.fillStyle = "#fff";
-    g.font = "bold 13px sans-serif";
-    g.textAlign = "center";
-    g.textBaseline = "middle";
-    g.fillText(n > 9 ? "9+" : String(n), 22, 13);
-  }
+  if (n > 0) drawCountBadge(g, n, 22, 12, 10, "bold 13px sans-serif");
   return c.toDataURL("image/png");
 }
 
