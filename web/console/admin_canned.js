@@ -8,7 +8,7 @@ import { h } from "../dom.js";
 import { fmtDate, lang, t } from "../i18n.js";
 import { api, errorText } from "./api.js";
 import { FieldErrors, openDialog } from "./dialog.js";
-import { confirmDelete, onFields, required, table } from "./admin_form.js";
+import { editDeleteCell, onFields, required, table } from "./admin_form.js";
 
 /**
  * @typedef {{ id: string, title: string, text: string, tags: string[], updated_at: string }} Canned
@@ -112,32 +112,10 @@ export function cannedTab(panel) {
           h("td", { class: "clip", text: c.text, title: c.text }),
           h("td", { text: c.tags.join(", ") }),
           h("td", { text: fmtDate(c.updated_at) }),
-          h(
-            "td",
-            { class: "row-actions" },
-            h("button", {
-              type: "button",
-              class: "small",
-              text: t("console.form.edit"),
-              "aria-label": t("console.form.edit_named", { name: c.title }),
-              on: { click: () => edit(c) },
-            }),
-            h("button", {
-              type: "button",
-              class: "small danger-ghost",
-              text: t("console.form.delete"),
-              "aria-label": t("console.form.delete_named", { name: c.title }),
-              on: {
-                click: () =>
-                  confirmDelete(c.title, async () => {
-                    await api(`admin/canned-responses/${encodeURIComponent(c.id)}`, {
-                      method: "DELETE",
-                    });
-                    await refresh();
-                  }),
-              },
-            }),
-          ),
+          editDeleteCell(c.title, () => edit(c), async () => {
+            await api(`admin/canned-responses/${encodeURIComponent(c.id)}`, { method: "DELETE" });
+            await refresh();
+          }),
         )
       ));
       status.textContent = items.length ? "" : t("console.canned.none");

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Small pieces the admin tabs share: a table, a status line, a refusal from the server shown on
- * the fields it names, and a confirmation before deleting.
+ * the fields it names, a row's Edit and Delete buttons, and a confirmation before deleting.
  */
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
@@ -58,6 +58,31 @@ export function confirmDelete(
     fields: [],
     onSubmit: remove,
   });
+}
+
+/**
+ * A row's last cell: Edit, and Delete after a confirmation, both named after the row's `name`.
+ * @param {string} name @param {() => void} edit @param {() => Promise<void>} remove
+ */
+export function editDeleteCell(name, edit, remove) {
+  return h(
+    "td",
+    { class: "row-actions" },
+    h("button", {
+      type: "button",
+      class: "small",
+      text: t("console.form.edit"),
+      "aria-label": t("console.form.edit_named", { name }),
+      on: { click: edit },
+    }),
+    h("button", {
+      type: "button",
+      class: "small danger-ghost",
+      text: t("console.form.delete"),
+      "aria-label": t("console.form.delete_named", { name }),
+      on: { click: () => confirmDelete(name, remove) },
+    }),
+  );
 }
 
 /** Text fields' limits shown inline, as the server checks them. */

@@ -9,7 +9,7 @@ import { h } from "../dom.js";
 import { fmtDate, lang, t } from "../i18n.js";
 import { api, errorText } from "./api.js";
 import { FieldErrors, openDialog } from "./dialog.js";
-import { confirmDelete, onFields, table } from "./admin_form.js";
+import { editDeleteCell, onFields, table } from "./admin_form.js";
 import { deadLetters } from "./admin_dead_letters.js";
 
 /** The event types a subscription may ask for (src/integrations/webhooks/events.ts). */
@@ -203,30 +203,10 @@ export function webhooksTab(panel) {
             }),
           ),
           h("td", { text: fmtDate(w.created_at) }),
-          h(
-            "td",
-            { class: "row-actions" },
-            h("button", {
-              type: "button",
-              class: "small",
-              text: t("console.form.edit"),
-              "aria-label": t("console.form.edit_named", { name: w.url }),
-              on: { click: () => edit(w) },
-            }),
-            h("button", {
-              type: "button",
-              class: "small danger-ghost",
-              text: t("console.form.delete"),
-              "aria-label": t("console.form.delete_named", { name: w.url }),
-              on: {
-                click: () =>
-                  confirmDelete(w.url, async () => {
-                    await api(`admin/webhooks/${encodeURIComponent(w.id)}`, { method: "DELETE" });
-                    await refresh();
-                  }),
-              },
-            }),
-          ),
+          editDeleteCell(w.url, () => edit(w), async () => {
+            await api(`admin/webhooks/${encodeURIComponent(w.id)}`, { method: "DELETE" });
+            await refresh();
+          }),
         )
       ));
       status.textContent = hooks.length ? "" : t("console.webhooks.none");
