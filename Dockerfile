@@ -39,7 +39,8 @@ ENV PORT=8080 \
     HOST=0.0.0.0 \
     KV_PATH=/data/chat.kv \
     ATTACHMENTS_DIR=/data/attachments \
-    DENO_NO_UPDATE_CHECK=1
+    DENO_NO_UPDATE_CHECK=1 \
+    MALLOC_ARENA_MAX=2
 VOLUME ["/data"]
 EXPOSE 8080
 

@@ -3,6 +3,7 @@
  * loopback only. Also reads its RSS from /proc and, on request, opens the V8 inspector so the
  * bench can take a CPU profile of it.
  */
+import { MALLOC_ARENA_MAX } from "../src/server/allocator.ts";
 import { Authenticator } from "../src/auth/mod.ts";
 
 export interface ChildServer {
@@ -86,6 +87,8 @@ export async function startChildServer(o: ServerOptions = {}): Promise<ChildServ
       KV_PATH: `${dir}/chat.kv`,
       JWT_SECRET: secret,
       LOG_LEVEL: "warn",
+      // As `deno task start` and the image run the server (src/server/allocator.ts).
+      MALLOC_ARENA_MAX,
       RATE_LIMIT_PER_MIN: "1000000",
       // One load generator on one address opens every chat and socket.
       CREATE_RATE_PER_ADDRESS: "10000000",

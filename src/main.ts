@@ -8,6 +8,7 @@ import { CONFIG_DOCS, loadConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { startServer } from "./server/server.ts";
 import { installLastResort } from "./server/last_resort.ts";
+import { allocatorAdvice } from "./server/allocator.ts";
 
 if (Deno.args.includes("--help")) {
   console.log("Support-chat engine. Environment variables:");
@@ -18,6 +19,8 @@ if (Deno.args.includes("--help")) {
 const config = loadConfig(Deno.env.toObject());
 const log = createLogger(config.LOG_LEVEL);
 installLastResort(globalThis, log);
+const advice = allocatorAdvice(Deno.build.os, Deno.env);
+if (advice) log.warn(advice);
 let server: Awaited<ReturnType<typeof startServer>>;
 try {
   server = await startServer(config, { logger: log });
