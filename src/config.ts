@@ -116,6 +116,7 @@ export const ConfigSchema = z.object({
   // search (src/integrations/search)
   SEARCH: z.enum(["on", "off"]).default("on"),
   SEARCH_SCAN_MAX: int(20_000, 100),
+  SEARCH_KV_PATH: z.string().default(""),
   // Telegram channel (src/integrations/telegram/)
   TELEGRAM_BOT_TOKEN: z.string().default(""),
   TELEGRAM_API_URL: z.url().default("https://api.telegram.org"),
@@ -280,6 +281,8 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
   SEARCH: "on | off: staff search over all conversations (an index in KV, kept by every node)",
   SEARCH_SCAN_MAX:
     "Search: postings read per query word at most (newest chats first); caps a query's work",
+  SEARCH_KV_PATH:
+    "Search: the index's KV file (default: beside KV_PATH, chat.kv → chat.search.kv; rebuilt from the chats when missing); shared = in the chats' KV",
   TELEGRAM_BOT_TOKEN: "Telegram: the bot's token from @BotFather (secret); empty = Telegram off",
   TELEGRAM_API_URL: "Telegram: Bot API base URL (tests point it at a local fake)",
   TELEGRAM_MODE:

@@ -71,6 +71,11 @@ export class Cursors {
     return this.#key(chatId);
   }
 
+  /** The KV the cursors are kept in (the marks' KV, or a follower's own, as search's). */
+  get kv(): Deno.Kv {
+    return this.#kv;
+  }
+
   /** The stored cursors of `chatIds`. */
   async read(chatIds: readonly string[]): Promise<Map<string, Cursor>> {
     const out = new Map<string, Cursor>();
@@ -147,6 +152,7 @@ export class Cursors {
 export type Take = (events: readonly FeedEvent[]) => Promise<number>;
 
 export interface CatchUpOptions {
+  /** The KV of the marks (the chats' own); the cursors may be kept in another. */
   readonly kv: Deno.Kv;
   /** Names the follower in logs. */
   readonly name: string;
@@ -250,6 +256,7 @@ export class CatchUp {
     }
     // Nothing wanted: move the cursors up to the marks and drop the marks, unless either
     // moved meanwhile (a commit, or the fast path's first events once something is wanted).
+    if (skip.length && cursors.kv !== kv) return await this.#skipApart(skip);
     for (let i = 0; i < skip.length; i += PER_ATOMIC / 2) {
       let op = kv.atomic();
       for (const { mark, from } of skip.slice(i, i + PER_ATOMIC / 2)) {
@@ -257,6 +264,23 @@ export class CatchUp {
         op = op.check(mark).check({ key, versionstamp: from.versionstamp })
           .delete(mark.key).set(key, mark.seq);
       }
+      await op.commit();
+    }
+  }
+
+  /**
+   * The skip when the cursors live in another KV than the marks (no atomic spans both): cursors
+   * first, then the marks they reached. A crash between leaves a mark at or below its cursor,
+   * which the next look drops as done.
+   */
+  async #skipApart(skip: ReadonlyArray<{ mark: Mark; from: Cursor }>): Promise<void> {
+    const moved = await this.#o.cursors.move(
+      skip.map(({ mark, from }) => ({ chatId: mark.chatId, from, to: mark.seq })),
+    );
+    const reached = skip.filter(({ mark }) => moved.has(mark.chatId)).map(({ mark }) => mark);
+    for (let i = 0; i < reached.length; i += PER_ATOMIC) {
+      let op = this.#o.kv.atomic();
+      for (const m of reached.slice(i, i + PER_ATOMIC)) op = op.check(m).delete(m.key);
       await op.commit();
     }
   }

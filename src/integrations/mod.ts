@@ -29,6 +29,11 @@ export interface IntegrationContext {
   readonly auth: Authenticator;
   /** The shared KV (offsets, registrations, dead letters live here). */
   readonly kv: Deno.Kv;
+  /**
+   * The server was handed its KV (nodes in one process share one) rather than opening KV_PATH:
+   * stores that would open files of their own beside it (search) keep to it instead.
+   */
+  readonly kvGiven?: boolean;
   readonly log: Logger;
   readonly clock: Clock;
   /** Environment for secrets and URLs not in the config schema (tests pass a map). */

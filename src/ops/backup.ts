@@ -18,6 +18,7 @@
  * the new file is in place. KV Connect URLs (denokv) and `:memory:` are refused: see
  * docs/OPERATIONS.md for denokv's own backups.
  */
+import { renewStoreBase } from "../integrations/search/kv.ts";
 import { DatabaseSync } from "node:sqlite";
 import { basename, dirname, join } from "node:path";
 import { AppError } from "../errors.ts";
@@ -233,6 +234,14 @@ export async function restore(o: RestoreOptions): Promise<BackupManifest> {
     }
   } finally {
     lock?.close();
+  }
+  // The restored chats are older than any search index beside them: a new store id makes the
+  // next node rebuild the index from them (src/integrations/search/kv.ts).
+  const restored = await Deno.openKv(o.kvPath);
+  try {
+    await renewStoreBase(restored);
+  } finally {
+    restored.close();
   }
   if (o.attachmentsDir) await copyTree(join(o.from, FILES), o.attachmentsDir);
   return manifest;

@@ -130,6 +130,31 @@ export class Journal {
     return this.#commitInBatches(mutations, checks);
   }
 
+  /**
+   * Every stored event chunk of one actor type, in key order (by id, then seq), a page at a time
+   * from `cursor` (a KV list cursor; undefined: from the start). `cursor` of the answer goes on
+   * after the page; null when the page was the last. For rebuilding derived data (search).
+   */
+  async eventPage<E>(
+    type: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<{ chunks: Array<{ id: string; events: Envelope<E>[] }>; cursor: string | null }> {
+    const n = this.#prefix.length;
+    const iter = this.kv.list<Uint8Array>(
+      { prefix: [...this.#prefix, "ev", type] },
+      { limit, ...(cursor ? { cursor } : {}) },
+    );
+    const chunks: Array<{ id: string; events: Envelope<E>[] }> = [];
+    for await (const e of iter) {
+      chunks.push({
+        id: String(e.key[n + 2]),
+        events: JSON.parse(decoder.decode(e.value)) as Envelope<E>[],
+      });
+    }
+    return { chunks, cursor: chunks.length === limit ? iter.cursor : null };
+  }
+
   /** Latest snapshot plus every event after it. */
   async recover<S, E>(type: string, id: string): Promise<Recovered<S, E>> {
     const head = await this.kv.get<SnapshotHeader>([...this.#prefix, "sn", type, id]);

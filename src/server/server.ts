@@ -214,6 +214,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     routing,
     auth,
     kv,
+    kvGiven: opts.kv !== undefined,
     log,
     clock,
     env: opts.env ?? Deno.env,

@@ -217,6 +217,12 @@ Deno.test("search (REST): chats stored while search was off are found after a re
   const kvPath = `${dir}/chat.kv`;
   try {
     {
+      // The index exists (its file matches the chats' store), then search is turned off.
+      await using s = await startTestServer(OPTS, { kvPath });
+      await chat(s, "indexed", { client: "ira", texts: ["Заказ пришёл вовремя"] });
+      await searchOf(s.svc)!.indexer.flushed();
+    }
+    {
       await using s = await startTestServer({ ...OPTS, SEARCH: "off" }, { kvPath });
       await chat(s, "offline", { client: "gleb", texts: ["Курьер разбил посуду"], close: true });
       const r = await search(s, await s.staffToken("adm", "admin"), { q: "посуда" });

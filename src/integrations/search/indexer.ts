@@ -54,7 +54,7 @@ export class Indexer {
     this.#capacity = o.capacity ?? INTAKE_CAPACITY;
     this.#cursors = new Cursors(o.store.kv, K.cursor);
     this.catchUp = new CatchUp({
-      kv: o.store.kv,
+      kv: o.store.marksKv,
       name: "search",
       marks: SEARCH_FEED_PREFIX,
       cursors: this.#cursors,

@@ -1,5 +1,6 @@
 /**
- * Conversation search for staff (issue 14): an inverted index of every chat in the shared KV,
+ * Conversation search for staff (issue 14): an inverted index of every chat in a KV file of its
+ * own beside the chats' (./kv.ts),
  * kept in step with every stored event by the indexer (crash-safe through the search feed marks,
  * any number of nodes), and `GET /api/v1/chat/search` over it, in Russian and English. On by
  * default, offline (KV only); `SEARCH=off` turns it off. See docs/INTEGRATIONS.md, "Search".
@@ -12,9 +13,13 @@ import { Indexer } from "./indexer.ts";
 import { SearchQuery } from "./query.ts";
 import { searchRoutes } from "./routes.ts";
 import { SearchStore } from "./store.ts";
+import { IndexKeeper, searchKvPath } from "./kv.ts";
+import { dirname } from "node:path";
 
 export interface SearchIntegration extends Integration {
   readonly store: SearchStore;
+  /** Matches the index to the chats' store; its rebuild, when one runs. */
+  readonly keeper: IndexKeeper;
   readonly indexer: Indexer;
   readonly query: SearchQuery;
   /** Deletes chats from the index (retention and erasure call it). */
@@ -36,9 +41,24 @@ export async function startSearch(ctx: IntegrationContext): Promise<SearchIntegr
   if (config.SEARCH === "off") return null;
   const readLog = (chatId: string, after: number, limit: number) =>
     svc.system.readEvents<SessionEvent>(SESSION, chatId, after, limit);
-  const store = new SearchStore(kv);
+  // Its own KV file unless told otherwise (./kv.ts); a server handed a KV (nodes in one process)
+  // keeps the index there unless SEARCH_KV_PATH says where.
+  const path = ctx.kvGiven && config.SEARCH_KV_PATH === ""
+    ? null
+    : searchKvPath(config.KV_PATH, config.SEARCH_KV_PATH);
+  if (path !== null && path !== ":memory:") await Deno.mkdir(dirname(path), { recursive: true });
+  const indexKv = path === null ? kv : await Deno.openKv(path);
+  const store = new SearchStore(indexKv, kv);
+  const keeper = new IndexKeeper({
+    store,
+    eventPage: (type, cursor, limit) =>
+      svc.system.journal.eventPage<SessionEvent>(type, cursor, limit),
+    log,
+  });
   const indexer = new Indexer({ store, readLog, clock, log, pollMs: CATCH_UP_MS });
   const query = new SearchQuery(store, readLog, config.SEARCH_SCAN_MAX);
+  // An index of another store is emptied before any event goes in; a rebuild runs behind.
+  await keeper.start();
   // Once per stored event, on the node that owns the chat; what a crash cuts off is caught up.
   const unlisten = svc.onChatEvent((n) => indexer.push(n));
   // Events stored while no indexer ran (a crash, SEARCH=off) are taken in before answering.
@@ -46,6 +66,7 @@ export async function startSearch(ctx: IntegrationContext): Promise<SearchIntegr
   const search: SearchIntegration = {
     name: "search",
     store,
+    keeper,
     indexer,
     query,
     forget: (chatIds) => store.forget(chatIds),
@@ -85,8 +106,10 @@ export async function startSearch(ctx: IntegrationContext): Promise<SearchIntegr
     async stop() {
       unlisten();
       running.delete(svc);
+      await keeper.stop();
       await indexer.stop();
       await query.idle();
+      if (indexKv !== kv) indexKv.close();
     },
   };
   running.set(svc, search);

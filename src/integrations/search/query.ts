@@ -136,6 +136,11 @@ export class SearchQuery {
     readonly scanMax: number,
   ) {}
 
+  /** Chat labels are the chats' own data, in the chats' KV. */
+  get #chatsKv(): Deno.Kv {
+    return this.store.marksKv;
+  }
+
   async search(v: Viewer, p: SearchParams): Promise<SearchAnswer> {
     const terms = [...termCounts(p.q).keys()].slice(0, MAX_QUERY_TERMS);
     const after = p.cursor === undefined ? null : decodeCursor(p.cursor);
@@ -303,7 +308,7 @@ export class SearchQuery {
     const docs = await this.store.docs(chatIds);
     const ids = chatIds.filter((c) => docs.has(c));
     for (let i = 0; i < ids.length; i += 10) {
-      const got = await this.store.kv.getMany<unknown[]>(ids.slice(i, i + 10).map(labelsKey));
+      const got = await this.#chatsKv.getMany<unknown[]>(ids.slice(i, i + 10).map(labelsKey));
       for (const e of got) {
         if (!Array.isArray(e.value)) continue;
         const chatId = e.key[1] as string;

@@ -1,5 +1,6 @@
 /**
- * The conversation index in the shared KV, and its writer. Layout (all under `["search"]`):
+ * The conversation index, and its writer. It lives in its own KV file beside the chats' (./kv.ts);
+ * layout (all under `["search"]`):
  *
  * - `["search","doc",chatId]` → {@link ChatDoc}: metadata and `seq`, the last event taken in;
  * - `["search","time",createdAt,chatId]` → null: chats by age (browsing without words);
@@ -9,7 +10,9 @@
  *   `createdAt` before the chat a date range is a key range;
  * - `["search","mt",chatId,seq]` → the terms of event `seq`, so a chat's postings can be deleted;
  * - `["search","n"]` → KvU64, chats in the index (for IDF);
- * - `["search","cur",chatId]` → the feed cursor (src/integrations/feed.ts).
+ * - `["search","cur",chatId]` → the feed cursor (src/integrations/feed.ts);
+ * - `["search","base"]`, `["search","rebuild"]` → which chats' KV the index was built from, and a
+ *   rebuild under way (./kv.ts).
  *
  * Taking events in is idempotent and safe on any number of nodes at once: each chat's events are
  * applied strictly in seq order after its doc's `seq` (earlier ones skipped, nothing after a gap),
@@ -43,11 +46,11 @@ export const K = {
 };
 
 /**
- * Mutations and checks per KV write (KV allows 1,000 and 100). Small on purpose: the index
- * shares the KV file's one writer with the chats' own commits, which wait behind each index
- * write; at 800 mutations a write held them for tens of ms (message p99 at 10,000 sockets and
- * 1,000 msgs/s: 97-140 ms, against 23 ms with search off). The index catches up as fast in
- * more, smaller writes.
+ * Mutations and checks per KV write (KV allows 1,000 and 100). Small on purpose: when the index
+ * shares the chats' KV (`SEARCH_KV_PATH=shared`, KV Connect), the chats' own commits wait behind
+ * each index write; at 800 mutations a write held them for tens of ms (message p99 at 10,000
+ * sockets and 1,000 msgs/s: 97-140 ms, against 23 ms with search off). The index catches up as
+ * fast in more, smaller writes.
  */
 const MAX_MUTATIONS = 100;
 const MAX_CHECKS = 10;
@@ -80,12 +83,16 @@ interface Step {
 }
 
 export class SearchStore {
+  /** The index's KV (its own file by default, ./kv.ts). */
   readonly kv: Deno.Kv;
+  /** The chats' KV, where the search feed marks are raised with the events. */
+  readonly marksKv: Deno.Kv;
   /** Events taken in and postings written (this process's lifetime, for metrics). */
   readonly counters = { events: 0, postings: 0, conflicts: 0 };
 
-  constructor(kv: Deno.Kv) {
+  constructor(kv: Deno.Kv, marksKv: Deno.Kv = kv) {
     this.kv = kv;
+    this.marksKv = marksKv;
   }
 
   /** The docs of `chatIds` (absent ones left out). */
@@ -196,7 +203,9 @@ export class SearchStore {
     let deleted = 0;
     for (const chatId of chatIds) {
       const doc = await this.kv.get<ChatDoc>(K.doc(chatId));
-      const keys: Deno.KvKey[] = [K.cursor(chatId), [...SEARCH_FEED_PREFIX, chatId]];
+      const keys: Deno.KvKey[] = [K.cursor(chatId)];
+      if (this.marksKv === this.kv) keys.push([...SEARCH_FEED_PREFIX, chatId]);
+      else await this.marksKv.delete([...SEARCH_FEED_PREFIX, chatId]);
       for await (const e of this.kv.list<string[]>({ prefix: K.messageTermsOf(chatId) })) {
         const seq = e.key[3] as number;
         if (doc.value) {
