@@ -12,6 +12,7 @@ import {
   anyOperatorFree,
   compareWaiting,
   emptyIndexes,
+  offersOf,
   putActive,
   putSlot,
   queuePosition,
@@ -213,7 +214,18 @@ export const PAGE_MAX = 1000;
 
 type Read = Extract<
   QueueCommand,
-  { type: "snapshot" | "activeFor" | "page" | "stats" | "roster" | "position" | "positions" }
+  {
+    type:
+      | "snapshot"
+      | "activeFor"
+      | "page"
+      | "stats"
+      | "roster"
+      | "position"
+      | "positions"
+      | "offersFor"
+      | "holds";
+  }
 >;
 
 /** The reply of a read-only command (no event): the state as it is, as plain JSON. */
@@ -243,5 +255,9 @@ export function readQueue(state: QueueState, cmd: Read): QueueReply {
       return positionOf(state, cmd.chatId);
     case "positions":
       return positionsOf(state, cmd.chatIds);
+    case "offersFor":
+      return offersOf(state, cmd.operatorId).map((id) => publicWaiting(state.waitingById.get(id)!));
+    case "holds":
+      return cmd.chatIds.filter((id) => state.waitingById.has(id) || activeOf(state, id));
   }
 }

@@ -142,7 +142,15 @@ export type QueueCommand =
   /** Read-only: one chat's place in the queue. */
   | { type: "position"; chatId: string }
   /** Read-only: the places of several chats (0 for those not waiting). */
-  | { type: "positions"; chatIds: string[] };
+  | { type: "positions"; chatIds: string[] }
+  /**
+   * Read-only: the waiting chats offered to one operator (auto routing), in service order. What a
+   * connecting operator's node asks for, instead of the whole queue (O(n), over a MiB at 10,000
+   * waiting: more than one Kafka record carries).
+   */
+  | { type: "offersFor"; operatorId: string }
+  /** Read-only: which of these chats the queue holds (waiting or taken). */
+  | { type: "holds"; chatIds: string[] };
 
 /**
  * The queue as plain JSON, waiting chats in service order, taken chats in the order they were
@@ -213,6 +221,8 @@ export interface QueueReplies {
   roster: QueueRoster;
   position: { position: number; recentClaims: number[] };
   positions: { positions: number[]; recentClaims: number[] };
+  offersFor: WaitingChat[];
+  holds: string[];
 }
 
 export type QueueReply = QueueReplies[keyof QueueReplies];

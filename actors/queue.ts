@@ -189,6 +189,8 @@ function decide(
     case "roster":
     case "position":
     case "positions":
+    case "offersFor":
+    case "holds":
       // Reads: no event, the state as it is (actors/_queue_codec.ts).
       return step.done(readQueue(state, cmd));
   }

@@ -37,7 +37,17 @@ export interface MemoryBrokerOptions {
   readonly sessionTimeoutMs?: number;
   /** Rebalances tell old and new owners at the same time (kafkajs), see `Group`. */
   readonly eager?: boolean;
+  /**
+   * Largest record (key and value, UTF-8 bytes) `produce` takes; a larger one is refused, as a
+   * Kafka broker refuses one over `message.max.bytes` (about 1 MiB by default), so tests meet the
+   * limit production meets. Default {@link KAFKA_RECORD_MAX_BYTES}.
+   */
+  readonly maxRecordBytes?: number;
 }
+
+/** Kafka's default `message.max.bytes` (1,048,588) less room for the record's own overhead. */
+export const KAFKA_RECORD_MAX_BYTES = 1_000_000;
+const utf8 = new TextEncoder();
 
 /** One node's view of whether it reaches the in-memory broker (the `outage` test hook). */
 class MemoryHealth implements BrokerHealth {
@@ -173,9 +183,11 @@ export class MemoryBroker implements Broker {
   readonly #cluster: Cluster;
   readonly #members = new Set<Member>();
   readonly #health = new MemoryHealth();
+  readonly #maxRecordBytes: number;
   #closing: Promise<void> | null = null;
 
   constructor(opts: MemoryBrokerOptions) {
+    this.#maxRecordBytes = opts.maxRecordBytes ?? KAFKA_RECORD_MAX_BYTES;
     const shared = (opts as { [CLUSTER]?: Cluster })[CLUSTER];
     this.#cluster = shared ??
       new Cluster(
@@ -197,7 +209,11 @@ export class MemoryBroker implements Broker {
 
   /** Another node on the same cluster: same topics, logs and groups; its own consumers. */
   connect(): MemoryBroker {
-    return new MemoryBroker({ topics: [], [CLUSTER]: this.#cluster } as MemoryBrokerOptions);
+    return new MemoryBroker({
+      topics: [],
+      maxRecordBytes: this.#maxRecordBytes,
+      [CLUSTER]: this.#cluster,
+    } as MemoryBrokerOptions);
   }
 
   partitions(topic: string): number {
@@ -209,6 +225,17 @@ export class MemoryBroker implements Broker {
     this.#open("produce");
     if (!this.#health.reachable) {
       throw new Error("Connection error: memory broker outage (test); records not taken");
+    }
+    for (const r of records) {
+      // (Cheap first: a string's UTF-8 form is at most 3 bytes per UTF-16 unit.)
+      if ((r.key.length + r.value.length) * 3 <= this.#maxRecordBytes) continue;
+      const bytes = utf8.encode(r.key).byteLength + utf8.encode(r.value).byteLength;
+      if (bytes > this.#maxRecordBytes) {
+        throw new Error(
+          `The request included a message larger than the max message size the server will ` +
+            `accept: ${bytes} bytes to ${topic} (limit ${this.#maxRecordBytes})`,
+        );
+      }
     }
     this.#cluster.append(topic, records);
   }

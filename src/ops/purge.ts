@@ -313,10 +313,11 @@ export class ChatPurger {
     const queues = new Set(chats.map((c) => c.queue).filter(Boolean));
     const staff = new Set(chats.flatMap((c) => c.staff));
     for (const q of queues) {
-      const snap = await router.askType(QUEUE, q, { type: "snapshot" }) as QueueReplies["snapshot"];
-      const held = [...ids].filter((id) =>
-        Object.hasOwn(snap.active, id) || snap.waiting.some((w) => w.chatId === id)
-      );
+      // Only the queue's answer for these chats: the whole queue is more than a Kafka record holds.
+      const held = await router.askType(QUEUE, q, {
+        type: "holds",
+        chatIds: [...ids],
+      }) as QueueReplies["holds"];
       for (const chatId of held) {
         await router.askType(QUEUE, q, { type: "release", chatId, reason: "closed" });
       }

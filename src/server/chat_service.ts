@@ -395,10 +395,22 @@ export class ChatService {
   }
 
   /** The whole queue as plain JSON: O(n), for tests and diagnostics (services read pages). */
+  /**
+   * The whole queue, O(n) (tests and diagnostics): across nodes it is one broker record, over
+   * Kafka's 1 MiB at 10,000 waiting, so the server itself asks for what it needs instead.
+   */
   queueSnapshot(): Promise<QueueReplies["snapshot"]> {
     return this.router.ask(queueEntity, this.#o.queue, { type: "snapshot" }) as Promise<
       QueueReplies["snapshot"]
     >;
+  }
+
+  /** The waiting chats the queue offers to an operator (auto routing), wherever it lives. */
+  offersFor(operatorId: string): Promise<QueueReplies["offersFor"]> {
+    return this.router.ask(queueEntity, this.#o.queue, {
+      type: "offersFor",
+      operatorId,
+    }) as Promise<QueueReplies["offersFor"]>;
   }
 
   // ---- staff presence ----

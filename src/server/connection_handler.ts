@@ -341,10 +341,10 @@ export class ConnectionHandler {
   async #sendOpenOffers(): Promise<void> {
     const live = this.#svc.queueState();
     const id = this.principal.id;
-    // The live queue has its offers indexed by operator; elsewhere one snapshot is read.
+    // The live queue has its offers indexed by operator; elsewhere its node is asked for them.
     const waiting = live
       ? offersOf(live, id).flatMap((chatId) => live.waitingById.get(chatId) ?? [])
-      : (await this.#patiently(() => this.#svc.queueSnapshot())).waiting;
+      : await this.#patiently(() => this.#svc.offersFor(id));
     for (const w of waiting) {
       if (w.offer?.operatorId !== this.principal.id || this.#closed) continue;
       this.conn.send(frame("chat_offered", {

@@ -37,13 +37,18 @@ export interface TestCluster {
 export async function startCluster(
   n: number,
   overrides: Record<string, string> = {},
+  brokerOpts: { maxRecordBytes?: number } = {},
 ): Promise<TestCluster> {
   const dir = await Deno.makeTempDir({ prefix: "chat-cluster-" });
   const kvPath = `${dir}/chat.kv`;
   // One KV handle for every node: in one process that is how they share the file (SQLite locks
   // between handles are for separate processes; see retryWhileLocked).
   const kv = await Deno.openKv(kvPath);
-  const broker = new MemoryBroker({ topics: clusterTopics(PARTITIONS), logger: silentLogger });
+  const broker = new MemoryBroker({
+    topics: clusterTopics(PARTITIONS),
+    logger: silentLogger,
+    ...brokerOpts,
+  });
   const nodes: TestServer[] = [];
   const brokers = new Map<TestServer, MemoryBroker>();
   const settled = async () => {
