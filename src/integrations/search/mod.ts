@@ -1,9 +1,9 @@
 /**
  * Conversation search for staff (issue 14): an inverted index of every chat in a KV file of its
- * own beside the chats' (./kv.ts),
- * kept in step with every stored event by the indexer (crash-safe through the search feed marks,
- * any number of nodes), and `GET /api/v1/chat/search` over it, in Russian and English. On by
- * default, offline (KV only); `SEARCH=off` turns it off. See docs/INTEGRATIONS.md, "Search".
+ * own beside the chats' (./kv.ts), kept in step with every stored event by the indexer
+ * (crash-safe through the search feed marks, any number of nodes), and `GET /api/v1/chat/search`
+ * over it, in Russian and English. On by default, offline (KV only); `SEARCH=off` turns it off.
+ * See docs/INTEGRATIONS.md, "Search".
  */
 import { SESSION } from "../../../actors/_common.ts";
 import type { SessionEvent } from "../../../actors/session.ts";
