@@ -100,15 +100,30 @@ export class IndexKeeper {
 
   /**
    * Compares the index with the store; an index of another store is emptied here (before any
-   * event is indexed), and a rebuild, new or left by a crash, goes on in the background.
+   * event is indexed), and a rebuild, new or left by a crash, goes on in the background, followed
+   * by the deletion of an old shared-layout index from the chats' KV.
    */
   async start(): Promise<void> {
+    const { store, log } = this.#o;
+    await this.#match();
+    if (store.kv === store.marksKv) return;
+    // An index from before the index had its own file, left in the chats' KV.
+    this.#running = this.#running.then(async () => {
+      if (this.#stopped) return;
+      const gone = await this.#empty(store.marksKv, ["search"]).catch((err) => {
+        log.error("old search index not deleted from the chats' KV", { err });
+        return 0;
+      });
+      if (gone) log.info("old search index deleted from the chats' KV", { keys: gone });
+    });
+  }
+
+  async #match(): Promise<void> {
     const { store, log } = this.#o;
     const base = await storeBase(store.marksKv);
     const [had, rebuild] = await store.kv.getMany<[string, RebuildState]>([INDEX_BASE, REBUILD]);
     if (had.value === base) return;
-    const own = store.kv !== store.marksKv;
-    if (!own && had.value === null && rebuild.value === null) {
+    if (store.kv === store.marksKv && had.value === null && rebuild.value === null) {
       // The index has always lived in the chats' KV, kept by the events themselves: it matches.
       await store.kv.set(INDEX_BASE, base);
       return;
@@ -121,20 +136,17 @@ export class IndexKeeper {
       const emptied = await this.#empty(store.kv, ["search"]);
       from = { base, cursor: null };
       await store.kv.set(REBUILD, from);
-      log.warn("search index does not match the chats' store: rebuilding it from the chats", {
-        emptied,
-      });
+      if (had.value === null && emptied === 0) {
+        log.info("search index is new: indexing the chats stored so far");
+      } else {
+        log.warn("search index does not match the chats' store: rebuilding it from the chats", {
+          emptied,
+        });
+      }
     }
     this.#running = this.#rebuild(from).catch((err) =>
       log.error("search index rebuild failed; it goes on at the next start", { err })
     );
-    if (own) {
-      // An index from before the index had its own file, left in the chats' KV.
-      this.#running = this.#running.then(async () => {
-        const gone = await this.#empty(store.marksKv, ["search"]);
-        if (gone) log.info("old search index deleted from the chats' KV", { keys: gone });
-      });
-    }
   }
 
   /** Resolves when the rebuild (if any) is done or stopped. */
@@ -167,10 +179,11 @@ export class IndexKeeper {
     log.info("search index rebuilt", { chunks: this.rebuiltChunks });
   }
 
-  /** Deletes every key under `prefix` except the rebuild's own; how many. */
+  /** Deletes every key under `prefix`; how many (a stop ends it early, the next start goes on). */
   async #empty(kv: Deno.Kv, prefix: Deno.KvKey): Promise<number> {
     let n = 0;
     for (;;) {
+      if (this.#stopped) return n;
       const keys: Deno.KvKey[] = [];
       for await (const e of kv.list({ prefix }, { limit: DELETES_PER_ATOMIC })) keys.push(e.key);
       if (keys.length === 0) return n;
