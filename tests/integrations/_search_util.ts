@@ -3,12 +3,22 @@
  * mark, in one atomic) in a fake log over a real KV, and builders of whole conversations.
  */
 import assert from "node:assert/strict";
+import type { Principal } from "../../src/auth/principal.ts";
 import type { SessionEvent } from "../../actors/_session_types.ts";
 import { searchFeedKey } from "../../actors/_session_writes.ts";
 import type { Envelope } from "../../src/runtime/entity.ts";
 import type { FeedEvent } from "../../src/integrations/feed.ts";
 
 export const T0 = Date.UTC(2026, 10, 1, 9);
+
+/** A client's principal for one chat (the chat token's), never expiring. */
+export const chatClient = (id: string, chatId: string): Principal => ({
+  id,
+  role: "client",
+  scope: "chat",
+  chatId,
+  expiresAt: Infinity,
+});
 export const DAY = 86_400_000;
 
 export class FakeLog {

@@ -20,16 +20,9 @@ import { silentLogger } from "../../src/log.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import type { Envelope } from "../../src/runtime/entity.ts";
 import { startTestServer, type TestServer } from "../integration/_harness.ts";
-import { conversation, FakeLog } from "./_search_util.ts";
+import { chatClient as client, conversation, FakeLog } from "./_search_util.ts";
 
 const ADMIN: Principal = { id: "adm", role: "admin", scope: "staff", expiresAt: Infinity };
-const client = (id: string, chatId: string): Principal => ({
-  id,
-  role: "client",
-  scope: "chat",
-  chatId,
-  expiresAt: Infinity,
-});
 
 async function keys(kv: Deno.Kv, prefix: Deno.KvKey): Promise<number> {
   let n = 0;
@@ -50,6 +43,16 @@ async function find(s: TestServer, q: string): Promise<string[]> {
   return answer.hits.map((h) => h.chatId).sort();
 }
 
+/** A temp folder for one store's KV files, removed when the test ends. */
+async function tempStore() {
+  const dir = await Deno.makeTempDir({ prefix: "search-kv-" });
+  return {
+    dir,
+    kvPath: `${dir}/chat.kv`,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
 async function chatWith(s: TestServer, chatId: string, text: string) {
   await s.svc.createChat(`cl-${chatId}`, chatId);
   await s.svc.sendMessage(client(`cl-${chatId}`, chatId), chatId, text);
@@ -65,115 +68,84 @@ Deno.test("searchKvPath: beside the chats' file, in memory with them, shared on 
 });
 
 Deno.test("search index: in its own file, not in the chats' KV; rebuilt when the file is lost", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "search-kv-" });
-  const kvPath = `${dir}/chat.kv`;
-  try {
-    {
-      await using s = await startTestServer({}, { kvPath });
-      await chatWith(s, "c-refund", "I want a refund for my order");
-      await chatWith(s, "c-hello", "Здравствуйте, где мой заказ?");
-      assert.deepEqual(await find(s, "refund"), ["c-refund"]);
-      assert.deepEqual(await find(s, "заказы"), ["c-hello"]);
-    }
-    // Stopped: the chats' KV has no index, the index file has it.
-    {
-      const chats = await Deno.openKv(kvPath);
-      const index = await Deno.openKv(`${dir}/chat.search.kv`);
-      try {
-        assert.equal(await keys(chats, ["search"]), 0, "no index in the chats' KV");
-        assert.ok(await keys(index, K.postings("refund")) > 0, "postings in the index file");
-        const base = (await chats.get<string>(BASE_KEY)).value;
-        assert.ok(base);
-        assert.equal((await index.get(["search", "base"])).value, base);
-      } finally {
-        chats.close();
-        index.close();
-      }
-    }
-    for (const side of ["", "-wal", "-shm"]) {
-      await Deno.remove(`${dir}/chat.search.kv${side}`).catch(() => {});
-    }
+  await using store = await tempStore();
+  const { dir, kvPath } = store;
+  {
     await using s = await startTestServer({}, { kvPath });
-    assert.deepEqual(await find(s, "refund"), ["c-refund"], "rebuilt from the chats' events");
-    assert.deepEqual(await find(s, "заказ"), ["c-hello"]);
-    // New events go on being indexed after the rebuild.
-    await chatWith(s, "c-late", "refund again please");
-    assert.deepEqual(await find(s, "refund"), ["c-late", "c-refund"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+    await chatWith(s, "c-refund", "I want a refund for my order");
+    await chatWith(s, "c-hello", "Здравствуйте, где мой заказ?");
+    assert.deepEqual(await find(s, "refund"), ["c-refund"]);
+    assert.deepEqual(await find(s, "заказы"), ["c-hello"]);
   }
+  // Stopped: the chats' KV has no index, the index file has it.
+  {
+    using chats = await Deno.openKv(kvPath);
+    using index = await Deno.openKv(`${dir}/chat.search.kv`);
+    assert.equal(await keys(chats, ["search"]), 0, "no index in the chats' KV");
+    assert.ok(await keys(index, K.postings("refund")) > 0, "postings in the index file");
+    const base = (await chats.get<string>(BASE_KEY)).value;
+    assert.ok(base);
+    assert.equal((await index.get(["search", "base"])).value, base);
+  }
+  for (const side of ["", "-wal", "-shm"]) {
+    await Deno.remove(`${dir}/chat.search.kv${side}`).catch(() => {});
+  }
+  await using s = await startTestServer({}, { kvPath });
+  assert.deepEqual(await find(s, "refund"), ["c-refund"], "rebuilt from the chats' events");
+  assert.deepEqual(await find(s, "заказ"), ["c-hello"]);
+  // New events go on being indexed after the rebuild.
+  await chatWith(s, "c-late", "refund again please");
+  assert.deepEqual(await find(s, "refund"), ["c-late", "c-refund"]);
 });
 
 Deno.test("search index: the old index in the chats' KV is replaced by a rebuilt file of its own", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "search-kv-" });
-  const kvPath = `${dir}/chat.kv`;
-  try {
-    {
-      await using s = await startTestServer({ SEARCH_KV_PATH: "shared" }, { kvPath });
-      await chatWith(s, "c-old", "My parcel never arrived");
-      assert.deepEqual(await find(s, "parcels"), ["c-old"]);
-    }
-    {
-      const chats = await Deno.openKv(kvPath);
-      try {
-        assert.ok(await keys(chats, ["search"]) > 0, "the shared layout keeps it in the chats' KV");
-      } finally {
-        chats.close();
-      }
-    }
-    {
-      await using s = await startTestServer({}, { kvPath });
-      assert.deepEqual(await find(s, "parcel"), ["c-old"]);
-      assert.equal(await keys(s.svc.system.journal.kv, ["search"]), 0, "the old index deleted");
-    }
-    // A deletion cut off by a stop (keys left behind) is finished at the next start, though the
-    // index itself matches by then.
-    {
-      const chats = await Deno.openKv(kvPath);
-      try {
-        await chats.set(K.posting("parcel", 1, "c-left", 2), 1);
-      } finally {
-        chats.close();
-      }
-    }
-    {
-      await using s = await startTestServer({}, { kvPath });
-      assert.deepEqual(await find(s, "parcel"), ["c-old"]);
-      assert.equal(await keys(s.svc.system.journal.kv, ["search"]), 0, "the rest deleted");
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using store = await tempStore();
+  const { kvPath } = store;
+  {
+    await using s = await startTestServer({ SEARCH_KV_PATH: "shared" }, { kvPath });
+    await chatWith(s, "c-old", "My parcel never arrived");
+    assert.deepEqual(await find(s, "parcels"), ["c-old"]);
   }
+  {
+    using chats = await Deno.openKv(kvPath);
+    assert.ok(await keys(chats, ["search"]) > 0, "the shared layout keeps it in the chats' KV");
+  }
+  {
+    await using s = await startTestServer({}, { kvPath });
+    assert.deepEqual(await find(s, "parcel"), ["c-old"]);
+    assert.equal(await keys(s.svc.system.journal.kv, ["search"]), 0, "the old index deleted");
+  }
+  // A deletion cut off by a stop (keys left behind) is finished at the next start, though the
+  // index itself matches by then.
+  {
+    using chats = await Deno.openKv(kvPath);
+    await chats.set(K.posting("parcel", 1, "c-left", 2), 1);
+  }
+  await using s = await startTestServer({}, { kvPath });
+  assert.deepEqual(await find(s, "parcel"), ["c-old"]);
+  assert.equal(await keys(s.svc.system.journal.kv, ["search"]), 0, "the rest deleted");
 });
 
 Deno.test("search index: a chats' store given a new id (a restore) empties a newer index and rebuilds it", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "search-kv-" });
-  const kvPath = `${dir}/chat.kv`;
-  try {
-    {
-      await using s = await startTestServer({}, { kvPath });
-      await chatWith(s, "c-kept", "The invoice is wrong");
-      await chatWith(s, "c-gone", "Cancel my invoice");
-      assert.deepEqual(await find(s, "invoice"), ["c-gone", "c-kept"]);
-    }
-    // As a restore of a backup taken before c-gone: its events are not in the chats' store, but
-    // the index file beside it still has them.
-    {
-      const chats = await Deno.openKv(kvPath);
-      try {
-        for await (const e of chats.list({ prefix: ["a", "ev", "session", "c-gone"] })) {
-          await chats.delete(e.key);
-        }
-        await renewStoreBase(chats);
-      } finally {
-        chats.close();
-      }
-    }
+  await using store = await tempStore();
+  const { kvPath } = store;
+  {
     await using s = await startTestServer({}, { kvPath });
-    assert.deepEqual(await find(s, "invoice"), ["c-kept"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+    await chatWith(s, "c-kept", "The invoice is wrong");
+    await chatWith(s, "c-gone", "Cancel my invoice");
+    assert.deepEqual(await find(s, "invoice"), ["c-gone", "c-kept"]);
   }
+  // As a restore of a backup taken before c-gone: its events are not in the chats' store, but
+  // the index file beside it still has them.
+  {
+    using chats = await Deno.openKv(kvPath);
+    for await (const e of chats.list({ prefix: ["a", "ev", "session", "c-gone"] })) {
+      await chats.delete(e.key);
+    }
+    await renewStoreBase(chats);
+  }
+  await using s = await startTestServer({}, { kvPath });
+  assert.deepEqual(await find(s, "invoice"), ["c-kept"]);
 });
 
 Deno.test("search index: a rebuild cut off goes on from where it stopped", async () => {

@@ -12,19 +12,12 @@ import { ManualClock } from "../../src/runtime/clock.ts";
 import { startTestServer, type TestServer } from "../integration/_harness.ts";
 import { Sockets } from "../integration/_util.ts";
 import { connectStaff } from "../integration/_routing_util.ts";
-import { DAY, T0 } from "./_search_util.ts";
+import { chatClient as client, DAY, T0 } from "./_search_util.ts";
 
 const staff = (id: string, role: Principal["role"]): Principal => ({
   id,
   role,
   scope: "staff",
-  expiresAt: Infinity,
-});
-const client = (id: string, chatId: string): Principal => ({
-  id,
-  role: "client",
-  scope: "chat",
-  chatId,
   expiresAt: Infinity,
 });
 const OPTS = { DEFAULT_CAPACITY: "1000" };
