@@ -454,12 +454,13 @@ Deno.test("kit: after a clean restart offers and grace periods run on; connected
     "op1 lost its socket in the restart",
   );
   await kit.clock.advance(20_000);
-  let s = kit.state();
+  // The timers' commands go through the mailbox and a KV commit: a read behind them sees them.
+  let s = (await kit.run({ type: "snapshot" })).state;
   assert.deepEqual([view(s).waiting[0].offer, view(s).waiting[0].declined], [null, ["op1"]]);
   assert.equal(view(s).operators.op2.status, "offline");
   assert.equal(view(s).operators.op1.status, "online");
   await kit.clock.advance(10_000);
-  s = kit.state();
+  s = (await kit.run({ type: "snapshot" })).state;
   assert.equal(view(s).operators.op1.status, "offline");
   assert.deepEqual([told("assign"), told("requeue")], [[], []], "a clean stop re-sends nothing");
   await kit.close();
