@@ -29,3 +29,10 @@ export function participantKey(by: Caller): string {
 export function senderOf(by: Caller): { key: string; id: string } {
   return { key: participantKey(by), id: by.id };
 }
+
+/**
+ * `{ decision }` when there is one: a queue ownership decision's seq, carried by the queue's
+ * commands to a session (state and commands stored before it have none).
+ */
+export const decided = (decision: number | undefined): { decision?: number } =>
+  decision === undefined ? {} : { decision };

@@ -23,6 +23,7 @@ import {
   waitingPage,
   withConfig,
 } from "./_queue_state.ts";
+import { decided } from "./_common.ts";
 import { SortedMap } from "./_sorted_map.ts";
 import {
   type ActiveChat,
@@ -53,8 +54,11 @@ export function initialQueueState(name: string): QueueState {
   };
 }
 
-/** A waiting chat without the state's bookkeeping. */
-export function publicWaiting(w: WaitingChat): WaitingChat {
+/**
+ * A waiting chat without the state's bookkeeping; `stored` keeps its ownership decision (the
+ * snapshot needs it, replies do not).
+ */
+export function publicWaiting(w: WaitingChat, stored = false): WaitingChat {
   return {
     chatId: w.chatId,
     clientId: w.clientId,
@@ -63,29 +67,34 @@ export function publicWaiting(w: WaitingChat): WaitingChat {
     requeued: w.requeued,
     offer: w.offer ? { ...w.offer } : null,
     declined: [...w.declined],
+    ...(stored ? decided(w.decision) : {}),
   };
 }
 
-function publicActive(a: ActiveChat): ActiveChat {
+function publicActive(a: ActiveChat, stored = false): ActiveChat {
   return {
     operatorId: a.operatorId,
     clientId: a.clientId,
     assignedAt: a.assignedAt,
     enqueuedAt: a.enqueuedAt,
     priority: a.priority,
+    ...(stored ? decided(a.decision) : {}),
   };
 }
 
-/** The whole state as plain JSON, O(n): the snapshot, and the `snapshot` command's reply. */
-export function toSnapshot(state: QueueState): QueueSnapshot {
+/**
+ * The whole state as plain JSON, O(n): the `snapshot` command's reply, and with `stored` the
+ * stored snapshot (which keeps the ownership decisions).
+ */
+export function toSnapshot(state: QueueState, stored = false): QueueSnapshot {
   const active: Record<string, ActiveChat> = {};
-  for (const [chatId, a] of activeChats(state)) active[chatId] = publicActive(a);
+  for (const [chatId, a] of activeChats(state)) active[chatId] = publicActive(a, stored);
   const operators: Record<string, OperatorSlot> = {};
   for (const [id, slot] of state.operators.entries()) operators[id] = { ...slot };
   return {
     name: state.name,
     config: state.config,
-    waiting: [...waitingChats(state)].map(publicWaiting),
+    waiting: [...waitingChats(state)].map((w) => publicWaiting(w, stored)),
     active,
     operators,
     servedCount: state.servedCount,
@@ -114,6 +123,7 @@ export function fromSnapshot(stored: unknown, name: string): QueueState {
     requeued: w.requeued ?? false,
     offer: w.offer ?? null,
     declined: w.declined ?? [],
+    ...decided(w.decision),
     order: state.counter + i,
   }));
   waiting.sort(compareWaiting);
@@ -172,7 +182,7 @@ export function pageOf(
     waitingTotal: waitingCount(state),
     activeTotal: activeCount(state),
     offset,
-    waiting: waitingPage(state, offset, limit).map(publicWaiting),
+    waiting: waitingPage(state, offset, limit).map((w) => publicWaiting(w)),
     activeOffset,
     active,
     recentClaims: [...state.recentClaims],

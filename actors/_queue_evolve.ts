@@ -3,6 +3,7 @@
  * indexes in `_queue_state.ts`, O(log n) each; nothing is copied whole (but `configured`, which
  * re-sorts the roster's free operators).
  */
+import { decided } from "./_common.ts";
 import {
   activeOf,
   dropActive,
@@ -56,6 +57,7 @@ export function evolve(state: QueueState, event: QueueEvent): QueueState {
         assignedAt: event.at,
         enqueuedAt: w.enqueuedAt,
         priority: w.priority,
+        ...decided(event.decision),
       });
       s = patchSlot(s, event.operatorId, (o) => ({ load: o.load + extra, idleSince: event.at }));
       return {
@@ -75,7 +77,13 @@ export function evolve(state: QueueState, event: QueueEvent): QueueState {
     case "transferred": {
       const a = activeOf(state, event.chatId)!;
       let s = patchSlot(state, event.from, (o) => ({ load: o.load - 1 }));
-      s = putActive(s, event.chatId, { ...a, operatorId: event.to, assignedAt: event.at });
+      const { decision: _old, ...rest } = a;
+      s = putActive(s, event.chatId, {
+        ...rest,
+        operatorId: event.to,
+        assignedAt: event.at,
+        ...decided(event.decision),
+      });
       return patchSlot(s, event.to, (o) => ({ load: o.load + 1, idleSince: event.at }));
     }
     case "requeued": {
@@ -88,6 +96,7 @@ export function evolve(state: QueueState, event: QueueEvent): QueueState {
         requeued: true,
         offer: null,
         declined: [event.from],
+        ...decided(event.decision),
       });
       return patchSlot(s, event.from, (o) => ({ load: o.load - 1 }));
     }

@@ -11,7 +11,7 @@ import {
   tell,
   timer,
 } from "../src/runtime/entity.ts";
-import { type Caller, queueCaller, SESSION } from "./_common.ts";
+import { type Caller, decided, queueCaller, SESSION } from "./_common.ts";
 import { evolve } from "./_queue_evolve.ts";
 import { activeOf, pickOperator, slotOf } from "./_queue_routing.ts";
 import { activeChatsOf, anyOperatorFree, offersOf } from "./_queue_state.ts";
@@ -28,6 +28,10 @@ export class Step {
   emit(event: QueueEvent): void {
     this.events.push(event);
     this.state = evolve(this.state, event);
+  }
+  /** The seq the next emitted event gets: an ownership decision's number (`ActiveChat`). */
+  nextSeq(): number {
+    return this.ctx.nextSeq + this.events.length;
   }
   done<R>(reply: R): Decision<QueueEvent, R> {
     return accept(this.events, reply, this.effects);
@@ -63,6 +67,7 @@ export function withdrawOffers(step: Step, operatorId: string): void {
 
 export function returnChat(step: Step, chatId: string, reason: string, by: Caller): void {
   const from = activeOf(step.state, chatId)!.operatorId;
+  const decision = step.nextSeq();
   step.emit({
     type: "requeued",
     chatId,
@@ -71,14 +76,9 @@ export function returnChat(step: Step, chatId: string, reason: string, by: Calle
     byId: by.id,
     byRole: by.role,
     at: step.ctx.now,
+    decision,
   });
-  step.effects.push(tell(SESSION, chatId, {
-    type: "requeue",
-    by: queueCaller(step.state.name),
-    from,
-    reason,
-    actor: by,
-  }));
+  step.effects.push(requeueEffect(step.state, chatId, from, reason, by, decision));
 }
 
 /**
@@ -118,11 +118,38 @@ export function graceTimer(
   });
 }
 
+/** `decision`: the seq of the claim or transfer it carries out (absent for older state). */
 export function assignEffect(
   state: QueueState,
   chatId: string,
   operatorId: string,
   reason: string,
+  decision: number | undefined,
 ): Effect {
-  return tell(SESSION, chatId, { type: "assign", by: queueCaller(state.name), operatorId, reason });
+  return tell(SESSION, chatId, {
+    type: "assign",
+    by: queueCaller(state.name),
+    operatorId,
+    reason,
+    ...decided(decision),
+  });
+}
+
+/** The chat goes back to the queue, as decided at queue seq `decision`. */
+export function requeueEffect(
+  state: QueueState,
+  chatId: string,
+  from: string,
+  reason: string,
+  actor: Caller,
+  decision: number | undefined,
+): Effect {
+  return tell(SESSION, chatId, {
+    type: "requeue",
+    by: queueCaller(state.name),
+    from,
+    reason,
+    actor,
+    ...decided(decision),
+  });
 }

@@ -41,6 +41,8 @@ export interface WaitingChat {
   readonly offer: Offer | null;
   /** Auto mode: operators whose offer for this chat expired. */
   readonly declined: readonly string[];
+  /** Came back from an operator: the queue seq of that requeue ({@link ActiveChat.decision}). */
+  readonly decision?: number;
 }
 
 export interface ActiveChat {
@@ -49,6 +51,13 @@ export interface ActiveChat {
   readonly assignedAt: number;
   readonly enqueuedAt: number;
   readonly priority: number;
+  /**
+   * The queue seq of the claim or transfer that gave the chat to `operatorId` (absent in state
+   * stored before it). Every command to the session about an ownership decision carries that
+   * decision's seq, so the session can tell a late or repeated command from a newer decision
+   * (`actors/session.ts` "Ownership decisions").
+   */
+  readonly decision?: number;
 }
 
 export interface OperatorSlot {
@@ -203,7 +212,8 @@ export interface QueueReplies {
   configure: { config: RoutingConfig };
   /** 1-based place in the queue; 0 when the chat is already taken. */
   enqueue: { position: number };
-  claim: { chatId: string; operatorId: string };
+  /** `decision`: the claim's queue seq, which the caller's own `assign` to the chat carries. */
+  claim: { chatId: string; operatorId: string; decision?: number };
   release: { released: boolean };
   offer_expired: { expired: boolean };
   transfer: { chatId: string; to: string | null };
@@ -237,14 +247,40 @@ export type QueueEvent =
   | { type: "enqueued"; chatId: string; clientId: string; priority: number; enqueuedAt: number }
   | { type: "offered"; chatId: string; operatorId: string; until: number; at: number }
   | { type: "offer_expired"; chatId: string; operatorId: string; at: number }
-  | { type: "claimed"; chatId: string; operatorId: string; waitedMs: number; at: number }
+  /** `decision` (claimed, transferred, requeued): the event's own seq, as the state keeps it. */
+  | {
+    type: "claimed";
+    chatId: string;
+    operatorId: string;
+    waitedMs: number;
+    at: number;
+    decision?: number;
+  }
   /** `from`: where the chat was, so views know whether it left the waiting list. */
   | { type: "released"; chatId: string; reason: string; from: "waiting" | "active" }
   | (
-    & { type: "transferred"; chatId: string; from: string; to: string; reason: string; at: number }
+    & {
+      type: "transferred";
+      chatId: string;
+      from: string;
+      to: string;
+      reason: string;
+      at: number;
+      decision?: number;
+    }
     & By
   )
-  | ({ type: "requeued"; chatId: string; from: string; reason: string; at: number } & By)
+  | (
+    & {
+      type: "requeued";
+      chatId: string;
+      from: string;
+      reason: string;
+      at: number;
+      decision?: number;
+    }
+    & By
+  )
   | ({ type: "status_changed"; operatorId: string; status: OperatorStatus; at: number } & By)
   | ({ type: "capacity_changed"; operatorId: string; capacity: number | null; at: number } & By)
   | ({ type: "priority_changed"; chatId: string; priority: number; at: number } & By)

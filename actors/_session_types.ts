@@ -76,6 +76,11 @@ export interface SessionState {
   readonly offline?: boolean;
   /** Support chat: the lawyers assigned to its client from it → their lawyer chat. */
   readonly lawyers?: Readonly<Record<string, string>>;
+  /**
+   * The queue seq of the latest ownership decision of the queue this chat has applied (absent:
+   * none yet). A queue command carrying an older decision is late and changes nothing.
+   */
+  readonly queueDecision?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -102,8 +107,12 @@ export type SessionCommand =
     /** A lawyer chat: why it was opened (shown to both sides). */
     reason?: string;
   }
-  /** Sent only by the queue actor, the single writer of assignments. */
-  | { type: "assign"; by: Caller; operatorId: string; reason: string }
+  /**
+   * Sent only by the queue actor, the single writer of assignments. `decision` (here, in
+   * `transfer` and `requeue`): the queue seq of the ownership decision the command carries out;
+   * absent in commands an older version sent.
+   */
+  | { type: "assign"; by: Caller; operatorId: string; reason: string; decision?: number }
   | {
     type: "message";
     by: Caller;
@@ -139,9 +148,24 @@ export type SessionCommand =
   | { type: "rate"; by: Caller; score: number; comment?: string }
   | { type: "get"; by: Caller }
   /** From the queue only: the owner changes (`actor` is who asked for it). */
-  | { type: "transfer"; by: Caller; from: string; to: string; reason: string; actor: Caller }
+  | {
+    type: "transfer";
+    by: Caller;
+    from: string;
+    to: string;
+    reason: string;
+    actor: Caller;
+    decision?: number;
+  }
   /** From the queue only: back to the queue (operator offline, transfer to queue). */
-  | { type: "requeue"; by: Caller; from: string; reason: string; actor: Caller }
+  | {
+    type: "requeue";
+    by: Caller;
+    from: string;
+    reason: string;
+    actor: Caller;
+    decision?: number;
+  }
   /** A separate lawyer chat was opened for this chat's client. */
   | { type: "link_lawyer"; by: Caller; lawyerId: string; lawyerChatId: string; reason?: string };
 
@@ -196,7 +220,8 @@ export type SessionEvent =
     at: number;
   }
   | { type: "queued"; at: number }
-  | { type: "assigned"; operatorId: string; reason: string; at: number }
+  /** `decision` (here and in `transferred`): the queue's, see {@link SessionState.queueDecision}. */
+  | { type: "assigned"; operatorId: string; reason: string; at: number; decision?: number }
   | {
     type: "message";
     senderId: string;
@@ -231,6 +256,7 @@ export type SessionEvent =
     byId: string;
     byRole: Role;
     at: number;
+    decision?: number;
   }
   | {
     type: "lawyer_assigned";

@@ -15,7 +15,7 @@ import {
   reject,
   tell,
 } from "../src/runtime/entity.ts";
-import { QUEUE, queueCaller, SESSION } from "./_common.ts";
+import { decided, QUEUE, queueCaller, SESSION } from "./_common.ts";
 import { queueAuditWrites } from "./_queue_audit.ts";
 import { evolve } from "./_queue_evolve.ts";
 import { activeOf, canTakeMore, capacityOf, queuePosition, slotOf } from "./_queue_routing.ts";
@@ -39,6 +39,7 @@ import {
   isStaffCaller,
   offerKey,
   offerTimer,
+  requeueEffect,
   returnChat,
   returnChatsOf,
   Step,
@@ -202,9 +203,8 @@ function enqueue(step: Step, cmd: Cmd<"enqueue">): Decided<"enqueue"> {
   if (position > 0) return step.done({ position });
   if (activeOf(state, cmd.chatId)) {
     // The session still thinks it is queued, so our `assign` to it was lost: send it again.
-    step.effects.push(
-      assignEffect(state, cmd.chatId, activeOf(state, cmd.chatId)!.operatorId, "reconcile"),
-    );
+    const a = activeOf(state, cmd.chatId)!;
+    step.effects.push(assignEffect(state, cmd.chatId, a.operatorId, "reconcile", a.decision));
     return step.done({ position: 0 });
   }
   const { type: _t, ...entry } = cmd;
@@ -221,8 +221,9 @@ function claim(step: Step, cmd: Cmd<"claim">): Decided<"claim"> {
       return reject("already_assigned", `Chat ${chatId} is already taken by another operator`);
     }
     // The same operator again (a retry): no event; re-send the assignment in case it was lost.
-    step.effects.push(assignEffect(state, chatId, operatorId, "accepted"));
-    return step.done({ chatId, operatorId });
+    const { decision } = activeOf(state, chatId)!;
+    step.effects.push(assignEffect(state, chatId, operatorId, "accepted", decision));
+    return step.done({ chatId, operatorId, ...decided(decision) });
   }
   const waiting = waitingOf(state, chatId);
   if (waiting === undefined) {
@@ -240,16 +241,19 @@ function claim(step: Step, cmd: Cmd<"claim">): Decided<"claim"> {
   if (!offeredHere && slot.load >= capacityOf(state, slot)) {
     return reject("at_capacity", `Operator ${operatorId} holds ${slot.load} chats, the capacity`);
   }
+  const decision = step.nextSeq();
   step.emit({
     type: "claimed",
     chatId,
     operatorId,
     waitedMs: Math.max(0, ctx.now - waiting.enqueuedAt),
     at: ctx.now,
+    decision,
   });
   if (offeredHere) step.effects.push(cancelTimer(offerKey(chatId)));
-  step.effects.push(assignEffect(state, chatId, operatorId, offeredHere ? "auto" : "accepted"));
-  return step.done({ chatId, operatorId });
+  const reason = offeredHere ? "auto" : "accepted";
+  step.effects.push(assignEffect(state, chatId, operatorId, reason, decision));
+  return step.done({ chatId, operatorId, decision });
 }
 
 function release(step: Step, cmd: Cmd<"release">): Decided<"release"> {
@@ -298,6 +302,7 @@ function transfer(step: Step, cmd: Cmd<"transfer">): Decided<"transfer"> {
   if (!canTakeMore(state, target)) {
     return reject("at_capacity", `Operator ${cmd.to} has no room for another chat`);
   }
+  const decision = step.nextSeq();
   step.emit({
     type: "transferred",
     chatId: cmd.chatId,
@@ -306,6 +311,7 @@ function transfer(step: Step, cmd: Cmd<"transfer">): Decided<"transfer"> {
     reason: cmd.reason,
     at: ctx.now,
     ...by,
+    decision,
   });
   step.effects.push(tell(SESSION, cmd.chatId, {
     type: "transfer",
@@ -314,6 +320,7 @@ function transfer(step: Step, cmd: Cmd<"transfer">): Decided<"transfer"> {
     to: cmd.to,
     reason: cmd.reason,
     actor: cmd.by,
+    decision,
   }));
   dispatch(step);
   return step.done({ chatId: cmd.chatId, to: cmd.to });
@@ -387,17 +394,13 @@ function onRecover(state: QueueState, ctx: RecoverContext): Effect[] {
   }
   if (!ctx.cleanStop) {
     for (const [chatId, a] of activeChats(state)) {
-      effects.push(assignEffect(state, chatId, a.operatorId, "reconcile"));
+      effects.push(assignEffect(state, chatId, a.operatorId, "reconcile", a.decision));
     }
     for (const w of waitingChats(state)) {
       if (!w.requeued) continue;
-      effects.push(tell(SESSION, w.chatId, {
-        type: "requeue",
-        by: queueCaller(state.name),
-        from: w.declined[0] ?? "",
-        reason: "reconcile",
-        actor: queueCaller(state.name),
-      }));
+      const from = w.declined[0] ?? "";
+      const by = queueCaller(state.name);
+      effects.push(requeueEffect(state, w.chatId, from, "reconcile", by, w.decision));
     }
   }
   return effects;
@@ -410,7 +413,7 @@ export const queueEntity: QueueEntity = {
   initialState: initialQueueState,
   decide,
   evolve,
-  toSnapshot,
+  toSnapshot: (state) => toSnapshot(state, true),
   fromSnapshot,
   onRecover,
   retainEvents: true,

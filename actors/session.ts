@@ -17,7 +17,7 @@ import {
   reject,
   type Rejected,
 } from "../src/runtime/entity.ts";
-import { type Caller, participantKey, queueCaller, SESSION } from "./_common.ts";
+import { type Caller, decided, participantKey, queueCaller, SESSION } from "./_common.ts";
 import { appendRecent, recentEntry } from "./_recent.ts";
 import {
   closedAtOperatorEffect,
@@ -195,31 +195,70 @@ function assign(state: SessionState, cmd: Cmd<"assign">, ctx: DecideContext): De
     return forbidden(state, cmd.by);
   }
   if (state.status === "closed") return accept([], { status: "closed" }, [releaseEffect(state)]);
+  const order = orderOf(state, cmd.decision);
+  if (order === "late") return late(state, cmd.decision!);
   const opened = [openedEffect(cmd.operatorId, state.id)];
   const reply = { status: "assigned", operatorId: cmd.operatorId } as const;
   if (state.status === "assigned") {
     // Same operator: a re-sent assignment (after a crash); re-deliver `chat_opened`, no event.
-    if (state.operatorId === cmd.operatorId) return accept([], reply, opened);
-    if (cmd.reason !== "reconcile") {
-      return reject("already_assigned", `Chat ${state.id} is assigned to ${state.operatorId}`);
+    if (state.operatorId === cmd.operatorId && order !== "new") return accept([], reply, opened);
+    if (state.operatorId !== cmd.operatorId) {
+      if (cmd.reason !== "reconcile" && order !== "new") {
+        return reject("already_assigned", `Chat ${state.id} is assigned to ${state.operatorId}`);
+      }
+      // The queue is the authority: its later decision (or, from an older queue, a transfer
+      // whose effect was lost in a crash) is applied now.
+      return transfer(state, {
+        type: "transfer",
+        by: cmd.by,
+        from: state.operatorId ?? "",
+        to: cmd.operatorId,
+        reason: cmd.reason,
+        actor: cmd.by,
+        ...decided(cmd.decision),
+      }, ctx) as Decided<"assign">;
     }
-    // The queue is the authority: a transfer whose effect was lost in a crash is applied now.
-    return transfer(state, {
-      type: "transfer",
-      by: cmd.by,
-      from: state.operatorId ?? "",
-      to: cmd.operatorId,
-      reason: "reconcile",
-      actor: cmd.by,
-    }, ctx) as Decided<"assign">;
   }
-  const event: SessionEvent = {
-    type: "assigned",
-    operatorId: cmd.operatorId,
-    reason: cmd.reason,
-    at: ctx.now,
-  };
-  return accept([event], reply, opened);
+  return accept([assigned(cmd.operatorId, cmd.reason, cmd.decision, ctx)], reply, opened);
+}
+
+function assigned(
+  operatorId: string,
+  reason: string,
+  decision: number | undefined,
+  ctx: DecideContext,
+): SessionEvent {
+  return { type: "assigned", operatorId, reason, at: ctx.now, ...decided(decision) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ownership decisions
+//
+// The queue decides who owns a chat; the chat applies its decisions. The queue's commands about
+// one chat may arrive out of order or more than once: the queue's own `assign` and the accepting
+// operator's request both carry a claim, an owed command is sent again after a timeout or a
+// restart, and a full mailbox delays one delivery but not the next. Each command carries the
+// queue seq of the decision it carries out, and the chat keeps the latest it applied
+// (`queueDecision`): an older one is late and changes nothing (else an `assign` arriving after
+// the requeue that undid it would hand the chat back to an operator the queue took it from),
+// the same one is a repeat (answered as before), and a newer one is always stored, even when
+// the chat already looks as decided, so that no older one can undo it later. Commands without a
+// decision (sent by an older version) are applied as they always were.
+
+type Order = "late" | "repeat" | "new" | "unknown";
+
+function orderOf(state: SessionState, decision: number | undefined): Order {
+  if (decision === undefined) return "unknown";
+  const applied = state.queueDecision ?? 0;
+  return decision < applied ? "late" : decision === applied ? "repeat" : "new";
+}
+
+function late(state: SessionState, decision: number): Rejected {
+  return reject(
+    "invalid_state",
+    `Chat ${state.id} has moved on since this decision of its queue (${decision} < ${state
+      .queueDecision!})`,
+  );
 }
 
 function message(state: SessionState, cmd: Cmd<"message">, ctx: DecideContext): Decided<"message"> {
@@ -306,9 +345,14 @@ function transfer(
 ): Decided<"transfer"> {
   if (!fromQueue(state, cmd.by)) return forbidden(state, cmd.by);
   if (state.status === "closed") return accept([], { status: "closed" }, [releaseEffect(state)]);
+  const order = orderOf(state, cmd.decision);
+  if (order === "late") return late(state, cmd.decision!);
   const reply = { status: "assigned", operatorId: cmd.to } as const;
+  const opened = [openedEffect(cmd.to, state.id)];
   if (state.status === "assigned" && state.operatorId === cmd.to) {
-    return accept([], reply, [openedEffect(cmd.to, state.id)]);
+    if (order !== "new") return accept([], reply, opened);
+    // Already with `to` (an undoing decision never arrived): the decision is kept all the same.
+    return accept([assigned(cmd.to, cmd.reason, cmd.decision, ctx)], reply, opened);
   }
   const event: SessionEvent = {
     type: "transferred",
@@ -318,6 +362,7 @@ function transfer(
     byId: cmd.actor.id,
     byRole: cmd.actor.role,
     at: ctx.now,
+    ...decided(cmd.decision),
   };
   const effects = [openedEffect(cmd.to, state.id)];
   if (state.operatorId !== null) effects.push(closedAtOperatorEffect(state.operatorId, state.id));
@@ -327,19 +372,23 @@ function transfer(
 function requeue(state: SessionState, cmd: Cmd<"requeue">, ctx: DecideContext): Decided<"requeue"> {
   if (!fromQueue(state, cmd.by)) return forbidden(state, cmd.by);
   if (state.status === "closed") return accept([], { status: "closed" }, [releaseEffect(state)]);
-  if (state.status === "queued") return accept([], { status: "queued" });
+  const order = orderOf(state, cmd.decision);
+  if (order === "late") return late(state, cmd.decision!);
+  if (state.status === "queued" && order !== "new") return accept([], { status: "queued" });
+  // Queued already but the decision is new: an assignment it undoes never arrived (it is late
+  // now); the return from that operator is stored, so the late one cannot take effect.
+  const from = state.operatorId ?? (cmd.from || null);
   const event: SessionEvent = {
     type: "transferred",
-    from: state.operatorId,
+    from,
     to: null,
     reason: cmd.reason,
     byId: cmd.actor.id,
     byRole: cmd.actor.role,
     at: ctx.now,
+    ...decided(cmd.decision),
   };
-  const effects = state.operatorId === null
-    ? []
-    : [closedAtOperatorEffect(state.operatorId, state.id)];
+  const effects = from === null ? [] : [closedAtOperatorEffect(from, state.id)];
   return accept([event], { status: "queued" }, effects);
 }
 
@@ -367,7 +416,13 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
     case "queued":
       return { ...s, status: "queued", queuedAt: event.at };
     case "assigned":
-      return { ...s, status: "assigned", operatorId: event.operatorId, assignedAt: event.at };
+      return {
+        ...s,
+        status: "assigned",
+        operatorId: event.operatorId,
+        assignedAt: event.at,
+        ...queueDecided(s, event.decision),
+      };
     case "message": {
       // `clientMsgId` of a recent entry is its dedup key (the client's id or the request id).
       const key = dedupKey(event);
@@ -406,8 +461,20 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
     }
     case "transferred":
       return event.to === null
-        ? { ...s, status: "queued", operatorId: null, assignedAt: null }
-        : { ...s, status: "assigned", operatorId: event.to, assignedAt: event.at };
+        ? {
+          ...s,
+          status: "queued",
+          operatorId: null,
+          assignedAt: null,
+          ...queueDecided(s, event.decision),
+        }
+        : {
+          ...s,
+          status: "assigned",
+          operatorId: event.to,
+          assignedAt: event.at,
+          ...queueDecided(s, event.decision),
+        };
     case "lawyer_assigned":
       return { ...s, lawyers: { ...s.lawyers, [event.lawyerId]: event.lawyerChatId } };
     case "bot_message":
@@ -417,6 +484,12 @@ function evolve(state: SessionState, event: SessionEvent): SessionState {
     case "titled":
       return { ...s, title: event.title };
   }
+}
+
+/** The chat's latest applied queue decision after an event carrying `decision`. */
+function queueDecided(s: SessionState, decision: number | undefined): Partial<SessionState> {
+  if (decision === undefined) return {};
+  return { queueDecision: Math.max(s.queueDecision ?? 0, decision) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,14 @@
  * and stored events into frames for the hub. Authorization lives in the actors (they know the
  * chat); this layer only checks what needs no chat state (e.g. staff-only operations).
  */
-import { OPERATOR, participantKey, QUEUE, queueCaller, SESSION } from "../../actors/_common.ts";
+import {
+  decided,
+  OPERATOR,
+  participantKey,
+  QUEUE,
+  queueCaller,
+  SESSION,
+} from "../../actors/_common.ts";
 import { msgIdKey } from "../../actors/_session_writes.ts";
 import { dedupKey } from "../../actors/_session_view.ts";
 import { type BootView, operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
@@ -311,12 +318,19 @@ export class ChatService {
     if (p.role !== "operator" && p.role !== "admin") {
       throw new AppError("forbidden", `Role ${p.role} may not accept chats`);
     }
-    await this.router.ask(queueEntity, this.#o.queue, { type: "claim", chatId, operatorId: p.id });
+    const claim = await this.router.ask(queueEntity, this.#o.queue, {
+      type: "claim",
+      chatId,
+      operatorId: p.id,
+    }) as QueueReplies["claim"];
+    // The claim's decision: if the queue has decided otherwise since (the operator went offline,
+    // an admin moved the chat), the chat refuses this as late instead of taking it back.
     const r = await this.router.ask(sessionEntity, chatId, {
       type: "assign",
       by: queueCaller(this.#o.queue),
       operatorId: p.id,
       reason: "accepted",
+      ...decided(claim.decision),
     }) as SessionReplies["assign"];
     if (r.status === "closed") throw new AppError("chat_closed", `Chat ${chatId} is closed`);
   }

@@ -74,22 +74,42 @@ export function rejectedBy<S, C, E, R>(
 // Queue
 
 export type QCmd<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
-const qctx = (now: number): DecideContext => ({ id: "default", now, nextSeq: 1 });
+/**
+ * The seq of the last event behind each state these helpers made, so that decisions are numbered
+ * as the runtime numbers them (a state made otherwise counts as having none).
+ */
+const seqOf = new WeakMap<QueueState, number>();
+const qctx = (state: QueueState, now: number): DecideContext => ({
+  id: "default",
+  now,
+  nextSeq: (seqOf.get(state) ?? 0) + 1,
+});
+
+/** Runs one command the way the runtime would number its events. */
+function runQueue(state: QueueState, cmd: QueueCommand, now: number) {
+  const ctx = qctx(state, now);
+  const r = run(queueEntity, state, cmd, ctx);
+  if (!seqOf.has(r.state)) seqOf.set(r.state, ctx.nextSeq - 1 + r.events.length);
+  return r;
+}
+
+/** The seq of the last event behind a state these helpers made. */
+export const seqAfter = (state: QueueState): number => seqOf.get(state) ?? 0;
 
 export function send<K extends QueueCommand["type"]>(
   state: QueueState,
   cmd: QCmd<K>,
   now = T0,
 ): Ran<QueueState, QueueEvent, QueueReplies[K]> {
-  return run(queueEntity, state, cmd, qctx(now)) as Ran<QueueState, QueueEvent, QueueReplies[K]>;
+  return runQueue(state, cmd, now) as Ran<QueueState, QueueEvent, QueueReplies[K]>;
 }
 
 /** The state after any accepted queue command. */
 export const apply = (state: QueueState, cmd: QueueCommand, now = T0): QueueState =>
-  run(queueEntity, state, cmd, qctx(now)).state;
+  runQueue(state, cmd, now).state;
 
 export function rejected(state: QueueState, cmd: QueueCommand, now = T0): ErrorCode {
-  return rejectedBy(queueEntity, state, cmd, qctx(now));
+  return rejectedBy(queueEntity, state, cmd, qctx(state, now));
 }
 
 export const admin: Caller = { id: "adm", role: "admin" };
@@ -140,10 +160,20 @@ const sessionTell = (chatId: string, command: unknown): TellEffect => ({
   to: { type: "session", id: chatId },
   command,
 });
-export const assignTell = (chatId: string, operatorId: string, reason: string) =>
-  sessionTell(chatId, { type: "assign", by: QUEUE_CALLER, operatorId, reason });
-export const requeueTell = (chatId: string, from: string, reason: string, actor: Caller) =>
-  sessionTell(chatId, { type: "requeue", by: QUEUE_CALLER, from, reason, actor });
+/** `decision`: the queue seq of the claim, transfer or requeue the command carries out. */
+export const assignTell = (
+  chatId: string,
+  operatorId: string,
+  reason: string,
+  decision: number,
+) => sessionTell(chatId, { type: "assign", by: QUEUE_CALLER, operatorId, reason, decision });
+export const requeueTell = (
+  chatId: string,
+  from: string,
+  reason: string,
+  actor: Caller,
+  decision: number,
+) => sessionTell(chatId, { type: "requeue", by: QUEUE_CALLER, from, reason, actor, decision });
 
 /** Active chats plus open offers of an operator, counted from scratch. */
 export function recountLoad(s: QueueState, operatorId: string): number {
@@ -215,7 +245,7 @@ export function auditKeys(
   cmd: QueueCommand,
   now = T0,
 ): Array<[string, Deno.KvKey[]]> {
-  const d = queueEntity.decide(state, cmd, qctx(now));
+  const d = queueEntity.decide(state, cmd, qctx(state, now));
   assert.ok(d.ok, `decide ${cmd.type}`);
   const out: Array<[string, Deno.KvKey[]]> = [];
   let s = state;

@@ -110,7 +110,8 @@ Deno.test("auto: offers count toward load, so capacity is never exceeded", () =>
   assert.deepEqual(r.events.map((e) => e.type), ["claimed"]);
   assert.deepEqual(r.effects, [
     { kind: "cancel_timer", key: "offer:a" },
-    assignTell("a", "op1", "auto"),
+    // Seq 8: a connect, the configuration, three enqueues and two offers, then this claim.
+    assignTell("a", "op1", "auto", 8),
   ]);
   assert.equal(view(r.state).operators.op1.load, 2);
   // A closed chat frees the slot, and the next waiting chat is offered at once.
@@ -335,8 +336,9 @@ Deno.test("recovery: re-arms offer and grace timers, marks connected operators l
   assert.deepEqual(queueEntity.onRecover!(s, ctx), clean);
   assert.deepEqual(queueEntity.onRecover!(s, { ...ctx, cleanStop: false }), [
     ...clean,
-    assignTell("a", "op1", "reconcile"),
-    requeueTell("b", "op2", "reconcile", QUEUE_CALLER),
+    // Each with its decision: a's claim (seq 7, after 3 enqueues, 3 connects) and b's return (9).
+    assignTell("a", "op1", "reconcile", 7),
+    requeueTell("b", "op2", "reconcile", QUEUE_CALLER, 9),
   ]);
   assert.deepEqual(queueEntity.onRecover!(empty(), { ...ctx, cleanStop: false }), []);
   assert.deepEqual(ids(s), ["b", "c"]);
@@ -371,14 +373,23 @@ Deno.test("kit: without a reconnect the operator goes offline after graceMs and 
   await kit.clock.advance(29_999);
   assert.equal(view(kit.state()).active.a?.operatorId, "op1", "still within the grace period");
   await kit.clock.advance(1);
-  const s = kit.state();
+  // The grace timer's command goes through the mailbox and a KV commit: a read behind it sees it.
+  const s = (await kit.run({ type: "snapshot" })).state;
   assert.deepEqual([view(s).operators.op1.status, view(s).operators.op1.lostAt], ["offline", null]);
   assert.deepEqual(ids(s), ["a", "b"]);
   assert.deepEqual([view(s).waiting[0].enqueuedAt, view(s).waiting[0].requeued], [T0, true]);
   const reason = "requeued: operator offline after 30 s grace";
   assert.deepEqual(told("requeue"), [{
     id: "a",
-    command: { type: "requeue", by: QUEUE_CALLER, from: "op1", reason, actor: QUEUE_CALLER },
+    // Seq 8: 2 connects, 2 enqueues, the claim, the loss, the expiry, then this requeue.
+    command: {
+      type: "requeue",
+      by: QUEUE_CALLER,
+      from: "op1",
+      reason,
+      actor: QUEUE_CALLER,
+      decision: 8,
+    },
   }]);
   const chat = await listValues<AuditRecord>(kit.kv, ["audit", "chat", "a"]);
   const requeued = chat.find((r) => r.action === "requeued");
@@ -482,8 +493,9 @@ Deno.test("kit: after a crash the queue re-sends assignments and requeues to the
   // Different sessions are different actors: their relative order is not defined.
   const seen = [...session.seen].sort((x, y) => x.id.localeCompare(y.id));
   assert.deepEqual(seen, [
-    { id: "a", command: assignTell("a", "op1", "reconcile").command },
-    { id: "b", command: requeueTell("b", "op2", "reconcile", QUEUE_CALLER).command },
+    // With their stored decisions: a's claim (seq 5) and b's return (seq 7).
+    { id: "a", command: assignTell("a", "op1", "reconcile", 5).command },
+    { id: "b", command: requeueTell("b", "op2", "reconcile", QUEUE_CALLER, 7).command },
   ]);
   assert.equal(told("assign").length, 1);
   const s = kit.state();

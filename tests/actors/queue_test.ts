@@ -50,7 +50,8 @@ Deno.test("queue: enqueue replies the 1-based position; again is a no-op; taken 
   const lost = enqueue(taken, "a");
   assert.deepEqual(lost.events, []);
   assert.deepEqual(lost.reply, { position: 0 });
-  assert.deepEqual(lost.effects, [assignTell("a", "op1", "reconcile")]);
+  // The reconcile carries the claim's decision (seq 4: two enqueues, a connect, the claim).
+  assert.deepEqual(lost.effects, [assignTell("a", "op1", "reconcile", 4)]);
 });
 
 Deno.test("queue: order is priority first, then requeued before new, then FIFO by enqueuedAt", () => {
@@ -112,9 +113,11 @@ Deno.test("queue: claim takes a waiting chat, records the wait, counts load and 
     operatorId: "op1",
     waitedMs: 5_000,
     at: T0 + 5_000,
+    decision: 4,
   }]);
-  assert.deepEqual(r.reply, { chatId: "a", operatorId: "op1" });
-  assert.deepEqual(r.effects, [assignTell("a", "op1", "accepted")]);
+  // The decision is the claim's own seq (after two enqueues and a connect).
+  assert.deepEqual(r.reply, { chatId: "a", operatorId: "op1", decision: 4 });
+  assert.deepEqual(r.effects, [assignTell("a", "op1", "accepted", 4)]);
   assert.deepEqual(ids(r.state), ["b"]);
   assert.deepEqual(view(r.state).active.a, {
     operatorId: "op1",
@@ -154,8 +157,9 @@ Deno.test("queue: one owner per chat; the same operator again is an idempotent r
   assert.equal(rejected(s, claimCmd("a", "op2")), "already_assigned");
   const again = claim(s, "a", "op1", T0 + 9_000);
   assert.deepEqual(again.events, []);
-  assert.deepEqual(again.reply, { chatId: "a", operatorId: "op1" });
-  assert.deepEqual(again.effects, [assignTell("a", "op1", "accepted")]);
+  // The retry carries the first claim's decision (seq 4), not a new one.
+  assert.deepEqual(again.reply, { chatId: "a", operatorId: "op1", decision: 4 });
+  assert.deepEqual(again.effects, [assignTell("a", "op1", "accepted", 4)]);
   assert.deepEqual(again.state, s);
 });
 
@@ -215,7 +219,7 @@ Deno.test("queue: offline requeues every chat of the operator to the front, keep
   s = claim(s, "b", "op2").state;
   const r = status(s, "op1", "offline", self("op1"), T0 + 60_000);
   const reason = "requeued: operator went offline";
-  const requeued = (chatId: string) => ({
+  const requeued = (chatId: string, decision: number) => ({
     type: "requeued",
     chatId,
     from: "op1",
@@ -223,13 +227,15 @@ Deno.test("queue: offline requeues every chat of the operator to the front, keep
     byId: "op1",
     byRole: "operator",
     at: T0 + 60_000,
+    decision,
   });
-  assert.deepEqual(r.events.slice(1), [requeued("c"), requeued("a")]);
+  // Seqs: 4 enqueues, 2 connects, 3 claims, then status_changed (10) and the requeues.
+  assert.deepEqual(r.events.slice(1), [requeued("c", 11), requeued("a", 12)]);
   assert.deepEqual(r.effects, [
     // Going offline ends any running presence lease of the operator.
     { kind: "cancel_timer", key: "grace:op1" },
-    requeueTell("c", "op1", reason, self("op1")),
-    requeueTell("a", "op1", reason, self("op1")),
+    requeueTell("c", "op1", reason, self("op1"), 11),
+    requeueTell("a", "op1", reason, self("op1"), 12),
   ]);
   assert.deepEqual(ids(r.state), ["a", "c", "d"]);
   assert.deepEqual(view(r.state).waiting.map((w) => [w.enqueuedAt, w.requeued]), [
@@ -296,7 +302,9 @@ Deno.test("queue: transfer moves the chat, its load, and tells the session", () 
     at: T0 + 9_000,
     byId: "op1",
     byRole: "operator",
+    decision: 8,
   }]);
+  // Seq 8: two enqueues, three connects, two claims, then this transfer.
   assert.deepEqual(r.effects, [{
     kind: "tell",
     to: { type: "session", id: "a" },
@@ -307,6 +315,7 @@ Deno.test("queue: transfer moves the chat, its load, and tells the session", () 
       to: "op2",
       reason: "needs billing",
       actor: self("op1"),
+      decision: 8,
     },
   }]);
   assert.deepEqual(r.reply, { chatId: "a", to: "op2" });
@@ -327,8 +336,9 @@ Deno.test("queue: transfer to the queue (to: null) requeues at the front", () =>
     byId: "adm",
     byRole: "admin",
     at: T0,
+    decision: 9,
   }]);
-  assert.deepEqual(r.effects, [requeueTell("a", "op1", "wrong dept", admin)]);
+  assert.deepEqual(r.effects, [requeueTell("a", "op1", "wrong dept", admin, 9)]);
   assert.deepEqual(r.reply, { chatId: "a", to: null });
   assert.deepEqual(ids(r.state), ["a", "later"]);
   assert.deepEqual(view(r.state).waiting[0].declined, ["op1"]);
@@ -427,4 +437,26 @@ Deno.test("queue: an admin naming an unknown operator registers them offline wit
   assert.equal(view(r.state).operators.newbie.status, "offline");
   assert.equal(view(r.state).operators.newbie.connected, false);
   assert.equal(view(r.state).operators.newbie.lostAt, null);
+});
+
+Deno.test("queue: the stored snapshot keeps each chat's ownership decision; replies leave it out", () => {
+  let s = online(waiting(empty(), ["a", "b"]), ["op1"]);
+  s = claim(s, "a", "op1").state; // seq 4
+  s = claim(s, "b", "op1").state; // seq 5
+  s = send(s, { type: "transfer", chatId: "b", to: null, reason: "r", by: admin }).state; // 6
+  const stored = JSON.parse(JSON.stringify(queueEntity.toSnapshot!(s)));
+  assert.equal(stored.active.a.decision, 4);
+  assert.equal(stored.waiting[0].decision, 6);
+  const back = queueEntity.fromSnapshot!(stored, "default");
+  // After a restart from it, a reconcile re-sends the same decisions, not new ones.
+  const ctx = { id: "default", now: T0, nextSeq: 7, cleanStop: false };
+  const tells = queueEntity.onRecover!(back, ctx).filter((e) =>
+    e.kind === "tell" && e.to.type === "session"
+  );
+  assert.deepEqual(tells, [
+    assignTell("a", "op1", "reconcile", 4),
+    requeueTell("b", "op1", "reconcile", { id: "queue:default", role: "admin" }, 6),
+  ]);
+  assert.equal("decision" in toSnapshot(s).active.a, false);
+  assert.equal("decision" in toSnapshot(s).waiting[0], false);
 });

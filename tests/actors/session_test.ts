@@ -269,6 +269,16 @@ const requeueCmd: Cmd<"requeue"> = {
   reason: "requeued: operator went offline",
   actor: op,
 };
+/** The `transferred` event of {@link requeueCmd} applied to a chat of op1. */
+const returned = (at: number): SessionEvent => ({
+  type: "transferred",
+  from: "op1",
+  to: null,
+  reason: "requeued: operator went offline",
+  byId: "op1",
+  byRole: "operator",
+  at,
+});
 const opened = (operatorId: string): Effect => ({
   kind: "tell",
   to: { type: "operator", id: operatorId },
@@ -319,15 +329,7 @@ Deno.test("session: transferred moves the owner; the old operator loses write ac
 
 Deno.test("session: requeue sends the chat back to queued with no owner", () => {
   const r = send(assigned(), requeueCmd, T0 + 60);
-  assert.deepEqual(r.events, [{
-    type: "transferred",
-    from: "op1",
-    to: null,
-    reason: "requeued: operator went offline",
-    byId: "op1",
-    byRole: "operator",
-    at: T0 + 60,
-  }]);
+  assert.deepEqual(r.events, [returned(T0 + 60)]);
   assert.deepEqual(r.reply, { status: "queued" });
   assert.deepEqual(r.effects, [closedAt("op1")]);
   assert.deepEqual([r.state.status, r.state.operatorId, r.state.queuedAt], ["queued", null, T0]);
@@ -360,6 +362,59 @@ Deno.test("session: a reconcile assign to another operator adopts the queue's ow
   }]);
   assert.deepEqual(r.reply, { status: "assigned", operatorId: "op2" });
   assert.deepEqual(r.effects, [opened("op2"), closedAt("op1")]);
+});
+
+// Ownership decisions: each queue command carries the queue seq of its decision.
+
+const assignAt = (decision: number, operatorId = "op1", reason = "accepted"): Cmd<"assign"> => ({
+  type: "assign",
+  by: queueActor,
+  operatorId,
+  reason,
+  decision,
+});
+
+Deno.test("session: a queue command older than the decision the chat applied is late and changes nothing", () => {
+  const taken = send(queued(), assignAt(5), T0 + 10);
+  assert.deepEqual(taken.events, [{
+    type: "assigned",
+    operatorId: "op1",
+    reason: "accepted",
+    at: T0 + 10,
+    decision: 5,
+  }]);
+  assert.equal(taken.state.queueDecision, 5);
+  const back = send(taken.state, { ...requeueCmd, decision: 7 }, T0 + 20).state;
+  assert.deepEqual([back.status, back.operatorId, back.queueDecision], ["queued", null, 7]);
+  // The claim's own assign (or its owed copy sent again) comes after the requeue.
+  assert.equal(rejected(back, assignAt(5)), "invalid_state");
+  assert.equal(rejected(back, { ...transferCmd("op2"), decision: 6 }), "invalid_state");
+  // Once assigned by a later decision, an older requeue cannot undo it either.
+  const again = send(back, assignAt(9, "op2", "auto"), T0 + 30).state;
+  assert.deepEqual([again.operatorId, again.queueDecision], ["op2", 9]);
+  assert.equal(rejected(again, { ...requeueCmd, decision: 8 }), "invalid_state");
+  // The same decision again is a repeat: no event, chat_opened re-delivered.
+  const repeat = send(again, assignAt(9, "op2", "reconcile"));
+  assert.deepEqual([repeat.events, repeat.effects], [[], [opened("op2")]]);
+});
+
+Deno.test("session: a newer decision that finds the chat as decided is stored, so no older one undoes it", () => {
+  // Queued, and the assignment to op1 (decision 5) is still on its way when its undoing (7)
+  // arrives: the return is stored with the decision, and the late assignment is refused.
+  const r = send(queued(), { ...requeueCmd, decision: 7 }, T0 + 20);
+  assert.deepEqual(r.events, [{ ...returned(T0 + 20), decision: 7 }]);
+  assert.deepEqual(r.effects, [closedAt("op1")]);
+  assert.equal(rejected(r.state, assignAt(5)), "invalid_state");
+  // Assigned to op1 (5); its requeue (7) is on its way when the queue gives it to op1 again (9).
+  const mine = send(queued(), assignAt(5)).state;
+  const retaken = send(mine, assignAt(9, "op1", "auto"), T0 + 30);
+  assert.equal(retaken.events.length, 1);
+  assert.equal(retaken.state.queueDecision, 9);
+  assert.equal(rejected(retaken.state, { ...requeueCmd, decision: 7 }), "invalid_state");
+  // A newer assignment to another operator is the queue's word: a transfer, whatever its reason.
+  const moved = send(mine, assignAt(11, "op2", "accepted"), T0 + 40);
+  assert.deepEqual(moved.events.map((e) => e.type), ["transferred"]);
+  assert.deepEqual([moved.state.operatorId, moved.state.queueDecision], ["op2", 11]);
 });
 
 Deno.test("session: link_lawyer by the owning operator or an admin logs lawyer_assigned", () => {

@@ -18,7 +18,7 @@ import { silentLogger } from "../../src/log.ts";
 import { type OutboundFrame } from "../../src/protocol/mod.ts";
 import { ManualClock, settle } from "../../src/runtime/clock.ts";
 import type { AnyEntity } from "../../src/runtime/entity.ts";
-import { ActorSystem } from "../../src/runtime/system.ts";
+import { type ActorRouter, ActorSystem } from "../../src/runtime/system.ts";
 import { ChatService } from "../../src/server/chat_service.ts";
 import { ConnectionHandler, type HandlerOptions } from "../../src/server/connection_handler.ts";
 import { type Connection, Hub } from "../../src/server/hub.ts";
@@ -160,7 +160,12 @@ export class Node {
   readonly options: HandlerOptions;
   readonly peers: Peer[] = [];
 
-  private constructor(kv: Deno.Kv, clock: ManualClock, mode: "manual" | "auto") {
+  private constructor(
+    kv: Deno.Kv,
+    clock: ManualClock,
+    mode: "manual" | "auto",
+    route?: (system: ActorSystem) => ActorRouter,
+  ) {
     this.clock = clock;
     this.system = new ActorSystem({
       kv,
@@ -178,6 +183,7 @@ export class Node {
       queue: QUEUE_NAME,
       maxTextLength: 4000,
       bootId: crypto.randomUUID(),
+      ...(route ? { router: route(this.system) } : {}),
     });
     this.routing = new RoutingService(svc, QUEUE_NAME);
     this.auth = new Authenticator({ secret: SECRET, clock });
@@ -202,9 +208,17 @@ export class Node {
 
   readonly mode: "manual" | "auto";
 
-  /** A node whose queue is not started yet (`start` does it, as the server does). */
-  static create(kv: Deno.Kv, clock: ManualClock, mode: "manual" | "auto"): Node {
-    return new Node(kv, clock, mode);
+  /**
+   * A node whose queue is not started yet (`start` does it, as the server does). `route` puts a
+   * router of the test's own between the services and the actors (to order their asks).
+   */
+  static create(
+    kv: Deno.Kv,
+    clock: ManualClock,
+    mode: "manual" | "auto",
+    route?: (system: ActorSystem) => ActorRouter,
+  ): Node {
+    return new Node(kv, clock, mode, route);
   }
 
   /**
@@ -294,7 +308,11 @@ export class Node {
 export async function storedState<S>(kv: Deno.Kv, entity: AnyEntity, id: string): Promise<S> {
   const system = new ActorSystem({ kv, entities: [entity], logger: silentLogger });
   const rec = await system.journal.recover<S, unknown>(entity.type, id);
-  let state = rec.snapshot ? rec.snapshot.state : entity.initialState(id) as S;
+  let state = !rec.snapshot
+    ? entity.initialState(id) as S
+    : entity.fromSnapshot
+    ? entity.fromSnapshot(rec.snapshot.state, id) as S
+    : rec.snapshot.state;
   for (const env of rec.events) state = entity.evolve(state, env.event);
   await system.shutdown();
   return state;
