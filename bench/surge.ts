@@ -11,7 +11,15 @@ import { parseArgs } from "node:util";
 import { num } from "./_options.ts";
 import { percentile, sleep } from "./_load.ts";
 import { createChat, type CreatedChat, ErrorLog } from "./_peer.ts";
-import { commitStats, cpuSeconds, machineBusySeconds, waitForQuiet } from "./_report.ts";
+import {
+  busiestThreads,
+  commitStats,
+  cpuSeconds,
+  machineBusySeconds,
+  threadCpuSeconds,
+  waitForQuiet,
+} from "./_report.ts";
+import { Inspector } from "./_prof.ts";
 import { startChildServer } from "./_server.ts";
 import {
   type AcceptOutcome,
@@ -32,6 +40,9 @@ const HELP = `deno task bench --surge [options]
   --settle S        seconds to wait after the accepts before counting frames   [2]
   --server-stats    run the server through bench/_stats_main.ts: event-loop lag and
                     group-commit figures over the surge
+  --server-prof F   CPU profile of the server over the creates (F.create.cpuprofile) and
+                    the accepts (F.accept.cpuprofile), summarised by self time (the
+                    attached inspector itself slows the server down)
   --quiet S         first wait up to S s for the machine to be idle (other
                     processes < 25% of a core)                                 [0]
   --env K=V         extra server environment (repeatable)
@@ -50,6 +61,7 @@ const { values: a } = parseArgs({
     settle: { type: "string", default: "2" },
     quiet: { type: "string", default: "0" },
     "server-stats": { type: "boolean", default: false },
+    "server-prof": { type: "string" },
     env: { type: "string", multiple: true, default: [] },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -95,13 +107,25 @@ if (Number(a.quiet) > 0) {
   const busy = await waitForQuiet(Number(a.quiet));
   log(`other processes use ${busy.toFixed(0)}% of a core`);
 }
+const prof = a["server-prof"]?.replace(/\.cpuprofile$/, "");
 const server = await startChildServer({
   stats: a["server-stats"],
+  inspect: prof !== undefined,
   env: { DEFAULT_CAPACITY: String(Math.ceil(K / M) + 5), ...env },
 });
 const errors = new ErrorLog();
 let ops: SurgeOperator[] = [];
 let code = 0;
+const profiler = prof && server.inspectorUrl ? await Inspector.connect(server.inspectorUrl) : null;
+/** Profiles `fn` when asked to (`--server-prof`), into `<F>.<part>.cpuprofile`. */
+async function profiled<T>(part: string, fn: () => Promise<T>): Promise<T> {
+  if (!profiler) return await fn();
+  await profiler.startProfile();
+  const out = await fn();
+  const file = `${prof}.${part}.cpuprofile`;
+  log(`server CPU profile (${part}) written to ${file}\n${await profiler.stopProfile(file)}`);
+  return out;
+}
 try {
   const rssStart = await server.rssKb();
   log(`server pid ${server.pid} at ${server.url}; ${M} operators, ${K} chats`);
@@ -111,20 +135,23 @@ try {
   const t0 = performance.now();
   for (const op of ops) op.reset(t0);
   const cpu0 = cpuSeconds(server.pid);
+  const threads0 = threadCpuSeconds(server.pid);
   const busy0 = { machine: machineBusySeconds(), bench: cpuSeconds("self") };
   const stats0 = server.stats();
 
   // Creates.
   const createMs: number[] = [];
   const tc = performance.now();
-  const chats: CreatedChat[] = await paced(K, async () => {
-    const t = performance.now();
-    const chat = await createChat(server.url);
-    createMs.push(performance.now() - t);
-    return chat;
-  });
+  const chats: CreatedChat[] = await profiled("create", () =>
+    paced(K, async () => {
+      const t = performance.now();
+      const chat = await createChat(server.url);
+      createMs.push(performance.now() - t);
+      return chat;
+    }));
   const createS = (performance.now() - tc) / 1000;
   const cpuCreate = cpuSeconds(server.pid) - cpu0;
+  const threadsCreate = busiestThreads(threads0, threadCpuSeconds(server.pid), createS);
   log(`  ${K} chats created in ${createS.toFixed(1)} s`);
   const rssQueued = await server.rssKb();
 
@@ -144,10 +171,15 @@ try {
 
   // Accepts.
   const cpu1 = cpuSeconds(server.pid);
+  const threads1 = threadCpuSeconds(server.pid);
   const ts = performance.now();
-  const outcomes: AcceptOutcome[] = await paced(K, (i) => ops[i % M].accept(chats[i].chat_id));
+  const outcomes: AcceptOutcome[] = await profiled(
+    "accept",
+    () => paced(K, (i) => ops[i % M].accept(chats[i].chat_id)),
+  );
   const acceptS = (performance.now() - ts) / 1000;
   const cpuAccept = cpuSeconds(server.pid) - cpu1;
+  const threadsAccept = busiestThreads(threads1, threadCpuSeconds(server.pid), acceptS);
   log(`  ${K} accepts in ${acceptS.toFixed(1)} s`);
   await sleep(Number(a.settle) * 1000);
   const windowS = (performance.now() - t0) / 1000;
@@ -174,6 +206,7 @@ try {
       per_s: K / createS,
       ms: summary(createMs),
       server_cpu_pct: (100 * cpuCreate) / createS,
+      server_threads_pct: threadsCreate,
     },
     accept: {
       per_s: K / acceptS,
@@ -181,6 +214,7 @@ try {
       failed: failed.length,
       failed_by_code: byCode,
       server_cpu_pct: (100 * cpuAccept) / acceptS,
+      server_threads_pct: threadsAccept,
     },
     connect_with_full_queue_ms: summary(connectMs),
     admin_queue: { ms: adminMs, bytes: adminBytes, status: res.status },
@@ -233,6 +267,7 @@ try {
   log(`failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
   code = 1;
 } finally {
+  profiler?.close();
   for (const op of ops) op.peer.closing = true;
   await server.stop();
   for (const op of ops) op.peer.close();
@@ -244,8 +279,14 @@ function format(r: {
   chats: number;
   rate: number;
   view: string;
-  create: { per_s: number; ms: ReturnType<typeof summary> };
-  accept: { per_s: number; ms: ReturnType<typeof summary>; failed: number; failed_by_code: object };
+  create: { per_s: number; ms: ReturnType<typeof summary>; server_threads_pct: object };
+  accept: {
+    per_s: number;
+    ms: ReturnType<typeof summary>;
+    failed: number;
+    failed_by_code: object;
+    server_threads_pct: object;
+  };
   connect_with_full_queue_ms: ReturnType<typeof summary>;
   admin_queue: { ms: number; bytes: number };
   frames: Record<string, number | object>;
@@ -262,6 +303,8 @@ function format(r: {
     `  create: ${n(r.create.per_s)} chats/s; ${ms(r.create.ms)}`,
     `  accept: ${n(r.accept.per_s)} accepts/s; ${ms(r.accept.ms)}; failed ${r.accept.failed} ` +
     JSON.stringify(r.accept.failed_by_code),
+    `  server threads (% of a core): creating ${JSON.stringify(r.create.server_threads_pct)}, ` +
+    `accepting ${JSON.stringify(r.accept.server_threads_pct)}`,
     `  connect with ${n(r.chats)} waiting (until queue_snapshot): ${
       ms(r.connect_with_full_queue_ms)
     }`,
