@@ -208,19 +208,29 @@ function headerLength(payload: number): number {
 const INLINE_TEXT_MAX = 65536;
 
 /**
- * Output buffers of one size, shared by all sockets: a batch takes one and gives it back once
+ * Output buffers of two sizes, shared by all sockets: a batch takes one and gives it back once
  * its write has settled, so an idle socket holds none and a busy one allocates none per flush
  * (a fresh 4 KiB buffer costs more than a microsecond, a good part of a message's whole cost).
+ * A batch of one short frame, the common case, takes a small one: one frame sent to 10,000
+ * sockets at once (a queue change every waiting client hears of) holds 20 MB, not 160 MB of
+ * 16 KiB buffers, most of them beyond what the pool keeps and left to the allocator.
  */
-const POOLED = 16384;
-const POOL_MAX = 256;
-const pool: Uint8Array[] = [];
+export const SMALL_BUFFER = 2048;
+export const POOLED_BUFFER = 16384;
+const pools = new Map<number, { max: number; free: Uint8Array[] }>([
+  [SMALL_BUFFER, { max: 512, free: [] }],
+  [POOLED_BUFFER, { max: 256, free: [] }],
+]);
 
 /** Gives back a buffer from {@link FrameWriter.take} whose write has settled. */
 export function recycle(written: Uint8Array): void {
-  if (written.buffer.byteLength === POOLED && pool.length < POOL_MAX) {
-    pool.push(new Uint8Array(written.buffer));
-  }
+  const pool = pools.get(written.buffer.byteLength);
+  if (pool && pool.free.length < pool.max) pool.free.push(new Uint8Array(written.buffer));
+}
+
+/** A buffer of a pooled size (`size` is one of them). */
+function pooled(size: number): Uint8Array {
+  return pools.get(size)!.free.pop() ?? new Uint8Array(size);
 }
 
 /**
@@ -275,12 +285,12 @@ export class FrameWriter {
   #reserve(n: number): void {
     const need = this.#len + n;
     if (need <= this.#buf.length) return;
-    if (this.#len === 0 && need <= POOLED) {
-      this.#buf = pool.pop() ?? new Uint8Array(POOLED);
-      return;
-    }
-    const next = new Uint8Array(Math.max(need, this.#buf.length * 2));
-    next.set(this.#buf.subarray(0, this.#len));
+    const next = need <= SMALL_BUFFER
+      ? pooled(SMALL_BUFFER)
+      : need <= POOLED_BUFFER
+      ? pooled(POOLED_BUFFER)
+      : new Uint8Array(Math.max(need, this.#buf.length * 2));
+    if (this.#len > 0) next.set(this.#buf.subarray(0, this.#len));
     recycle(this.#buf);
     this.#buf = next;
   }
