@@ -258,6 +258,19 @@ export class ActorSystem implements ActorRouter {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Resolves once a live actor has handled everything sent to it so far, including what it sent
+   * itself meanwhile (tests and diagnostics: a timer's command reaches the mailbox when the clock
+   * moves, and its batch still has a KV commit to make).
+   */
+  async settled(type: string, id: string): Promise<void> {
+    const cell = this.#cells.get(`${type}\u0000${id}`);
+    while (cell && (cell.running || !cell.mailbox.isEmpty)) {
+      if (!cell.running) this.#schedule(cell);
+      await this.#idle(cell);
+    }
+  }
+
   /** Current in-memory state of a live actor, or undefined (tests and diagnostics). */
   inspect(type: string, id: string): { state: unknown; seq: number } | undefined {
     const cell = this.#cells.get(`${type}\u0000${id}`);

@@ -85,6 +85,15 @@ export class ActorTestKit<T extends AnyEntity> {
     return live.state as StateOf<T>;
   }
 
+  /**
+   * The actor's state once it has handled everything sent to it so far: after the clock moved,
+   * its timers' commands are in the mailbox or their batch is still committing.
+   */
+  async settled(): Promise<StateOf<T>> {
+    await this.system.settled(this.entity.type, this.id);
+    return this.state();
+  }
+
   /** Drops the system (no snapshot) and starts a new one on the same KV, as after a crash. */
   restart(): void {
     this.system = this.#start();

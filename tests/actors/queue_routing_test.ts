@@ -359,7 +359,7 @@ Deno.test("kit: a reconnect within the grace period changes nothing when the gra
   const before = kit.state();
   assert.equal(view(before).operators.op1.lostAt, null);
   await kit.clock.advance(60_000);
-  assert.deepEqual(kit.state(), before);
+  assert.deepEqual(await kit.settled(), before);
   assert.equal(kit.system.pendingTimers, 0, "the grace timer was cancelled");
   await kit.close();
 });
@@ -371,7 +371,11 @@ Deno.test("kit: without a reconnect the operator goes offline after graceMs and 
   await kit.run(take("a", "op1"));
   await kit.run({ type: "operator_lost", operatorId: "op1" });
   await kit.clock.advance(29_999);
-  assert.equal(view(kit.state()).active.a?.operatorId, "op1", "still within the grace period");
+  assert.equal(
+    view(await kit.settled()).active.a?.operatorId,
+    "op1",
+    "still within the grace period",
+  );
   await kit.clock.advance(1);
   // The grace timer's command goes through the mailbox and a KV commit: a read behind it sees it.
   const s = (await kit.run({ type: "snapshot" })).state;
@@ -414,17 +418,18 @@ Deno.test("kit: an unaccepted offer expires after acceptTimeoutMs and goes to th
   for (const cmd of [up("op1"), up("op2"), enq("a")]) await kit.run(cmd);
   assert.deepEqual(offerOf(kit.state(), "a"), { operatorId: "op1", until: T0 + 20_000 });
   await kit.clock.advance(19_999);
-  assert.equal(offerOf(kit.state(), "a")?.operatorId, "op1");
+  assert.equal(offerOf(await kit.settled(), "a")?.operatorId, "op1");
   await kit.clock.advance(1);
-  assert.deepEqual(offerOf(kit.state(), "a"), { operatorId: "op2", until: T0 + 40_000 });
-  assert.deepEqual(loads(kit.state()), { op1: 0, op2: 1 });
+  const expired = await kit.settled();
+  assert.deepEqual(offerOf(expired, "a"), { operatorId: "op2", until: T0 + 40_000 });
+  assert.deepEqual(loads(expired), { op1: 0, op2: 1 });
   await kit.clock.advance(5_000);
   const r = await kit.run(take("a", "op2"));
   assert.deepEqual(r.events.map((e) => e.type), ["claimed"]);
   assert.deepEqual(loads(r.state), { op1: 0, op2: 1 });
   assert.equal(kit.system.pendingTimers, 0, "the offer timer was cancelled");
   await kit.clock.advance(60_000);
-  assert.equal(view(kit.state()).active.a.operatorId, "op2");
+  assert.equal(view(await kit.settled()).active.a.operatorId, "op2");
   assert.deepEqual(told("assign").map((m) => m.command.reason), ["auto"]);
   await kit.close();
 });
@@ -460,7 +465,7 @@ Deno.test("kit: after a clean restart offers and grace periods run on; connected
   await kit.run({ type: "snapshot" });
   await kit.clock.advance(0);
   assert.equal(
-    view(kit.state()).operators.op1.lostAt,
+    view(await kit.settled()).operators.op1.lostAt,
     T0 + 10_000,
     "op1 lost its socket in the restart",
   );
@@ -490,6 +495,7 @@ Deno.test("kit: after a crash the queue re-sends assignments and requeues to the
   kit.restart();
   await kit.run({ type: "snapshot" });
   await kit.clock.advance(0);
+  await Promise.all(["a", "b"].map((id) => kit.system.settled("session", id)));
   // Different sessions are different actors: their relative order is not defined.
   const seen = [...session.seen].sort((x, y) => x.id.localeCompare(y.id));
   assert.deepEqual(seen, [
@@ -498,7 +504,7 @@ Deno.test("kit: after a crash the queue re-sends assignments and requeues to the
     { id: "b", command: requeueTell("b", "op2", "reconcile", QUEUE_CALLER, 7).command },
   ]);
   assert.equal(told("assign").length, 1);
-  const s = kit.state();
+  const s = await kit.settled();
   assert.deepEqual([view(s).operators.op1.connected, view(s).operators.op2.connected], [
     false,
     false,
