@@ -48,6 +48,10 @@ import { StaffSide } from "./staff_side.ts";
 import { isStaffStream, streamOf } from "./streams.ts";
 import type { OperatorEvent } from "../../actors/operator.ts";
 import { QueueLive } from "./queue_live.ts";
+import pLimit from "p-limit";
+
+/** Log reads for replays and history pages under way at once on a node (`readLog`). */
+export const MAX_CONCURRENT_LOG_READS = 32;
 
 type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 
@@ -391,6 +395,21 @@ export class ChatService {
   }
 
   /** Stored frames after `afterSeq` (no authorization: callers check first). */
+  /**
+   * Stored events of an actor for a replay or a history page, at most
+   * {@link MAX_CONCURRENT_LOG_READS} such reads at a time over the node (p-limit, first come first
+   * served; actors' own recoveries do not wait for them). Unbounded, a reconnect storm (10,000
+   * clients after a deploy, each resuming its chat) put one KV read per connection in flight at
+   * once, over 9,000 in the benchmark: each held its buffers until the KV's thread got to it, and
+   * the actors' reads and writes queued behind them all. Only the read itself takes a turn: what
+   * goes with it (the chat's view, staff names) may be an ask to another node.
+   */
+  readLog<E>(type: string, id: string, afterSeq: number, limit: number): Promise<Envelope<E>[]> {
+    return this.#logReads(() => this.system.readEvents<E>(type, id, afterSeq, limit));
+  }
+
+  readonly #logReads = pLimit(MAX_CONCURRENT_LOG_READS);
+
   async readFrames(
     chatId: string,
     afterSeq: number,
@@ -402,7 +421,7 @@ export class ChatService {
       return this.staff.readFrames(streamOf(chatId).chatId, afterSeq, limit);
     }
     const base = view ?? await this.#frameContext(chatId);
-    const envs = await this.system.readEvents<SessionEvent>(SESSION, chatId, afterSeq, limit);
+    const envs = await this.readLog<SessionEvent>(SESSION, chatId, afterSeq, limit);
     await this.names.load(namedStaff(envs));
     const ctx = { ...base, staffName: (id: string) => this.names.cached(id) };
     return envs.map((env) => ({ seq: env.seq, frame: sessionFrame(chatId, env, ctx) }));

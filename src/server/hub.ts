@@ -6,13 +6,6 @@
  * which is filled from the stored log (every live event is stored before it is published, so the
  * log always has what is missing). A resume replays the log after the client's last seq while
  * live events are held back, then releases them in order: no gap, no duplicate.
- *
- * Reads of the log are bounded: at most {@link MAX_CONCURRENT_READS} at a time over all
- * connections, the others wait their turn (p-limit, first come first served). Without the bound a
- * reconnect storm (10,000 clients after a deploy, each resuming its chat) put one KV read per
- * connection in flight at once, over 9,000 of them in the benchmark: every one held its buffers
- * until the KV's single thread got to it (hundreds of MB that glibc then kept), and the actors'
- * own reads and writes waited behind them all.
  */
 import {
   isStaff,
@@ -22,7 +15,6 @@ import {
   type StaffRole,
   type UserKey,
 } from "../auth/principal.ts";
-import pLimit, { type LimitFunction } from "p-limit";
 import type { OutboundFrame } from "../protocol/mod.ts";
 import { isStaffStream } from "./streams.ts";
 
@@ -79,8 +71,6 @@ interface ConnState {
 }
 
 const PAGE = 200;
-/** Reads of the log under way at once, over every connection's replay (see the header). */
-export const MAX_CONCURRENT_READS = 32;
 /** Close code when a connection's catch-up from the log fails (the client should resume). */
 export const CLOSE_REPLAY_FAILED = 1011;
 /** Live frames held during a replay beyond this are dropped; the replay re-reads them. */
@@ -88,7 +78,6 @@ const MAX_HELD = 2000;
 
 export class Hub {
   readonly #read: FrameReader;
-  readonly #reads: LimitFunction;
   readonly #conns = new Map<string, ConnState>();
   readonly #byChat = new Map<string, Set<string>>();
   /** Connections by user: kind and id together (`c:…`, `s:…`), never the id alone. */
@@ -101,9 +90,8 @@ export class Hub {
   readonly #queueWatchers = new Map<string, { delta: boolean; since: QueueViewBase | null }>();
   peakConnections = 0;
 
-  constructor(read: FrameReader, maxConcurrentReads = MAX_CONCURRENT_READS) {
+  constructor(read: FrameReader) {
     this.#read = read;
-    this.#reads = pLimit(maxConcurrentReads);
   }
 
   add(conn: Connection): void {
@@ -346,10 +334,7 @@ export class Hub {
         const before = sub.lastSeq;
         let page: StoredFrame[];
         try {
-          // A connection gone while it waited for its turn reads nothing.
-          page = await this.#reads(() =>
-            following() ? this.#read(chatId, sub.lastSeq, PAGE) : Promise.resolve([])
-          );
+          page = await this.#read(chatId, sub.lastSeq, PAGE);
         } catch {
           // The log cannot be read now (storage error, overload): this connection cannot be
           // kept gap-free, so close it; the client reconnects and resumes from its last seq.

@@ -142,12 +142,7 @@ export class StaffSide {
 
   /** Stored staff-stream frames after `afterSeq` (no authorization: callers check first). */
   async readFrames(chatId: string, afterSeq: number, limit: number): Promise<StoredFrame[]> {
-    const envs = await this.#svc.system.readEvents<ChatStaffEvent>(
-      CHAT_STAFF,
-      chatId,
-      afterSeq,
-      limit,
-    );
+    const envs = await this.#svc.readLog<ChatStaffEvent>(CHAT_STAFF, chatId, afterSeq, limit);
     return envs.map((env) => ({ seq: env.seq, frame: staffFrame(chatId, env) }));
   }
 

@@ -1,0 +1,44 @@
+/**
+ * A reconnect storm reads the log a bounded number at a time: every client of a node resuming
+ * at once (after a deploy) puts at most MAX_CONCURRENT_LOG_READS reads of the stored events in
+ * flight, and each still gets its whole history. One process, an in-memory KV.
+ */
+import assert from "node:assert/strict";
+import { ManualClock } from "../../src/runtime/clock.ts";
+import { MAX_CONCURRENT_LOG_READS } from "../../src/server/chat_service.ts";
+import { Node } from "../crash/_world.ts";
+
+Deno.test("300 clients resuming at once read the log at most 32 at a time and each gets its chat's history", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const node = Node.create(kv, new ManualClock(), "manual");
+  await node.start();
+  const chats = Array.from({ length: 300 }, () => crypto.randomUUID());
+  for (const [i, chatId] of chats.entries()) await node.svc.createChat(`client-${i}`, chatId, {});
+  await node.settle();
+
+  let inFlight = 0;
+  let most = 0;
+  const read = node.system.readEvents.bind(node.system);
+  node.system.readEvents = async (...args: Parameters<typeof read>) => {
+    most = Math.max(most, ++inFlight);
+    try {
+      return await read(...args);
+    } finally {
+      inFlight--;
+    }
+  };
+  const peers = await Promise.all(
+    chats.map((chatId, i) =>
+      node.connect(node.client(`client-${i}`, chatId), { chatId, lastSeq: 0 })
+    ),
+  );
+  await node.settle();
+
+  assert.ok(most <= MAX_CONCURRENT_LOG_READS, `${most} reads at once`);
+  assert.ok(most >= 2, "the reads overlapped");
+  for (const [i, peer] of peers.entries()) {
+    // created, queued: the chat's whole log so far, in order.
+    assert.deepEqual(peer.conn.seqs(chats[i]), [1, 2], `client ${i}`);
+  }
+  await node.system.shutdown();
+});
