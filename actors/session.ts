@@ -254,10 +254,10 @@ function orderOf(state: SessionState, decision: number | undefined): Order {
 }
 
 function late(state: SessionState, decision: number): Rejected {
+  const applied = state.queueDecision ?? 0;
   return reject(
     "invalid_state",
-    `Chat ${state.id} has moved on since this decision of its queue (${decision} < ${state
-      .queueDecision!})`,
+    `Chat ${state.id}: its queue has decided otherwise since (decision ${decision} < ${applied})`,
   );
 }
 
