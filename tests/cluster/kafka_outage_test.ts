@@ -14,6 +14,7 @@ import { startKafkaMock } from "../kafka_mock/mock.ts";
 import { clusterStatus, type KafkaNode, spawnNode, until, untilOwners } from "./_kafka_nodes.ts";
 
 const PARTITIONS = 6;
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How long the outage lasts (the test sends requests all along: it is the subject, not a wait). */
 const OUTAGE_MS = 4000;
 
@@ -89,7 +90,16 @@ Deno.test({
       await until("chats are created again", async () => {
         const { res } = await createChat(other);
         return res.status === 201 ? true : undefined;
-      }, 30_000);
+      }, 30_000).catch(async (err) => {
+        // Say whether the node is still there, and what it logged (it exits on a fatal consumer
+        // error, for a supervisor to restart it), so a failure here can be told apart.
+        const exited = await Promise.race([other.status, delay(100).then(() => null)]);
+        throw new Error(
+          `${err.message}; ${other.name} ${
+            exited ? `exited with ${exited.code}` : "is running"
+          }; its last log lines:\n${other.log.slice(-30).join("\n")}`,
+        );
+      });
       const recoveredMs = Date.now() - upAt;
       await until("ready again", async () => {
         const res = await fetch(`${other.url}/readyz`);
