@@ -394,7 +394,6 @@ export class ChatService {
     };
   }
 
-  /** Stored frames after `afterSeq` (no authorization: callers check first). */
   /**
    * Stored events of an actor for a replay or a history page, at most
    * {@link MAX_CONCURRENT_LOG_READS} such reads at a time over the node (p-limit, first come first
@@ -410,6 +409,7 @@ export class ChatService {
 
   readonly #logReads = pLimit(MAX_CONCURRENT_LOG_READS);
 
+  /** Stored frames after `afterSeq` (no authorization: callers check first). */
   async readFrames(
     chatId: string,
     afterSeq: number,
