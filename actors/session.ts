@@ -364,7 +364,7 @@ function transfer(
     at: ctx.now,
     ...decided(cmd.decision),
   };
-  const effects = [openedEffect(cmd.to, state.id)];
+  const effects = [...opened];
   if (state.operatorId !== null) effects.push(closedAtOperatorEffect(state.operatorId, state.id));
   return accept([event], reply, effects);
 }

@@ -93,9 +93,6 @@ function runQueue(state: QueueState, cmd: QueueCommand, now: number) {
   return r;
 }
 
-/** The seq of the last event behind a state these helpers made. */
-export const seqAfter = (state: QueueState): number => seqOf.get(state) ?? 0;
-
 export function send<K extends QueueCommand["type"]>(
   state: QueueState,
   cmd: QCmd<K>,
