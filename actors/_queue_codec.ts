@@ -238,6 +238,11 @@ type Read = Extract<
   }
 >;
 
+/** The waiting chats offered to an operator, in service order, as plain JSON. */
+export function offeredTo(state: QueueState, operatorId: string): WaitingChat[] {
+  return offersOf(state, operatorId).map((id) => publicWaiting(state.waitingById.get(id)!));
+}
+
 /** The reply of a read-only command (no event): the state as it is, as plain JSON. */
 export function readQueue(state: QueueState, cmd: Read): QueueReply {
   switch (cmd.type) {
@@ -266,7 +271,7 @@ export function readQueue(state: QueueState, cmd: Read): QueueReply {
     case "positions":
       return positionsOf(state, cmd.chatIds);
     case "offersFor":
-      return offersOf(state, cmd.operatorId).map((id) => publicWaiting(state.waitingById.get(id)!));
+      return offeredTo(state, cmd.operatorId);
     case "holds":
       return cmd.chatIds.filter((id) => state.waitingById.has(id) || activeOf(state, id));
   }

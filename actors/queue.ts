@@ -70,6 +70,7 @@ export {
 } from "./_queue_state.ts";
 export {
   fromSnapshot,
+  offeredTo,
   PAGE_MAX,
   pageOf,
   positionOf,

@@ -15,6 +15,7 @@ import { msgIdKey } from "../../actors/_session_writes.ts";
 import { dedupKey } from "../../actors/_session_view.ts";
 import { type BootView, operatorEntity, type OperatorReplies } from "../../actors/operator.ts";
 import {
+  offeredTo,
   type QueueCommand,
   queueEntity,
   type QueueEvent,
@@ -438,8 +439,13 @@ export class ChatService {
     >;
   }
 
-  /** The waiting chats the queue offers to an operator (auto routing), wherever it lives. */
+  /**
+   * The waiting chats the queue offers to an operator (auto routing), wherever it lives: read
+   * from the live queue on this node (no turn in its mailbox), else asked of its node.
+   */
   offersFor(operatorId: string): Promise<QueueReplies["offersFor"]> {
+    const live = this.queueState();
+    if (live) return Promise.resolve(offeredTo(live, operatorId));
     return this.router.ask(queueEntity, this.#o.queue, {
       type: "offersFor",
       operatorId,

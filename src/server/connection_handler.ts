@@ -19,7 +19,6 @@ import {
   parseInboundValue,
 } from "../protocol/mod.ts";
 import { inboundRef } from "../protocol/inbound.ts";
-import { offersOf } from "../../actors/queue.ts";
 import type { ChatService } from "./chat_service.ts";
 import type { Connection } from "./hub.ts";
 import type { Budget, UserLimits } from "./limits.ts";
@@ -339,12 +338,8 @@ export class ConnectionHandler {
    * `chat_offered` sent then reached no one, so the open offers are told now.
    */
   async #sendOpenOffers(): Promise<void> {
-    const live = this.#svc.queueState();
     const id = this.principal.id;
-    // The live queue has its offers indexed by operator; elsewhere its node is asked for them.
-    const waiting = live
-      ? offersOf(live, id).flatMap((chatId) => live.waitingById.get(chatId) ?? [])
-      : await this.#patiently(() => this.#svc.offersFor(id));
+    const waiting = await this.#patiently(() => this.#svc.offersFor(id));
     for (const w of waiting) {
       if (w.offer?.operatorId !== this.principal.id || this.#closed) continue;
       this.conn.send(frame("chat_offered", {
