@@ -39,6 +39,8 @@ export interface Recovered<S, E> {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CHUNK_BYTES = KV_LIMITS.valueBytes;
+/** Reads of one recovery before a gap in the stored log counts as real (see `recover`). */
+const RECOVER_READS = 3;
 
 export class Journal {
   readonly kv: Deno.Kv;
@@ -155,8 +157,29 @@ export class Journal {
     return { chunks, cursor: chunks.length === limit ? iter.cursor : null };
   }
 
-  /** Latest snapshot plus every event after it. */
+  /**
+   * Latest snapshot plus every event after it.
+   *
+   * The reads are not one transaction: a snapshot that commits between the header read and the
+   * event read (an owner that is still finishing one while another recovers the actor, or a
+   * snapshot replacing the one being read) prunes the events after the header read, or deletes its
+   * parts. Either shows as a gap or an incomplete snapshot, and a fresh read sees the newer
+   * header; a gap that is still there after `RECOVER_READS` reads is real, and recovery refuses it.
+   */
   async recover<S, E>(type: string, id: string): Promise<Recovered<S, E>> {
+    for (let attempt = 1;; attempt++) {
+      const last = attempt >= RECOVER_READS;
+      const rec = await this.#readOnce<S, E>(type, id, last);
+      if (rec) return rec;
+    }
+  }
+
+  /** One read of snapshot and events; null when it saw a snapshot written meanwhile. */
+  async #readOnce<S, E>(
+    type: string,
+    id: string,
+    last: boolean,
+  ): Promise<Recovered<S, E> | null> {
     const head = await this.kv.get<SnapshotHeader>([...this.#prefix, "sn", type, id]);
     let snapshot: Recovered<S, E>["snapshot"] = null;
     if (head.value) {
@@ -166,11 +189,14 @@ export class Journal {
       });
       for await (const e of iter) text.push(decoder.decode(e.value));
       if (text.length !== head.value.parts) {
+        if (!last) return null;
         throw new AppError("internal", `Snapshot of ${type} ${id} is incomplete`);
       }
       snapshot = { header: head.value, state: JSON.parse(text.join("")) as S };
     }
-    const events = await this.readEvents<E>(type, id, snapshot?.header.seq ?? 0, Infinity);
+    const after = snapshot?.header.seq ?? 0;
+    const events = await this.readEvents<E>(type, id, after, Infinity);
+    if (!last && events.length > 0 && events[0].seq !== after + 1) return null;
     return { snapshot, events };
   }
 
