@@ -191,12 +191,8 @@ function create(state: SessionState, cmd: Cmd<"create">, ctx: DecideContext): De
 
 function assign(state: SessionState, cmd: Cmd<"assign">, ctx: DecideContext): Decided<"assign"> {
   // Only this chat's queue assigns: it is the single writer that keeps one owner per chat.
-  if (cmd.by.role !== "admin" || cmd.by.id !== queueCaller(state.queue).id) {
-    return forbidden(state, cmd.by);
-  }
-  if (state.status === "closed") return accept([], { status: "closed" }, [releaseEffect(state)]);
-  const order = orderOf(state, cmd.decision);
-  if (order === "late") return late(state, cmd.decision!);
+  const order = checkDecision(state, cmd.by, cmd.decision);
+  if (typeof order !== "string") return order;
   const opened = [openedEffect(cmd.operatorId, state.id)];
   const reply = { status: "assigned", operatorId: cmd.operatorId } as const;
   if (state.status === "assigned") {
@@ -251,6 +247,22 @@ function orderOf(state: SessionState, decision: number | undefined): Order {
   if (decision === undefined) return "unknown";
   const applied = state.queueDecision ?? 0;
   return decision < applied ? "late" : decision === applied ? "repeat" : "new";
+}
+
+/**
+ * What every queue decision (assign, transfer, requeue) passes first: it comes from this chat's
+ * queue, the chat is open (else the queue is told to let it go), and it is not late. Answers the
+ * decision's order, or the answer to give instead.
+ */
+function checkDecision(
+  state: SessionState,
+  by: Caller,
+  decision: number | undefined,
+): Exclude<Order, "late"> | Rejected | Decision<SessionEvent, { status: "closed" }> {
+  if (!fromQueue(state, by)) return forbidden(state, by);
+  if (state.status === "closed") return accept([], { status: "closed" }, [releaseEffect(state)]);
+  const order = orderOf(state, decision);
+  return order === "late" ? late(state, decision!) : order;
 }
 
 function late(state: SessionState, decision: number): Rejected {
@@ -343,10 +355,8 @@ function transfer(
   cmd: Cmd<"transfer">,
   ctx: DecideContext,
 ): Decided<"transfer"> {
-  if (!fromQueue(state, cmd.by)) return forbidden(state, cmd.by);
-  if (state.status === "closed") return accept([], { status: "closed" }, [releaseEffect(state)]);
-  const order = orderOf(state, cmd.decision);
-  if (order === "late") return late(state, cmd.decision!);
+  const order = checkDecision(state, cmd.by, cmd.decision);
+  if (typeof order !== "string") return order;
   const reply = { status: "assigned", operatorId: cmd.to } as const;
   const opened = [openedEffect(cmd.to, state.id)];
   if (state.status === "assigned" && state.operatorId === cmd.to) {
@@ -370,10 +380,8 @@ function transfer(
 }
 
 function requeue(state: SessionState, cmd: Cmd<"requeue">, ctx: DecideContext): Decided<"requeue"> {
-  if (!fromQueue(state, cmd.by)) return forbidden(state, cmd.by);
-  if (state.status === "closed") return accept([], { status: "closed" }, [releaseEffect(state)]);
-  const order = orderOf(state, cmd.decision);
-  if (order === "late") return late(state, cmd.decision!);
+  const order = checkDecision(state, cmd.by, cmd.decision);
+  if (typeof order !== "string") return order;
   if (state.status === "queued" && order !== "new") return accept([], { status: "queued" });
   // Queued already but the decision is new: an assignment it undoes never arrived (it is late
   // now); the return from that operator is stored, so the late one cannot take effect.
