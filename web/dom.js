@@ -70,6 +70,13 @@ export function connectionText(st) {
 
 /** Lists that follow their bottom: whether each was at the bottom when last looked at. */
 const following = new WeakMap();
+/** Where each list's last jump to its bottom left it (`scrollTop`). */
+const jumpedTo = new WeakMap();
+
+function jump(/** @type {HTMLElement} */ list) {
+  list.scrollTop = list.scrollHeight;
+  jumpedTo.set(list, list.scrollTop);
+}
 
 function atBottom(/** @type {HTMLElement} */ list) {
   return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
@@ -86,10 +93,15 @@ export function followBottom(list) {
   if (following.has(list)) return;
   following.set(list, atBottom(list));
   const settle = () => {
-    if (following.get(list)) list.scrollTop = list.scrollHeight;
+    if (following.get(list)) jump(list);
   };
-  // Our own jumps land at the bottom, so only the reader's scrolling changes this.
-  list.addEventListener("scroll", () => following.set(list, atBottom(list)), { passive: true });
+  // Only the reader's scrolling changes this. A jump's own scroll event comes at the next frame,
+  // and a row may have grown since (a thumbnail decoding): the list then looks scrolled up,
+  // though it is where the jump left it. The reader scrolling up leaves it above that place.
+  list.addEventListener("scroll", () => {
+    const own = following.get(list) && list.scrollTop >= (jumpedTo.get(list) ?? Infinity) - 1;
+    if (!own) following.set(list, atBottom(list));
+  }, { passive: true });
   // `load` does not bubble, but it can be captured: images and videos growing their rows.
   list.addEventListener("load", settle, true);
   if (typeof ResizeObserver === "function") {
@@ -117,7 +129,7 @@ export function keepScrolledToBottom(
   mutate();
   followBottom(list);
   following.set(list, stick);
-  if (stick) list.scrollTop = list.scrollHeight;
+  if (stick) jump(list);
 }
 
 /**
