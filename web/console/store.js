@@ -33,6 +33,8 @@ export class Store extends EventTarget {
   me = null;
   /** @type {string} */
   myStatus = "online";
+  /** Whether the frame applied last was a chat event older than the chat's newest (history). */
+  lastWasHistory = false;
   /** @type {Map<string, QueueEntry>} */
   queue = new Map();
   /** Chats waiting beyond those listed (a snapshot lists at most the first 500). */
@@ -199,6 +201,7 @@ export class Store extends EventTarget {
   apply(f) {
     const p = f.payload ?? {};
     let adopted = null;
+    this.lastWasHistory = false;
     switch (f.type) {
       case "connected":
         this.me = { user_id: p.user_id, role: p.role };
@@ -276,6 +279,9 @@ export class Store extends EventTarget {
     const wasMine = this.chats.get(p.chat_id)?.mine ?? false;
     const c = this.chat(p.chat_id, toMe);
     const newest = c.events.size === 0 || p.seq > Math.max(...c.events.keys());
+    // Older than what the chat already showed: its history, loaded after a live event (the one
+    // that made the chat mine comes first, then the history from 0).
+    this.lastWasHistory = !newest;
     c.events.set(p.seq, f);
     if (newest) this.#evolve(c, f);
     else {
