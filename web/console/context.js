@@ -120,6 +120,7 @@ export class ContextPanel {
     const sig = JSON.stringify([
       lang(),
       c.id,
+      clientName(c), // the name when the profile has none (the chat's first event may come later)
       p,
       c.labels,
       write,
