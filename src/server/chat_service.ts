@@ -53,6 +53,7 @@ import pLimit from "p-limit";
 
 /** Log reads for replays and history pages under way at once on a node (`readLog`). */
 export const MAX_CONCURRENT_LOG_READS = 32;
+const always = () => true;
 
 type QueueCommandOf<K extends QueueCommand["type"]> = Extract<QueueCommand, { type: K }>;
 
@@ -402,27 +403,41 @@ export class ChatService {
    * clients after a deploy, each resuming its chat) put one KV read per connection in flight at
    * once, over 9,000 in the benchmark: each held its buffers until the KV's thread got to it, and
    * the actors' reads and writes queued behind them all. Only the read itself takes a turn: what
-   * goes with it (the chat's view, staff names) may be an ask to another node.
+   * goes with it (the chat's view, staff names) may be an ask to another node. `wanted` is asked
+   * when the turn comes: a connection gone while it waited reads nothing (a flapping client in a
+   * storm would otherwise cost a page read per reconnect).
    */
-  readLog<E>(type: string, id: string, afterSeq: number, limit: number): Promise<Envelope<E>[]> {
-    return this.#logReads(() => this.system.readEvents<E>(type, id, afterSeq, limit));
+  readLog<E>(
+    type: string,
+    id: string,
+    afterSeq: number,
+    limit: number,
+    wanted: () => boolean = always,
+  ): Promise<Envelope<E>[]> {
+    return this.#logReads(() =>
+      wanted() ? this.system.readEvents<E>(type, id, afterSeq, limit) : Promise.resolve([])
+    );
   }
 
   readonly #logReads = pLimit(MAX_CONCURRENT_LOG_READS);
 
-  /** Stored frames after `afterSeq` (no authorization: callers check first). */
+  /**
+   * Stored frames after `afterSeq` (no authorization: callers check first); none when `wanted`
+   * says no by the time the read's turn comes ({@link readLog}).
+   */
   async readFrames(
     chatId: string,
     afterSeq: number,
     limit: number,
     view?: SessionView,
+    wanted: () => boolean = always,
   ): Promise<StoredFrame[]> {
     // The hub reads both streams of a chat: its own, and its staff stream (notes, labels).
     if (isStaffStream(chatId)) {
-      return this.staff.readFrames(streamOf(chatId).chatId, afterSeq, limit);
+      return this.staff.readFrames(streamOf(chatId).chatId, afterSeq, limit, wanted);
     }
     const base = view ?? await this.#frameContext(chatId);
-    const envs = await this.readLog<SessionEvent>(SESSION, chatId, afterSeq, limit);
+    const envs = await this.readLog<SessionEvent>(SESSION, chatId, afterSeq, limit, wanted);
     await this.names.load(namedStaff(envs));
     const ctx = { ...base, staffName: (id: string) => this.names.cached(id) };
     return envs.map((env) => ({ seq: env.seq, frame: sessionFrame(chatId, env, ctx) }));

@@ -47,11 +47,15 @@ export interface StoredFrame {
   readonly frame: OutboundFrame;
 }
 
-/** Reads stored session frames with seq > afterSeq, at most `limit`. */
+/**
+ * Reads stored session frames with seq > afterSeq, at most `limit`. `wanted` is asked again when
+ * the read's turn comes (reads are bounded per node): false then, and nothing is read.
+ */
 export type FrameReader = (
   chatId: string,
   afterSeq: number,
   limit: number,
+  wanted: () => boolean,
 ) => Promise<StoredFrame[]>;
 
 interface Subscription {
@@ -334,7 +338,7 @@ export class Hub {
         const before = sub.lastSeq;
         let page: StoredFrame[];
         try {
-          page = await this.#read(chatId, sub.lastSeq, PAGE);
+          page = await this.#read(chatId, sub.lastSeq, PAGE, following);
         } catch {
           // The log cannot be read now (storage error, overload): this connection cannot be
           // kept gap-free, so close it; the client reconnects and resumes from its last seq.

@@ -157,7 +157,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       }
     },
   });
-  const hub = new Hub((chatId, after, limit) => svc!.readFrames(chatId, after, limit));
+  const hub = new Hub((chatId, after, limit, wanted) =>
+    svc!.readFrames(chatId, after, limit, undefined, wanted)
+  );
   svc = new ChatService({
     system,
     ...(node

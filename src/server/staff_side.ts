@@ -140,9 +140,23 @@ export class StaffSide {
     return (await this.#state(chatId)).seq;
   }
 
-  /** Stored staff-stream frames after `afterSeq` (no authorization: callers check first). */
-  async readFrames(chatId: string, afterSeq: number, limit: number): Promise<StoredFrame[]> {
-    const envs = await this.#svc.readLog<ChatStaffEvent>(CHAT_STAFF, chatId, afterSeq, limit);
+  /**
+   * Stored staff-stream frames after `afterSeq` (no authorization: callers check first); none
+   * when `wanted` says no by the time the read's turn comes (ChatService.readLog).
+   */
+  async readFrames(
+    chatId: string,
+    afterSeq: number,
+    limit: number,
+    wanted?: () => boolean,
+  ): Promise<StoredFrame[]> {
+    const envs = await this.#svc.readLog<ChatStaffEvent>(
+      CHAT_STAFF,
+      chatId,
+      afterSeq,
+      limit,
+      wanted,
+    );
     return envs.map((env) => ({ seq: env.seq, frame: staffFrame(chatId, env) }));
   }
 

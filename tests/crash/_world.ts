@@ -176,7 +176,9 @@ export class Node {
       snapshotEvery: 1_000_000,
     });
     let svc: ChatService | null = null;
-    this.hub = new Hub((chatId, after, limit) => svc!.readFrames(chatId, after, limit));
+    this.hub = new Hub((chatId, after, limit, wanted) =>
+      svc!.readFrames(chatId, after, limit, undefined, wanted)
+    );
     svc = this.svc = new ChatService({
       system: this.system,
       hub: this.hub,
