@@ -117,6 +117,7 @@ export const ConfigSchema = z.object({
   SEARCH: z.enum(["on", "off"]).default("on"),
   SEARCH_SCAN_MAX: int(20_000, 100),
   SEARCH_KV_PATH: z.string().default(""),
+  SEARCH_REFRESH_MS: int(1000, 0),
   // Telegram channel (src/integrations/telegram/)
   TELEGRAM_BOT_TOKEN: z.string().default(""),
   TELEGRAM_API_URL: z.url().default("https://api.telegram.org"),
@@ -283,6 +284,8 @@ export const CONFIG_DOCS: Record<keyof Config, string> = {
     "Search: postings read per query word at most (newest chats first); caps a query's work",
   SEARCH_KV_PATH:
     "Search: the index's KV file (default: beside KV_PATH, chat.kv → chat.search.kv; rebuilt from the chats when missing); shared = in the chats' KV",
+  SEARCH_REFRESH_MS:
+    "Search: under steady traffic new messages are written into the index at most this often (ms): fewer, larger index commits; a message after a quiet spell goes at once",
   TELEGRAM_BOT_TOKEN: "Telegram: the bot's token from @BotFather (secret); empty = Telegram off",
   TELEGRAM_API_URL: "Telegram: Bot API base URL (tests point it at a local fake)",
   TELEGRAM_MODE:

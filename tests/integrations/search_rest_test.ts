@@ -231,3 +231,16 @@ Deno.test("search (REST): chats stored while search was off are found after a re
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("search (REST): a message is found right after it is sent, before the index's next refresh", async () => {
+  // A clock that does not move: the indexer's gathered events would wait for ever.
+  await using s = await startTestServer(OPTS, { clock: new ManualClock(T0) });
+  const admin = await s.staffToken("adm", "admin");
+  await chat(s, "first", { client: "c1", texts: ["Посылка не пришла"] });
+  assert.deepEqual(found(await search(s, admin, { q: "посылка" })), ["first"]);
+  // Under steady traffic the next events gather for the refresh interval: a search writes them.
+  await chat(s, "second", { client: "c2", texts: ["Где посылка?"], close: true });
+  assert.ok(searchOf(s.svc)!.indexer.backlog > 0, "events gathering for the next step");
+  assert.deepEqual(found(await search(s, admin, { q: "посылки", status: "closed" })), ["second"]);
+  assert.equal(searchOf(s.svc)!.indexer.backlog, 0);
+});

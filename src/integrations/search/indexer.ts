@@ -4,15 +4,22 @@
  * intake (src/integrations/webhooks/intake.ts):
  *
  * - fast path: each stored event (`ChatService.onChatEvent`, on the node owning the chat) joins a
- *   bounded in-memory list; a drain takes up to {@link BATCH} at a time into the index (one KV
- *   write for many chats) and then moves each chat's cursor over the events it continues;
+ *   bounded in-memory list; a drain step takes up to {@link STEP_EVENTS} at a time into the index
+ *   (few KV writes for many chats) and then moves each chat's cursor over the events it continues.
+ *   Steps are paced: while fewer than a step's events wait, the next step starts
+ *   {@link GATHER_MS} after the last one started (an event after a quiet spell goes at once).
+ *   Every KV commit is an fsync of the index's WAL, on the disk of the chats' own commits, and
+ *   each step costs SQLite and main-thread work of its own; an indexer that wrote as soon as
+ *   anything waited (drains of a few events) took the server from about 65% to 110% of a core at
+ *   1,000 msgs/s and doubled the chats' commit time. Paced, with the store planning in slices of
+ *   the event loop, it costs less than half of that (docs/BENCHMARKS.md, "The search index paced");
  * - catch-up: every chat's search feed mark (`["feed_search", chatId]`, raised in the same atomic
  *   as its events) is compared with the cursor; events a crash, a stop or a full list left
  *   behind are read back from the chat's log and taken in (src/integrations/feed.ts), on any node.
  *
  * Taking an event in twice is harmless (./store.ts), which is what makes both paths, and several
- * nodes, safe together. An event is in the index within a drain of being stored, or within a
- * catch-up period (`pollMs`) after a crash.
+ * nodes, safe together. An event is in the index within a gather interval and a step of being
+ * stored, or within a catch-up period (`pollMs`) after a crash.
  */
 import { SEARCH_FEED_PREFIX } from "../../../actors/_session_writes.ts";
 import type { Logger } from "../../log.ts";
@@ -22,8 +29,13 @@ import { K, type SearchStore } from "./store.ts";
 
 /** Events held in memory while KV writes catch up; more are left to the catch-up. */
 export const INTAKE_CAPACITY = 10_000;
-/** Events per drain step. */
-const BATCH = 256;
+/** Events per drain step: a step writes them in as few KV commits as the limits allow. */
+export const STEP_EVENTS = 2_000;
+/**
+ * The pause between the starts of two drain steps while less than a step's events wait (ms): the
+ * index's refresh interval under steady traffic (`SEARCH_REFRESH_MS`), as Elasticsearch's default.
+ */
+export const GATHER_MS = 1000;
 const RETRY_WRITE_MS = 1000;
 
 export interface IndexerOptions {
@@ -34,6 +46,8 @@ export interface IndexerOptions {
   /** How often the marks are looked at (ms). */
   readonly pollMs: number;
   readonly capacity?: number;
+  /** {@link GATHER_MS} unless said. */
+  readonly gatherMs?: number;
 }
 
 export class Indexer {
@@ -44,6 +58,11 @@ export class Indexer {
   #queue: FeedEvent[] = [];
   #writing: Promise<void> | null = null;
   #retryTimer: TimerId | null = null;
+  #gatherTimer: TimerId | null = null;
+  /** The last step's write failed (its events wait for the retry). */
+  #failed = false;
+  /** When the last step started (clock ms). */
+  #lastStep = -Infinity;
   #stopped = false;
   #overflowing = false;
   /** Events left to the catch-up because the list was full (this process's lifetime). */
@@ -92,8 +111,24 @@ export class Indexer {
     return this.#queue.length;
   }
 
-  /** Resolves once everything pushed so far is in the index (or has failed to be). */
+  /**
+   * Resolves once everything pushed so far is in the index (or has failed to be: a retry waits).
+   * Events gathering for the next step are written now.
+   */
   async flushed(): Promise<void> {
+    for (;;) {
+      if (this.#writing) await this.#writing;
+      else if (this.#failed || this.#retryTimer !== null || this.#queue.length === 0) return;
+      else {
+        if (this.#gatherTimer !== null) this.#o.clock.clearTimeout(this.#gatherTimer);
+        this.#gatherTimer = null;
+        this.#step();
+      }
+    }
+  }
+
+  /** Resolves once no step is being written; events gathering for the next one stay there. */
+  async settled(): Promise<void> {
     while (this.#writing) await this.#writing;
   }
 
@@ -101,6 +136,8 @@ export class Indexer {
     this.#stopped = true;
     if (this.#retryTimer !== null) this.#o.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
+    if (this.#gatherTimer !== null) this.#o.clock.clearTimeout(this.#gatherTimer);
+    this.#gatherTimer = null;
     await this.flushed();
     await this.catchUp.stop();
     if (this.#queue.length) {
@@ -112,30 +149,50 @@ export class Indexer {
 
   #kick(): void {
     if (this.#writing || this.#retryTimer !== null) return;
-    this.#writing = this.#drain().finally(() => {
+    const gatherMs = this.#o.gatherMs ?? GATHER_MS;
+    const wait = this.#queue.length >= STEP_EVENTS
+      ? 0
+      : this.#lastStep + gatherMs - this.#o.clock.now();
+    if (wait > 0) {
+      this.#gatherTimer ??= this.#o.clock.setTimeout(() => {
+        this.#gatherTimer = null;
+        this.#kick();
+      }, wait);
+      return;
+    }
+    if (this.#gatherTimer !== null) this.#o.clock.clearTimeout(this.#gatherTimer);
+    this.#gatherTimer = null;
+    this.#step();
+  }
+
+  /** Writes the next step's events (nothing when none wait), then looks whether more wait. */
+  #step(): void {
+    if (this.#queue.length === 0) return;
+    this.#lastStep = this.#o.clock.now();
+    this.#writing = this.#write().finally(() => {
       this.#writing = null;
-      if (this.#queue.length && !this.#stopped && this.#retryTimer === null) this.#kick();
+      if (this.#queue.length && !this.#stopped) this.#kick();
     });
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length) {
-      const batch = this.#queue.splice(0, BATCH);
-      try {
-        await this.#o.store.take(batch);
-        await this.#cursors.advance(batch);
-      } catch (err) {
-        // KV refused a write: keep the batch first in line and try again shortly.
-        this.#queue.unshift(...batch);
-        this.#o.log.error("search index write failed; retrying", { err });
-        if (this.#stopped) return;
-        this.#retryTimer = this.#o.clock.setTimeout(() => {
-          this.#retryTimer = null;
-          this.#kick();
-        }, RETRY_WRITE_MS);
-        return;
-      }
+  async #write(): Promise<void> {
+    const batch = this.#queue.splice(0, STEP_EVENTS);
+    try {
+      await this.#o.store.take(batch);
+      await this.#cursors.advance(batch);
+    } catch (err) {
+      // KV refused a write: keep the batch first in line and try again shortly.
+      this.#failed = true;
+      this.#queue.unshift(...batch);
+      this.#o.log.error("search index write failed; retrying", { err });
+      if (this.#stopped) return;
+      this.#retryTimer = this.#o.clock.setTimeout(() => {
+        this.#retryTimer = null;
+        this.#kick();
+      }, RETRY_WRITE_MS);
+      return;
     }
-    this.#overflowing = false;
+    this.#failed = false;
+    if (this.#queue.length === 0) this.#overflowing = false;
   }
 }

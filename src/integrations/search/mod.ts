@@ -55,7 +55,14 @@ export async function startSearch(ctx: IntegrationContext): Promise<SearchIntegr
       svc.system.journal.eventPage<SessionEvent>(type, cursor, limit),
     log,
   });
-  const indexer = new Indexer({ store, readLog, clock, log, pollMs: CATCH_UP_MS });
+  const indexer = new Indexer({
+    store,
+    readLog,
+    clock,
+    log,
+    pollMs: CATCH_UP_MS,
+    gatherMs: config.SEARCH_REFRESH_MS,
+  });
   const query = new SearchQuery(store, readLog, config.SEARCH_SCAN_MAX);
   // An index of another store is emptied before any event goes in; a rebuild runs behind.
   await keeper.start();
@@ -70,7 +77,7 @@ export async function startSearch(ctx: IntegrationContext): Promise<SearchIntegr
     indexer,
     query,
     forget: (chatIds) => store.forget(chatIds),
-    routes: (api) => searchRoutes(api, ctx.auth, query),
+    routes: (api) => searchRoutes(api, ctx.auth, query, () => indexer.flushed()),
     metrics: () => [
       {
         name: "chat_search_indexed_events_total",

@@ -108,7 +108,16 @@ function wire(h: SearchHit) {
   };
 }
 
-export function searchRoutes(api: OpenAPIHono<ApiEnv>, auth: Authenticator, query: SearchQuery) {
+/**
+ * `fresh`: resolves once what this node has stored is in the index (the indexer's events
+ * gathering for its next step are written first), so a search finds the message just sent.
+ */
+export function searchRoutes(
+  api: OpenAPIHono<ApiEnv>,
+  auth: Authenticator,
+  query: SearchQuery,
+  fresh: () => Promise<void>,
+) {
   const route = createRoute({
     method: "get",
     path: "/search",
@@ -129,6 +138,7 @@ export function searchRoutes(api: OpenAPIHono<ApiEnv>, auth: Authenticator, quer
     const p = c.get("principal");
     const from = time("from", q.from, false);
     const to = time("to", q.to, true);
+    await fresh();
     const answer = await query.search({ id: p.id, role: p.role }, {
       q: q.q,
       status: status as StatusFilter[],

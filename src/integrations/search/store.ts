@@ -17,13 +17,15 @@
  * Taking events in is idempotent and safe on any number of nodes at once: each chat's events are
  * applied strictly in seq order after its doc's `seq` (earlier ones skipped, nothing after a gap),
  * and each write is checked against the doc's versionstamp; a refused write is read and applied
- * again. Bounded: a write holds at most {@link MAX_MUTATIONS} mutations.
+ * again. Bounded: a chat's step holds at most {@link MAX_STEP_MUTATIONS} mutations, a write
+ * several chats' steps within {@link WriteLimits}.
  */
 import type { SessionEvent } from "../../../actors/session.ts";
 import type { Envelope } from "../../runtime/entity.ts";
 import { isStopWord, stem, tokens } from "../../text/analyze.ts";
 import type { FeedEvent } from "../feed.ts";
 import { SEARCH_FEED_PREFIX } from "../../../actors/_session_writes.ts";
+import { Slices } from "../../util/slices.ts";
 import { applyEvent, type ChatDoc, newDoc } from "./doc.ts";
 
 export const K = {
@@ -45,15 +47,31 @@ export const K = {
   cursor: (chatId: string): Deno.KvKey => ["search", "cur", chatId],
 };
 
+/** Mutations of one chat's step: a long message's postings may take a write of their own. */
+const MAX_STEP_MUTATIONS = 100;
+
+/** How much one KV write of the index holds (KV allows 1,000 mutations, 100 checks, 80 KiB of
+ * keys and 800 KiB in all; sizes here are upper estimates, {@link keySize}). */
+interface WriteLimits {
+  readonly mutations: number;
+  readonly checks: number;
+  readonly keyBytes: number;
+  readonly bytes: number;
+}
+
 /**
- * Mutations and checks per KV write (KV allows 1,000 and 100). Small on purpose: when the index
- * shares the chats' KV (`SEARCH_KV_PATH=shared`, KV Connect), the chats' own commits wait behind
- * each index write; at 800 mutations a write held them for tens of ms (message p99 at 10,000
- * sockets and 1,000 msgs/s: 97-140 ms, against 23 ms with search off). The index catches up as
- * fast in more, smaller writes.
+ * The index in its own file writes many chats at once. Every commit is an fsync of the file's
+ * WAL, on the disk of the chats' commits, so fewer, larger writes are what keeps the index from
+ * slowing the chats down (docs/BENCHMARKS.md, "The search index paced").
  */
-const MAX_MUTATIONS = 100;
-const MAX_CHECKS = 10;
+const OWN_FILE: WriteLimits = { mutations: 500, checks: 50, keyBytes: 60_000, bytes: 600_000 };
+/**
+ * In the chats' KV (`SEARCH_KV_PATH=shared`, KV Connect) the chats' own commits wait behind each
+ * index write: at 800 mutations a write held them for tens of ms (message p99 at 10,000 sockets
+ * and 1,000 msgs/s: 97-140 ms, against 23 ms with search off). Small writes there.
+ */
+const SHARED_KV: WriteLimits = { mutations: 100, checks: 10, keyBytes: 60_000, bytes: 600_000 };
+
 /** Distinct terms indexed per event: a 4,000-character message has about 300. */
 export const MAX_TERMS_PER_EVENT = 400;
 /** Longest term kept (longer "words" are codes or junk, and keys stay small). */
@@ -82,6 +100,19 @@ interface Step {
   readonly created: boolean;
 }
 
+/** Upper estimate of a key's encoded size (a string's UTF-8 at most 3 bytes a UTF-16 unit). */
+export function keySize(key: Deno.KvKey): number {
+  let n = 0;
+  for (const part of key) n += typeof part === "string" ? 2 + 3 * part.length : 10;
+  return n;
+}
+
+/** Upper estimate of a stored value's size (numbers, term lists and docs are all it holds). */
+function valueSize(value: unknown): number {
+  if (typeof value === "number" || value === null) return 10;
+  return 16 + 3 * JSON.stringify(value).length;
+}
+
 export class SearchStore {
   /** The index's KV (its own file by default, ./kv.ts). */
   readonly kv: Deno.Kv;
@@ -89,10 +120,12 @@ export class SearchStore {
   readonly marksKv: Deno.Kv;
   /** Events taken in and postings written (this process's lifetime, for metrics). */
   readonly counters = { events: 0, postings: 0, conflicts: 0 };
+  readonly #limits: WriteLimits;
 
   constructor(kv: Deno.Kv, marksKv: Deno.Kv = kv) {
     this.kv = kv;
     this.marksKv = marksKv;
+    this.#limits = kv === marksKv ? SHARED_KV : OWN_FILE;
   }
 
   /** The docs of `chatIds` (absent ones left out). */
@@ -123,6 +156,8 @@ export class SearchStore {
     for (const list of byChat.values()) list.sort((a, b) => a.seq - b.seq);
     let taken = 0;
     let pending = [...byChat.keys()];
+    // Planning a step's events (words, stems) is the index's main-thread work: in slices.
+    const slices = new Slices();
     const refusals = new Map<string, number>();
     while (pending.length > 0) {
       const entries = await this.#read(pending);
@@ -130,8 +165,9 @@ export class SearchStore {
       for (const chatId of pending) {
         const step = plan(chatId, entries.get(chatId)!, byChat.get(chatId)!);
         if (step) steps.push(step);
+        await slices.breathe();
       }
-      const { written, refused } = await this.#write(steps);
+      const { written, refused } = await this.#write(steps, slices);
       this.counters.conflicts += refused.size;
       for (const id of refused) {
         const n = (refusals.get(id) ?? 0) + 1;
@@ -157,11 +193,14 @@ export class SearchStore {
   }
 
   /** Writes steps, several chats per atomic; returns those written and the chats refused. */
-  async #write(steps: readonly Step[]) {
+  async #write(steps: readonly Step[], slices: Slices) {
     const written: Step[] = [];
     const refused = new Set<string>();
+    const lim = this.#limits;
     let chunk: Step[] = [];
     let size = 0;
+    let keyBytes = 0;
+    let bytes = 0;
     const flush = async () => {
       if (chunk.length === 0) return;
       let op = this.kv.atomic();
@@ -186,13 +225,27 @@ export class SearchStore {
         }
       }
       chunk = [];
-      size = 0;
+      size = keyBytes = bytes = 0;
     };
     for (const s of steps) {
+      await slices.breathe();
       const n = s.sets.length + 1;
-      if (chunk.length >= MAX_CHECKS || size + n > MAX_MUTATIONS) await flush();
+      let k = 2 * keySize(K.count);
+      let b = 0;
+      for (const [key, value] of s.sets) {
+        const ks = keySize(key);
+        k += ks;
+        b += ks + valueSize(value);
+      }
+      b += k;
+      if (
+        chunk.length >= lim.checks || size + n > lim.mutations || keyBytes + k > lim.keyBytes ||
+        bytes + b > lim.bytes
+      ) await flush();
       chunk.push(s);
       size += n;
+      keyBytes += k;
+      bytes += b;
     }
     await flush();
     return { written, refused };
@@ -214,9 +267,9 @@ export class SearchStore {
         keys.push(e.key);
       }
       if (doc.value) keys.push(K.time(doc.value.createdAt, chatId));
-      for (let i = 0; i < keys.length; i += MAX_MUTATIONS) {
+      for (let i = 0; i < keys.length; i += MAX_STEP_MUTATIONS) {
         let op = this.kv.atomic();
-        for (const k of keys.slice(i, i + MAX_MUTATIONS)) op = op.delete(k);
+        for (const k of keys.slice(i, i + MAX_STEP_MUTATIONS)) op = op.delete(k);
         await op.commit();
       }
       // The doc last: until it goes, a purge cut off here finds the postings again.
@@ -253,7 +306,7 @@ function plan(
       ? applyEvent({ ...doc, seq: 0 }, env)
       : applyEvent(doc, env);
     const counts = text ? termCounts(text) : new Map<string, number>();
-    if (sets.length + counts.size + 2 > MAX_MUTATIONS && sets.length > 1) break;
+    if (sets.length + counts.size + 2 > MAX_STEP_MUTATIONS && sets.length > 1) break;
     for (const [term, n] of counts) {
       sets.push([K.posting(term, next.createdAt, chatId, env.seq), n]);
     }
