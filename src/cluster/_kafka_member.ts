@@ -38,9 +38,17 @@ const REJOIN_ATTEMPTS = 5;
  * after the group had settled without it. Real brokers accept a late follower's SyncGroup;
  * librdkafka's mock (2.0.2, rdkafka_mock_cgrp.c) answers INVALID_REQUEST once the leader's
  * SyncGroup has completed the group, which a busy process meets now and then.
+ *
+ * The refusal may come wrapped: when kafkajs's retrier gives up on it, the consumer crashes with a
+ * KafkaJSNonRetriableError whose `cause` is the protocol error (seen in the suite: a node that took
+ * the wrapped one for fatal exited before it listened). So the causes are looked through, a few deep.
  */
 export function joinRefused(e: unknown): boolean {
-  return (e as { type?: string } | null)?.type === "INVALID_REQUEST";
+  for (let depth = 0; depth < 5 && e; depth++) {
+    if ((e as { type?: string }).type === "INVALID_REQUEST") return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** What a member needs from its broker. */
