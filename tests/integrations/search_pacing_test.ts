@@ -171,3 +171,36 @@ Deno.test("store: a large step is planned in slices, giving the event loop turns
   assert.ok(longest < took / 4, `longest stretch ${longest.toFixed(1)} of ${took.toFixed(0)} ms`);
   assert.ok(turns > 10, `${turns} turns`);
 });
+
+Deno.test("indexer: flushed() writes what was there when asked, not what arrives meanwhile", async () => {
+  using chatsKv = await Deno.openKv(":memory:");
+  using indexKv = await Deno.openKv(":memory:");
+  const log = new FakeLog(chatsKv);
+  const clock = new ManualClock(T0);
+  const store = new SearchStore(indexKv, chatsKv);
+  const indexer = new Indexer({
+    store,
+    readLog: log.read,
+    clock,
+    log: silentLogger,
+    pollMs: 60_000,
+  });
+  const later = await chats(log, 100, 110);
+  // Under steady traffic, more events arrive while each step is written.
+  const take = store.take.bind(store);
+  store.take = async (events) => {
+    const n = await take(events);
+    const next = later.shift();
+    if (next) indexer.push(next);
+    return n;
+  };
+  const first = await chats(log, 0, 3);
+  for (const e of first) indexer.push(e);
+  await indexer.flushed();
+  // Every event pushed before the call is in; the one that arrived during the last step waits
+  // for the next (a search answering on flushed() does not wait for the traffic to stop).
+  assert.ok(store.counters.events >= first.length);
+  assert.equal((await store.docs(first.map((e) => e.chatId))).size, 3);
+  assert.equal(indexer.backlog, 1);
+  await indexer.stop();
+});

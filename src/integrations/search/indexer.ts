@@ -63,6 +63,9 @@ export class Indexer {
   #failed = false;
   /** When the last step started (clock ms). */
   #lastStep = -Infinity;
+  /** Events put in the list, and taken out of it written (in order: the list is FIFO). */
+  #pushed = 0;
+  #written = 0;
   #stopped = false;
   #overflowing = false;
   /** Events left to the catch-up because the list was full (this process's lifetime). */
@@ -103,6 +106,7 @@ export class Indexer {
       return;
     }
     this.#queue.push(e);
+    this.#pushed++;
     this.#kick();
   }
 
@@ -112,11 +116,14 @@ export class Indexer {
   }
 
   /**
-   * Resolves once everything pushed so far is in the index (or has failed to be: a retry waits).
-   * Events gathering for the next step are written now.
+   * Resolves once everything pushed before the call is in the index (or has failed to be: a
+   * retry waits). Events gathering for the next step are written now.
    */
   async flushed(): Promise<void> {
-    for (;;) {
+    // Only what is here now: under steady traffic the list is never empty for long, and a
+    // search waiting on this must not wait for events that arrive after it.
+    const target = this.#pushed;
+    while (this.#written < target) {
       if (this.#writing) await this.#writing;
       else if (this.#failed || this.#retryTimer !== null || this.#queue.length === 0) return;
       else {
@@ -193,6 +200,7 @@ export class Indexer {
       return;
     }
     this.#failed = false;
+    this.#written += batch.length;
     if (this.#queue.length === 0) this.#overflowing = false;
   }
 }
