@@ -54,13 +54,11 @@ async function chats(log: FakeLog, from: number, to: number, text = (i: number) 
   return out;
 }
 
-Deno.test("indexer: under steady traffic a step goes once per gather interval, in few commits", async () => {
-  using chatsKv = await Deno.openKv(":memory:");
-  using indexKv = await Deno.openKv(":memory:");
-  const counted = counting(indexKv);
+/** An indexer over an index in its own KV, on a clock that moves only when told. */
+function pacedNode(chatsKv: Deno.Kv, indexKv: Deno.Kv) {
   const log = new FakeLog(chatsKv);
   const clock = new ManualClock(T0);
-  const store = new SearchStore(counted.kv, chatsKv);
+  const store = new SearchStore(indexKv, chatsKv);
   const indexer = new Indexer({
     store,
     readLog: log.read,
@@ -68,6 +66,14 @@ Deno.test("indexer: under steady traffic a step goes once per gather interval, i
     log: silentLogger,
     pollMs: 60_000,
   });
+  return { log, clock, store, indexer };
+}
+
+Deno.test("indexer: under steady traffic a step goes once per gather interval, in few commits", async () => {
+  using chatsKv = await Deno.openKv(":memory:");
+  using indexKv = await Deno.openKv(":memory:");
+  const counted = counting(indexKv);
+  const { log, clock, store, indexer } = pacedNode(chatsKv, counted.kv);
 
   // After a quiet spell the first event goes at once.
   const [first, ...rest] = await chats(log, 0, 1);
@@ -175,16 +181,7 @@ Deno.test("store: a large step is planned in slices, giving the event loop turns
 Deno.test("indexer: flushed() writes what was there when asked, not what arrives meanwhile", async () => {
   using chatsKv = await Deno.openKv(":memory:");
   using indexKv = await Deno.openKv(":memory:");
-  const log = new FakeLog(chatsKv);
-  const clock = new ManualClock(T0);
-  const store = new SearchStore(indexKv, chatsKv);
-  const indexer = new Indexer({
-    store,
-    readLog: log.read,
-    clock,
-    log: silentLogger,
-    pollMs: 60_000,
-  });
+  const { log, store, indexer } = pacedNode(chatsKv, indexKv);
   const later = await chats(log, 100, 110);
   // Under steady traffic, more events arrive while each step is written.
   const take = store.take.bind(store);
