@@ -3,7 +3,8 @@
  * test-output/screenshots/, and the page steps both pages' tests share (start a chat, sign in).
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import type { TestServer } from "../integration/_harness.ts";
+import type { Clock } from "../../src/runtime/clock.ts";
+import { startTestServer, type TestServer } from "../integration/_harness.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = new URL("../../test-output/screenshots/", import.meta.url);
@@ -29,6 +30,34 @@ export async function launchBrowser(): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
     ],
+  });
+}
+
+/**
+ * A browser test: starts a server (with `setup.env` settings and `setup.clock`, if given) and
+ * Chromium, runs `fn`, and closes browser and server whatever happened.
+ */
+export function browserTest(
+  name: string,
+  fn: (env: { server: TestServer; browser: Browser }) => Promise<void>,
+  setup: { env?: Record<string, string>; clock?: Clock } = {},
+): void {
+  Deno.test({
+    name,
+    // playwright-core keeps its pipe to the browser open between steps.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const server = await startTestServer(setup.env, { clock: setup.clock });
+      let browser: Browser | null = null;
+      try {
+        browser = await launchBrowser();
+        await fn({ server, browser });
+      } finally {
+        await browser?.close();
+        await server.shutdown();
+      }
+    },
   });
 }
 

@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { StaffRole } from "../../src/auth/principal.ts";
 import type { Clock } from "../../src/runtime/clock.ts";
-import { startTestServer, type TestServer, WsClient } from "../integration/_harness.ts";
+import { type TestServer, WsClient } from "../integration/_harness.ts";
 import { assertAccessible } from "./_a11y.ts";
-import { launchBrowser, newPage, screenshot } from "./_browser.ts";
+import { browserTest, newPage, screenshot } from "./_browser.ts";
 
 export const DESKTOP = { width: 1360, height: 860 };
 export const PHONE = { width: 375, height: 740 };
@@ -25,50 +25,39 @@ export interface ConsoleEnv {
 }
 
 /**
- * A console browser test: starts a server (with `setup.env` settings and `setup.clock`, if
- * given) and Chromium, runs `fn`, fails on any page error, and closes sockets, browser and server
- * whatever happened.
+ * A console browser test: a {@link browserTest} that also fails on any page error of the pages it
+ * opened, and closes the staff sockets it connected whatever happened.
  */
 export function consoleTest(
   name: string,
   fn: (env: ConsoleEnv) => Promise<void>,
   setup: { env?: Record<string, string>; clock?: Clock } = {},
 ): void {
-  Deno.test({
-    name,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      const server = await startTestServer(setup.env, { clock: setup.clock });
-      let browser: Browser | null = null;
-      const sockets: WsClient[] = [];
-      const errors: string[][] = [];
-      try {
-        const b = browser = await launchBrowser();
-        await fn({
-          server,
-          browser: b,
-          open: async (size = DESKTOP) => {
-            const p = await newPage(b, size);
-            errors.push(p.errors);
-            return p;
-          },
-          staff: async (sub, role = "operator", name) => {
-            const ws = await WsClient.connect(
-              server.wsUrl(await server.staffToken(sub, role, name)),
-            );
-            sockets.push(ws);
-            return ws;
-          },
-        });
-        assert.deepEqual(errors.flat(), [], "no page errors");
-      } finally {
-        for (const s of sockets) s.ws.close();
-        await browser?.close();
-        await server.shutdown();
-      }
-    },
-  });
+  browserTest(name, async ({ server, browser }) => {
+    const sockets: WsClient[] = [];
+    const errors: string[][] = [];
+    try {
+      await fn({
+        server,
+        browser,
+        open: async (size = DESKTOP) => {
+          const p = await newPage(browser, size);
+          errors.push(p.errors);
+          return p;
+        },
+        staff: async (sub, role = "operator", name) => {
+          const ws = await WsClient.connect(
+            server.wsUrl(await server.staffToken(sub, role, name)),
+          );
+          sockets.push(ws);
+          return ws;
+        },
+      });
+      assert.deepEqual(errors.flat(), [], "no page errors");
+    } finally {
+      for (const s of sockets) s.ws.close();
+    }
+  }, setup);
 }
 
 /** Opens the console (in `lang`, if given) and signs in; resolves once connected. */

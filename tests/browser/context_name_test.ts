@@ -7,27 +7,20 @@
  * order by the test.
  */
 import assert from "node:assert/strict";
-import type { Browser } from "playwright-core";
-import { startTestServer } from "../integration/_harness.ts";
-import { launchBrowser, newPage } from "./_browser.ts";
+import { browserTest, newPage } from "./_browser.ts";
 import { startChat } from "./_console.ts";
 import { Staff } from "./_widget.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;
 
-Deno.test({
-  name: "browser: the customer context takes the chat's name that arrives after the profile",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const server = await startTestServer();
+browserTest(
+  "browser: the customer context takes the chat's name that arrives after the profile",
+  async ({ server, browser }) => {
     const olga = await Staff.connect(server, "op-1", "operator", "Olga");
-    let browser: Browser | null = null;
     try {
       const chat = await startChat(server, { message: "Hi" }); // no name: the profile has none
       await olga.ok("accept_chat", { chat_id: chat.chat_id });
-      browser = await launchBrowser();
       const { page } = await newPage(browser, { width: 1200, height: 800 });
       await page.goto(`${server.url}/console`);
       const token = await server.staffToken("op-1", "operator", "Olga");
@@ -69,8 +62,6 @@ Deno.test({
       assert.equal(shown.after, "Ada");
     } finally {
       await olga.close();
-      await browser?.close();
-      await server.shutdown();
     }
   },
-});
+);

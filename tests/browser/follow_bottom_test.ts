@@ -6,9 +6,7 @@
  * end. Only the reader's scrolling may stop the following.
  */
 import assert from "node:assert/strict";
-import type { Browser } from "playwright-core";
-import { startTestServer } from "../integration/_harness.ts";
-import { launchBrowser, newPage } from "./_browser.ts";
+import { browserTest, newPage } from "./_browser.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;
@@ -51,27 +49,17 @@ const scenario = async (
   return list.scrollHeight - list.clientHeight - list.scrollTop;
 };
 
-Deno.test({
-  name: "browser: followBottom keeps following when a row grows before its own jump's scroll event",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const server = await startTestServer();
-    let browser: Browser | null = null;
-    try {
-      browser = await launchBrowser();
-      const { page } = await newPage(browser, { width: 800, height: 600 });
-      await page.goto(`${server.url}/`);
-      const run = (growBeforeFrame: boolean, readerScrolls: boolean) =>
-        page.evaluate(scenario, { growBeforeFrame, readerScrolls });
-      assert.equal(await run(false, false), 0, "a plain new row");
-      assert.equal(await run(true, false), 0, "a row grown before its jump's scroll event");
-      // The reader scrolling up still stops the following: the growth after it is not chased.
-      const off = await run(true, true);
-      assert.ok(off >= 150, `the reader's place is kept (${off} px above the end)`);
-    } finally {
-      await browser?.close();
-      await server.shutdown();
-    }
+browserTest(
+  "browser: followBottom keeps following when a row grows before its own jump's scroll event",
+  async ({ server, browser }) => {
+    const { page } = await newPage(browser, { width: 800, height: 600 });
+    await page.goto(`${server.url}/`);
+    const run = (growBeforeFrame: boolean, readerScrolls: boolean) =>
+      page.evaluate(scenario, { growBeforeFrame, readerScrolls });
+    assert.equal(await run(false, false), 0, "a plain new row");
+    assert.equal(await run(true, false), 0, "a row grown before its jump's scroll event");
+    // The reader scrolling up still stops the following: the growth after it is not chased.
+    const off = await run(true, true);
+    assert.ok(off >= 150, `the reader's place is kept (${off} px above the end)`);
   },
-});
+);

@@ -8,13 +8,19 @@ import { ManualClock, settle } from "../../src/runtime/clock.ts";
 import { MAX_CONCURRENT_LOG_READS } from "../../src/server/chat_service.ts";
 import { Node } from "../crash/_world.ts";
 
-Deno.test("300 clients resuming at once read the log at most 32 at a time and each gets its chat's history", async () => {
-  using kv = await Deno.openKv(":memory:");
+/** A node on a still clock with `n` new chats (created and queued: two events each). */
+async function nodeWithChats(kv: Deno.Kv, n: number) {
   const node = Node.create(kv, new ManualClock(), "manual");
   await node.start();
-  const chats = Array.from({ length: 300 }, () => crypto.randomUUID());
+  const chats = Array.from({ length: n }, () => crypto.randomUUID());
   for (const [i, chatId] of chats.entries()) await node.svc.createChat(`client-${i}`, chatId, {});
   await node.settle();
+  return { node, chats };
+}
+
+Deno.test("300 clients resuming at once read the log at most 32 at a time and each gets its chat's history", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const { node, chats } = await nodeWithChats(kv, 300);
 
   let inFlight = 0;
   let most = 0;
@@ -45,11 +51,7 @@ Deno.test("300 clients resuming at once read the log at most 32 at a time and ea
 
 Deno.test("a client gone while its resume waits for a turn reads nothing", async () => {
   using kv = await Deno.openKv(":memory:");
-  const node = Node.create(kv, new ManualClock(), "manual");
-  await node.start();
-  const chats = Array.from({ length: 100 }, () => crypto.randomUUID());
-  for (const [i, chatId] of chats.entries()) await node.svc.createChat(`client-${i}`, chatId, {});
-  await node.settle();
+  const { node, chats } = await nodeWithChats(kv, 100);
 
   // The reads under way are held until let go: the later resumes queue for their turn.
   const gate = Promise.withResolvers<void>();
